@@ -1,0 +1,95 @@
+"""Every section notebook runs on its own under papermill; bad parameters fail in the first cell."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from replicate.pipeline import SECTIONS, notebook_dir, notebook_parameters
+from replicate.vae import VAEConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_VAE = dict(seeds=[0], epochs=2, encoder_hidden=[32], decoder_hidden=[16], latent_dim=4,
+                learning_rate=0.001)
+
+
+def _params_cell_index(nb) -> int:
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    return tagged[0]
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_one_parameters_cell(section):
+    nb = nbformat.read(notebook_dir() / f"{section}.ipynb", as_version=4)
+    i = _params_cell_index(nb)
+    assert all(c.cell_type == "markdown" for c in nb.cells[:i]), "only narrative before the parameters"
+
+
+def test_committed_notebooks_match_their_generator(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import make_notebooks
+    finally:
+        sys.path.pop(0)
+    for name, nb in make_notebooks.build().items():
+        committed = nbformat.read(notebook_dir() / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in committed.cells] == [c.source for c in nb.cells], (
+            f"{name}.ipynb differs from tools/make_notebooks.py: run `python tools/make_notebooks.py`")
+        assert all(not c.get("outputs") for c in committed.cells if c.cell_type == "code"), "strip outputs"
+
+
+def test_notebook_defaults_are_the_package_defaults():
+    cfg = VAEConfig()
+    for section in ("02_vae", "03_clustering", "05_table1"):
+        p = notebook_parameters(section)
+        assert tuple(p["encoder_hidden"]) == cfg.encoder_hidden and tuple(p["decoder_hidden"]) == cfg.decoder_hidden
+        for name in ("latent_dim", "learning_rate", "batch_size", "epochs", "activation", "reconstruction",
+                     "logvar_clamp", "grad_clipnorm"):
+            assert p[name] == getattr(cfg, name), (section, name)
+    for section in SECTIONS:
+        p = notebook_parameters(section)
+        assert p["dataset"] == "pbmc68k-reduced" and p["target_sum"] is None and p["clip_zscore"] is None
+
+
+def _execute(section: str, out: Path, **params):
+    return pm.execute_notebook(str(notebook_dir() / f"{section}.ipynb"), str(out), parameters=params,
+                               kernel_name="python3", progress_bar=False, cwd=str(out.parent))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("section", SECTIONS)
+def test_each_notebook_runs_alone_on_a_tiny_dataset(section, tiny_h5_session, tmp_path):
+    params = {"dataset": str(tiny_h5_session), "output_dir": str(tmp_path)}
+    if section != "01_data":
+        params.update(TINY_VAE)
+    nb = _execute(section, tmp_path / "out.ipynb", **params)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    written = {p.name for p in tmp_path.glob("*.csv")}
+    expected = {"01_data": "label_counts.csv", "02_vae": "vae_history.csv", "03_clustering": "kmeans.csv",
+                "05_table1": "table1_kmeans.csv"}[section]
+    assert expected in written
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("section, name, value, fragment", [
+    ("01_data", "dataset", "no-such-dataset", "registered dataset"),
+    ("02_vae", "epochs", -3, "integer >= 1"),
+])
+def test_invalid_parameter_fails_in_the_first_cell(section, name, value, fragment, tmp_path):
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        _execute(section, tmp_path / "bad.ipynb", **{name: value})
+    assert err.value.ename == "ParameterError"
+    assert name in err.value.evalue and repr(value) in err.value.evalue and fragment in err.value.evalue
+    nb = nbformat.read(tmp_path / "bad.ipynb", as_version=4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    failed = [i for i, c in enumerate(code_cells) if any(o.get("output_type") == "error" for o in c.outputs)]
+    # code cells: parameters, injected-parameters, then the check cell
+    assert failed == [2]

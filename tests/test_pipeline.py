@@ -1,0 +1,92 @@
+"""`replicate run` + `replicate book`, end to end on the smoke profile (the README's path)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from replicate import cli
+from replicate.errors import ParameterError, ReplicateError
+from replicate.pipeline import SECTIONS, resolve_parameters, run, run_dir
+
+
+def test_profiles_resolve_with_overrides():
+    per = resolve_parameters("smoke", None, {"epochs": 5})
+    assert per["02_vae"]["epochs"] == 5 and per["02_vae"]["dataset"] == "pbmc68k-reduced"
+    assert "epochs" not in per["01_data"]  # each notebook gets only the parameters it declares
+    assert per["05_table1"]["profile"] == "smoke"
+
+
+def test_unknown_override_names_the_real_parameters():
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) 'epoch'.*epochs.*learning_rate"):
+        resolve_parameters("smoke", None, {"epoch": 5})
+
+
+def test_bad_override_value_and_unknown_profile():
+    with pytest.raises(ParameterError, match="epochs = -1"):
+        resolve_parameters("smoke", None, {"epochs": -1})
+    with pytest.raises(ParameterError, match="unknown profile 'fast'.*smoke, quick, paper"):
+        resolve_parameters("fast", None, {})
+
+
+def test_cli_reports_errors_without_a_traceback(capsys):
+    assert cli.main(["run", "--profile", "smoke", "--set", "epoch=3"]) == 2
+    assert "unknown parameter(s) 'epoch'" in capsys.readouterr().err
+    assert cli.main(["run", "--set", "nonsense"]) == 2
+
+
+def test_cli_lists_datasets(capsys):
+    assert cli.main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "pbmc68k-reduced" in out and "paper-pbmc4k" in out
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    return run("smoke", None, results=results)
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_every_section(smoke_run):
+    assert smoke_run == run_dir("pbmc68k-reduced", "smoke", smoke_run.parents[1])
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    assert [manifest["sections"][s]["status"] for s in SECTIONS] == ["done"] * len(SECTIONS)
+    assert manifest["sections"]["02_vae"]["parameters"]["epochs"] == 3
+    table = pd.read_csv(smoke_run / "05_table1" / "table1_kmeans.csv")
+    assert list(table["metric"]) == ["CA", "NMI", "ARI"] and table["ours_mean"].between(0, 100).all()
+    assert not list(smoke_run.rglob(".*.running.ipynb"))
+
+
+@pytest.mark.slow
+def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
+    html = cli.main(["book", "--run", str(smoke_run)])
+    assert html == 0
+    site = smoke_run / "book" / "_build" / "html"
+    page = (site / "05_table1.html").read_text()
+    ours = pd.read_csv(smoke_run / "05_table1" / "table1_kmeans.csv").set_index("metric")
+    assert f"{ours.loc['CA', 'ours_mean']:.2f}" in page
+    assert "VAE+K-means" in page and "paper" in page
+    intro = (site / "intro.html").read_text()
+    assert f"{ours.loc['NMI', 'ours_mean']:.2f}" in intro  # cross-page glue resolved
+    assert "mjx" not in intro or "cdn.jsdelivr" not in intro
+    assert "cdn.jsdelivr.net/npm/mathjax" not in (site / "02_vae.html").read_text()
+
+
+@pytest.mark.slow
+def test_failing_section_stops_the_run_and_keeps_earlier_ones(tmp_path):
+    with pytest.raises(ReplicateError, match=r"section 02_vae failed .*TrainingError") as err:
+        # a learning rate this large makes the loss non-finite in the first epoch
+        run("smoke", None, overrides={"learning_rate": 1e12}, results=tmp_path,
+            sections=("01_data", "02_vae", "03_clustering"))
+    out = run_dir("pbmc68k-reduced", "smoke", tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sections"]["01_data"]["status"] == "done"
+    assert manifest["sections"]["02_vae"]["status"] == "failed"
+    assert "03_clustering" not in manifest["sections"]
+    assert (out / "02_vae" / "02_vae.failed.ipynb").is_file()
+    assert not (out / "02_vae" / "02_vae.ipynb").exists()
+    assert re.search(r"02_vae\.failed\.ipynb", str(err.value))

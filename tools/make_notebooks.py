@@ -1,0 +1,189 @@
+"""Write the section notebooks' source cells (run once after editing this file; outputs are not stored).
+
+Keeping the cell text here makes notebook diffs reviewable; `tests/test_notebooks.py` checks that
+the committed notebooks match what this script writes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat as nbf
+
+HERE = Path(__file__).resolve().parents[1] / "notebooks"
+
+DATA_PARAMS = '''dataset = "pbmc68k-reduced"  # registered name (replicate datasets) or a file path
+profile = "custom"  # label shown on the page; `replicate run` sets it
+label_key = None  # .obs column with true labels, for .h5ad files
+target_sum = None  # None: scale each cell to the median total (scDeepCluster); or e.g. 1e4
+clip_zscore = None  # None: no clipping (the paper states none); or e.g. 10
+output_dir = ""  # folder for tables; empty: write nothing'''
+
+VAE_PARAMS = '''seeds = [0]  # one VAE per seed (the paper trains 10)
+epochs = 30  # "30 iterations", read as epochs
+learning_rate = 0.004
+batch_size = 16
+encoder_hidden = [2048]  # "(2048, 32)": 2048 -> latent 32
+decoder_hidden = [128]  # "(32, 128)": latent 32 -> 128 -> genes
+latent_dim = 32
+activation = "relu"  # not stated in the paper
+reconstruction = "sum"  # sum: eq. 4 exactly; mean: Keras mse
+logvar_clamp = None  # stabiliser: bound log sigma^2 to [-c, c]; None: off
+grad_clipnorm = None  # stabiliser: clip each gradient to this L2 norm; None: off'''
+
+CHECK_DATA = "dataset=dataset, profile=profile, label_key=label_key, target_sum=target_sum, clip_zscore=clip_zscore, output_dir=output_dir"
+CHECK_VAE = ("seeds=seeds, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, "
+             "encoder_hidden=encoder_hidden, decoder_hidden=decoder_hidden, latent_dim=latent_dim, "
+             "activation=activation, reconstruction=reconstruction, logvar_clamp=logvar_clamp, "
+             "grad_clipnorm=grad_clipnorm")
+
+SETUP_DATA = f'''from IPython.display import Markdown, display
+import replicate
+from replicate import study, plots
+
+params = replicate.params.check({CHECK_DATA})
+adata = study.prepare(dataset, label_key=label_key, target_sum=target_sum, clip_zscore=clip_zscore)
+display(Markdown(study.run_info_markdown(study.run_info(adata, profile))))'''
+
+SETUP_VAE = f'''from IPython.display import Markdown, display
+import replicate
+from replicate import study, plots
+
+params = replicate.params.check({CHECK_DATA},
+                                {CHECK_VAE})
+adata = study.prepare(dataset, label_key=label_key, target_sum=target_sum, clip_zscore=clip_zscore)
+display(Markdown(study.run_info_markdown(study.run_info(adata, profile))))
+config = study.vae_config(**params)
+results = study.train_latents(adata, config, seeds)'''
+
+
+def md(text: str) -> nbf.NotebookNode:
+    return nbf.v4.new_markdown_cell(text.strip())
+
+
+def code(text: str, tags: list[str] | None = None) -> nbf.NotebookNode:
+    cell = nbf.v4.new_code_cell(text.strip())
+    if tags:
+        cell.metadata["tags"] = tags
+    return cell
+
+
+NOTEBOOKS = {
+    "01_data": [
+        md("""
+# 1. Data and preprocessing
+
+The paper (Sec. IV) clusters 2,100 PBMCs from the 10x "4k" data set, as selected by scDeepCluster,
+into 8 cell types. Before the VAE sees them, counts are scaled so every cell has the same total,
+log-transformed, and every gene is standardised to mean 0 and variance 1. The paper does not say
+to which total, with which pseudo-count, or whether z-scores are clipped: those are parameters
+here, defaulting to scDeepCluster's own preprocessing (median total, `log1p`, no clipping).
+"""),
+        code(DATA_PARAMS, ["parameters"]),
+        code(SETUP_DATA),
+        md("## The cells and their labels"),
+        code('''summary = adata.obs["label"].value_counts().rename_axis("label").reset_index(name="cells")
+study.save_table(summary, output_dir, "label_counts")
+summary'''),
+        code('plots.label_counts(adata);'),
+        md("""
+## The preprocessed matrix
+
+After preprocessing each gene has mean 0 and standard deviation 1. Without clipping, a gene
+expressed in very few cells reaches a large |z|; the VAE section shows why that matters.
+"""),
+        code('''import pandas as pd
+pd.Series(adata.uns["preprocess"]).to_frame("value")'''),
+    ],
+    "02_vae": [
+        md("""
+# 2. The variational autoencoder
+
+The paper's VAE (Sec. II) has a Gaussian encoder $q(z\\mid x) = \\mathcal N(\\mu(x), \\operatorname{diag}\\sigma^2(x))$,
+one reparameterised sample $z = \\mu + \\sigma \\odot \\varepsilon$, a Gaussian decoder with unit variance, so
+the reconstruction term is $\\tfrac12\\lVert x - \\hat x\\rVert^2$ (eq. 4), and the analytic KL divergence to
+$\\mathcal N(0, I)$ (eq. 5). Sizes: genes → 2048 → 32 (encoder), 32 → 128 → genes (decoder);
+Adam, learning rate 0.004, batch 16, 30 epochs. Only the latent mean $\\mu$ is clustered.
+
+Each seed trains one VAE; trained latents are cached by (data, parameters, seed), so re-running
+this notebook, or the next ones, does not retrain.
+"""),
+        code(DATA_PARAMS + "\n" + VAE_PARAMS, ["parameters"]),
+        code(SETUP_VAE),
+        md("## Training curves"),
+        code('''history = study.history_frame(results, seeds)
+study.save_table(history, output_dir, "vae_history")
+plots.loss_curves(history);'''),
+        code('''final = history.groupby("seed").tail(1).set_index("seed")[["loss", "reconstruction", "kl", "seconds"]]
+final.assign(collapsed=[r.collapsed for r in results], cached=[r.cached for r in results])'''),
+        md("## The latent space of the first seed"),
+        code('plots.latent_umap(adata);'),
+    ],
+    "03_clustering": [
+        md("""
+# 3. Clustering the latent space
+
+The paper runs six scikit-learn clusterers on the latent means. This page has K-means with
+scikit-learn 0.24.1's settings (`n_init=10`, k-means++), asked for as many clusters as there are
+true labels; the other five follow.
+"""),
+        code(DATA_PARAMS + "\n" + VAE_PARAMS + '\nkmeans_random_state = 0  # K-means\' own seed', ["parameters"]),
+        code(SETUP_VAE + '\nreplicate.params.check(kmeans_random_state=kmeans_random_state);'),
+        code('''scores = study.kmeans_scores(adata, results, seeds, random_state=kmeans_random_state)
+study.save_table(scores, output_dir, "kmeans")
+scores'''),
+    ],
+    "05_table1": [
+        md("""
+# 5. Table 1: VAE + K-means
+
+The paper reports CA, NMI and ARI (percent) averaged over 10 VAEs. Below, its VAE+K-means row
+(read from the project's single file of published numbers, `replicate/data/paper.toml`) stands
+beside ours: the mean and standard deviation over this run's VAE seeds, and the difference.
+"""),
+        code(DATA_PARAMS + "\n" + VAE_PARAMS + '\nkmeans_random_state = 0  # K-means\' own seed', ["parameters"]),
+        code(SETUP_VAE + '\nreplicate.params.check(kmeans_random_state=kmeans_random_state);'),
+        code('''from myst_nb import glue
+from replicate import report
+
+scores = study.kmeans_scores(adata, results, seeds, random_state=kmeans_random_state)
+table = report.compare_to_paper(scores, "kmeans")
+study.save_table(table, output_dir, "table1_kmeans")
+for rec in table.to_dict("records"):
+    glue(f"kmeans_{rec['metric']}_ours", rec["ours_mean"], display=False)
+    glue(f"kmeans_{rec['metric']}_paper", rec["paper"], display=False)
+glue("n_seeds", len(seeds), display=False)
+table.style.format(precision=2).hide(axis="index")'''),
+        code('plots.paper_vs_ours(table);'),
+        md("""
+Ours is the mean over {glue:text}`n_seeds:d` VAE seed(s) on the dataset named at the top of this page:
+CA {glue:text}`kmeans_CA_ours:.2f`, NMI {glue:text}`kmeans_NMI_ours:.2f`, ARI {glue:text}`kmeans_ARI_ours:.2f`
+(paper: {glue:text}`kmeans_CA_paper:.2f`, {glue:text}`kmeans_NMI_paper:.2f`, {glue:text}`kmeans_ARI_paper:.2f`).
+Unless the dataset above is the paper's 2,100 cells, the comparison is of method, not of number:
+the embedded default has other cells, other labels and other genes.
+"""),
+    ],
+}
+
+
+def build() -> dict[str, nbf.NotebookNode]:
+    out = {}
+    for name, cells in NOTEBOOKS.items():
+        nb = nbf.v4.new_notebook(cells=cells)
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["language_info"] = {"name": "python"}
+        out[name] = nb
+    return out
+
+
+def main() -> int:
+    for name, nb in build().items():
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"{name}-{i}"
+        nbf.write(nb, HERE / f"{name}.ipynb")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
