@@ -75,6 +75,6 @@ def paper_vs_ours(table: pd.DataFrame) -> Any:
            label=f"ours (mean ± s.d., {int(table['n_seeds'].iloc[0])} VAE seeds)", color=colors[1])
     ax.set_xticks(list(x), table["metric"])
     ax.set(ylabel="percent", ylim=(0, 100), title=str(table["row"].iloc[0]))
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     fig.tight_layout()
     return fig

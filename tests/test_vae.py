@@ -15,10 +15,17 @@ def tiny_adata(tiny_h5_session):
     return preprocess(datasets.load(tiny_h5_session))
 
 
-def test_defaults_are_the_papers_reading():
-    cfg = VAEConfig()
-    assert (cfg.encoder_hidden, cfg.decoder_hidden, cfg.latent_dim) == ((2048,), (128,), 32)
-    assert (cfg.learning_rate, cfg.batch_size, cfg.epochs, cfg.reconstruction) == (0.004, 16, 30, "sum")
+def test_paper_reading_and_the_documented_deviations():
+    from replicate._resources import paper
+
+    m = paper()["model"]
+    lit = VAEConfig.paper_reading()
+    assert (lit.encoder_hidden, lit.decoder_hidden, lit.latent_dim) == (tuple(m["encoder_hidden"]), tuple(m["decoder_hidden"]), m["latent_dim"])
+    assert (lit.learning_rate, lit.batch_size, lit.epochs) == (m["learning_rate"], m["batch_size"], m["epochs"])
+    assert lit.logvar_clamp is None and lit.grad_clipnorm is None and lit.reconstruction == "sum"
+    # the default differs from the literal reading only in the two documented places
+    diff = {k for k, v in VAEConfig().__dict__.items() if getattr(lit, k) != v}
+    assert diff == {"learning_rate", "logvar_clamp"}
 
 
 def test_shapes_and_history(tiny_adata):
