@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from ._resources import paper
 from .errors import ParameterError, TrainingError
 from .params import ACTIVATIONS
 
-__all__ = ["VAEConfig", "VAEResult", "train_vae", "vae_latents", "vae"]
+__all__ = ["VAEConfig", "VAEModel", "VAEResult", "train_vae", "vae_latents", "vae"]
 
 _M = paper()["model"]
 
@@ -59,6 +60,9 @@ class VAEConfig:
     epochs: int = _M["epochs"]
     logvar_clamp: float | None = 10.0  # provisional stabiliser (see above)
     grad_clipnorm: float | None = None
+    adam_epsilon: float = 1e-7  # Keras' default, as in TensorFlow 2.4.1
+    batch_norm: bool = False  # BatchNormalization after each hidden layer (a Keras VAE habit)
+    xla: bool = True  # compile the training step with XLA (faster; changes round-off, so part of the key)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
@@ -73,6 +77,7 @@ class VAEConfig:
             ("decoder_hidden", self.decoder_hidden, all(h >= 1 for h in self.decoder_hidden), "a list of positive layer sizes"),
             ("logvar_clamp", self.logvar_clamp, self.logvar_clamp is None or self.logvar_clamp > 0, "None or a number > 0"),
             ("grad_clipnorm", self.grad_clipnorm, self.grad_clipnorm is None or self.grad_clipnorm > 0, "None or a number > 0"),
+            ("adam_epsilon", self.adam_epsilon, isinstance(self.adam_epsilon, (int, float)) and self.adam_epsilon > 0, "a number > 0"),
             ("activation", self.activation, self.activation in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
         ]
         for name, value, ok, want in checks:
@@ -90,9 +95,54 @@ class VAEConfig:
         dec = "-".join(map(str, self.decoder_hidden))
         clamp = f", logvar clamp {self.logvar_clamp:g}" if self.logvar_clamp else ""
         clamp += f", clipnorm {self.grad_clipnorm:g}" if self.grad_clipnorm else ""
+        clamp += f", Adam eps {self.adam_epsilon:g}" if self.adam_epsilon != 1e-7 else ""
+        clamp += ", batch norm" if self.batch_norm else ""
         return (f"enc {enc}, z {self.latent_dim}, dec {dec}, {self.activation}, {self.reconstruction} "
                 f"reconstruction, lr {self.learning_rate:g}, batch {self.batch_size}, {self.epochs} epochs{clamp}")
 
+
+
+@dataclass
+class VAEModel:
+    """A trained encoder/decoder pair; saves and loads its weights in Keras' native format."""
+
+    config: VAEConfig
+    n_genes: int
+    encoder: Any = field(repr=False)
+    decoder: Any = field(repr=False)
+
+    def encode(self, X: np.ndarray, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """Latent mean and (clamped, if configured) log-variance of every row of ``X``."""
+        X = np.asarray(X, dtype=np.float32)
+        # direct calls rather than predict(): no tf.data pipeline (and none of its log noise)
+        parts = [self.encoder(X[b : b + batch_size], training=False) for b in range(0, X.shape[0], batch_size)]
+        mu = np.concatenate([np.asarray(p[0]) for p in parts])
+        logvar = np.concatenate([np.asarray(p[1]) for p in parts])
+        if self.config.logvar_clamp is not None:
+            logvar = np.clip(logvar, -self.config.logvar_clamp, self.config.logvar_clamp)
+        return mu, logvar
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write ``config.json``, ``encoder.weights.h5`` and ``decoder.weights.h5`` into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_weights(folder / "encoder.weights.h5")
+        self.decoder.save_weights(folder / "decoder.weights.h5")
+        store.write_json(folder / "config.json", {"n_genes": self.n_genes, "config": asdict(self.config)})
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> VAEModel:
+        """Rebuild the networks from ``config.json`` and load the saved weights."""
+        import json
+
+        folder = Path(folder)
+        meta = json.loads((folder / "config.json").read_text())
+        cfg = VAEConfig(**meta["config"])
+        encoder, decoder = _build(meta["n_genes"], cfg)
+        encoder.load_weights(folder / "encoder.weights.h5")
+        decoder.load_weights(folder / "decoder.weights.h5")
+        return cls(cfg, meta["n_genes"], encoder, decoder)
 
 
 @dataclass
@@ -104,12 +154,23 @@ class VAEResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     cached: bool = False
+    model: VAEModel | None = field(default=None, repr=False)  # only after training, not from cache
 
     @property
     def collapsed(self) -> bool:
         """True when the latent carries no information: KL ~ 0 and every mean ~ 0."""
         kl = self.history.get("kl", [np.nan])[-1]
         return bool(kl < 1e-2 or float(np.abs(self.mu).max()) < 1e-3)
+
+
+def _hidden(h: Any, width: int, cfg: VAEConfig, name: str) -> Any:
+    from keras import layers
+
+    if not cfg.batch_norm:
+        return layers.Dense(width, activation=cfg.activation, name=name)(h)
+    h = layers.Dense(width, name=name)(h)
+    h = layers.BatchNormalization(name=f"{name}_bn")(h)
+    return layers.Activation(cfg.activation, name=f"{name}_act")(h)
 
 
 def _build(n_genes: int, cfg: VAEConfig) -> tuple[Any, Any]:
@@ -119,14 +180,14 @@ def _build(n_genes: int, cfg: VAEConfig) -> tuple[Any, Any]:
     x = keras.Input((n_genes,), name="expression")
     h = x
     for i, width in enumerate(cfg.encoder_hidden):
-        h = layers.Dense(width, activation=cfg.activation, name=f"enc_{i}")(h)
+        h = _hidden(h, width, cfg, f"enc_{i}")
     mu = layers.Dense(cfg.latent_dim, name="z_mean")(h)
     logvar = layers.Dense(cfg.latent_dim, name="z_log_var")(h)
     encoder = keras.Model(x, [mu, logvar], name="encoder")
     z = keras.Input((cfg.latent_dim,), name="z")
     h = z
     for i, width in enumerate(cfg.decoder_hidden):
-        h = layers.Dense(width, activation=cfg.activation, name=f"dec_{i}")(h)
+        h = _hidden(h, width, cfg, f"dec_{i}")
     out = layers.Dense(n_genes, name="x_hat")(h)
     decoder = keras.Model(z, out, name="decoder")
     return encoder, decoder
@@ -151,14 +212,18 @@ def train_vae(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, 
     keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
     encoder, decoder = _build(X.shape[1], cfg)
-    optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate, clipnorm=cfg.grad_clipnorm)
+    optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate, epsilon=cfg.adam_epsilon,
+                                      clipnorm=cfg.grad_clipnorm)
     variables = encoder.trainable_variables + decoder.trainable_variables
     optimizer.build(variables)
     clamp = cfg.logvar_clamp
     use_sum = cfg.reconstruction == "sum"
+    data = tf.constant(X)  # on the GPU when there is one; batches are gathered there
+    totals = tf.Variable(tf.zeros(2), trainable=False)  # summed (rec, KL), read once per epoch
 
-    @tf.function(reduce_retracing=True)
-    def step(x: Any, eps: Any) -> tuple[Any, Any]:
+    @tf.function(jit_compile=cfg.xla, reduce_retracing=True)
+    def step(idx: Any, eps: Any) -> None:
+        x = tf.gather(data, idx)
         with tf.GradientTape() as tape:
             mu, logvar = encoder(x, training=True)
             if clamp is not None:
@@ -171,7 +236,7 @@ def train_vae(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, 
             loss = tf.reduce_mean(rec + kl)
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
-        return tf.reduce_sum(rec), tf.reduce_sum(kl)
+        totals.assign_add(tf.stack([tf.reduce_sum(rec), tf.reduce_sum(kl)]))
 
     rng = np.random.default_rng(seed)
     n = X.shape[0]
@@ -179,38 +244,32 @@ def train_vae(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, 
     start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        order = rng.permutation(n)
+        order = rng.permutation(n).astype(np.int32)
         eps_all = rng.standard_normal((n, cfg.latent_dim)).astype(np.float32)
-        rec_sum = kl_sum = 0.0
+        totals.assign(tf.zeros(2))
         for b in range(0, n, cfg.batch_size):
-            idx = order[b : b + cfg.batch_size]
-            r, k = step(tf.constant(X[idx]), tf.constant(eps_all[b : b + len(idx)]))
-            rec_sum += float(r)
-            kl_sum += float(k)
-        rec, kl = rec_sum / n, kl_sum / n
+            step(tf.constant(order[b : b + cfg.batch_size]), tf.constant(eps_all[b : b + cfg.batch_size]))
+        rec, kl = (float(v) / n for v in totals.numpy())
         history["reconstruction"].append(rec)
         history["kl"].append(kl)
         history["loss"].append(rec + kl)
         history["seconds"].append(time.perf_counter() - t0)
         if not np.isfinite(rec + kl):
-            raise TrainingError(
+            err = TrainingError(
                 f"VAE training diverged at epoch {epoch}/{cfg.epochs} (seed {seed}): loss is {rec + kl} "
                 f"(reconstruction {rec}, KL {kl}). Reading: {cfg.describe()}. Try a smaller learning_rate, "
                 "logvar_clamp, or clipping the z-scores."
             )
+            err.epoch, err.history = epoch, history
+            raise err
         if verbose:
             print(f"seed {seed} epoch {epoch:3d}/{cfg.epochs}: loss {rec + kl:10.2f} "
                   f"(rec {rec:10.2f}, KL {kl:7.2f}) {history['seconds'][-1]:5.1f}s", flush=True)
-    # direct calls rather than predict(): no tf.data pipeline (and none of its log noise)
-    parts = [encoder(X[b : b + 1024], training=False) for b in range(0, n, 1024)]
-    mu = np.concatenate([np.asarray(p[0]) for p in parts])
-    logvar = np.concatenate([np.asarray(p[1]) for p in parts])
-    if clamp is not None:
-        logvar = np.clip(logvar, -clamp, clamp)
+    model = VAEModel(cfg, X.shape[1], encoder, decoder)
+    mu, logvar = model.encode(X)
     if not (np.isfinite(mu).all() and np.isfinite(logvar).all()):
         raise TrainingError(f"VAE (seed {seed}) produced non-finite latents. Reading: {cfg.describe()}.")
-    result = VAEResult(mu=np.asarray(mu), logvar=np.asarray(logvar), history=history,
-                       seconds=time.perf_counter() - start)
+    result = VAEResult(mu=mu, logvar=logvar, history=history, seconds=time.perf_counter() - start, model=model)
     if result.collapsed and verbose:
         print(f"seed {seed}: the latent space COLLAPSED (final KL {history['kl'][-1]:.3g} per cell, "
               f"max |mu| {np.abs(result.mu).max():.3g}); its clustering is meaningless.")

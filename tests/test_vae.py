@@ -102,3 +102,30 @@ def test_scanpy_style_entry_point(tiny_adata):
     vae(a, VAEConfig(**{**TINY, "epochs": 1}), seed=0, verbose=False)
     assert a.obsm["X_vae"].shape == (120, 4) and a.obsm["X_vae_logvar"].shape == (120, 4)
     assert a.uns["X_vae"]["params"]["seed"] == 0
+
+
+def test_save_load_round_trip(tiny_adata, tmp_path):
+    from replicate.vae import VAEModel
+
+    res = train_vae(tiny_adata.X, VAEConfig(**{**TINY, "epochs": 1, "logvar_clamp": 3.0}), seed=0, verbose=False)
+    folder = res.model.save(tmp_path / "model")
+    assert {p.name for p in folder.iterdir()} == {"config.json", "encoder.weights.h5", "decoder.weights.h5"}
+    loaded = VAEModel.load(folder)
+    assert loaded.config == res.model.config
+    mu, logvar = loaded.encode(tiny_adata.X)
+    np.testing.assert_allclose(mu, res.mu, atol=1e-6)
+    np.testing.assert_allclose(logvar, res.logvar, atol=1e-6)
+    assert np.abs(logvar).max() <= 3.0
+
+
+@pytest.mark.parametrize("kw", [{"batch_norm": True}, {"xla": False}, {"reconstruction": "mean"},
+                                {"adam_epsilon": 1e-3, "grad_clipnorm": 1.0}])
+def test_stabilisers_and_options_train(tiny_adata, kw):
+    res = train_vae(tiny_adata.X, VAEConfig(**{**TINY, **kw}), seed=0, verbose=False)
+    assert np.isfinite(res.mu).all() and res.history["loss"][-1] < res.history["loss"][0]
+
+
+def test_training_error_carries_the_epoch(tiny_adata):
+    with pytest.raises(TrainingError) as err:
+        train_vae(tiny_adata.X * 1e19, VAEConfig(**TINY), seed=0, verbose=False)
+    assert err.value.epoch == 1 and len(err.value.history["loss"]) == 1

@@ -1,0 +1,188 @@
+"""VAE training speed and memory at the paper's shapes (issue: the paper's VAE, section 4).
+
+Prints, all measured in this one process so the ratios are fair:
+- seconds per epoch of the paper configuration (genes -> 2048 -> 32 -> 128 -> genes, batch 16)
+  on synthetic z-scored data of 2,100 x 16,449 and 4,271 x 16,449, for (a) our trainer
+  (replicate.vae.train_vae, XLA step) and (b) a plain Keras ``model.fit`` of the same model with
+  default compile settings;
+- the memory-traffic bound set by Adam (bytes moved per step x steps / measured bandwidth) and
+  the FLOP bound (6 x batch x parameters per step / measured matmul rate), and the ratios;
+- peak resident memory of our trainer at each shape (a child process per shape);
+- optionally (--real) the wall time of 10 seeds x 30 epochs on pbmc2100-top2000.
+
+Usage: python benchmarks/vae_speed.py [--epochs 1] [--cells 2100 4271] [--real]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+GENES = 16449
+BATCH = 16
+
+
+def n_params(genes: int) -> int:
+    enc = genes * 2048 + 2048 + 2 * (2048 * 32 + 32)
+    dec = 32 * 128 + 128 + 128 * genes + genes
+    return enc + dec
+
+
+def bandwidth_gbs() -> float:
+    """Sustained memory bandwidth: c = a + b over 256 MB arrays (3 x 256 MB moved per pass)."""
+    n = 64 * 1024 * 1024
+    a, b, c = np.ones(n, np.float32), np.ones(n, np.float32), np.empty(n, np.float32)
+    np.add(a, b, out=c)
+    best = np.inf
+    for _ in range(5):
+        t = time.perf_counter()
+        np.add(a, b, out=c)
+        best = min(best, time.perf_counter() - t)
+    return 3 * a.nbytes / best / 1e9
+
+
+def matmul_gflops() -> float:
+    """float32 matmul rate of TensorFlow on this machine (the shape of the big layer's gradient)."""
+    import tensorflow as tf
+
+    x = tf.random.normal((2048, 4096))
+    w = tf.random.normal((4096, 2048))
+    f = tf.function(lambda: tf.matmul(x, w))
+    f()
+    best = np.inf
+    for _ in range(5):
+        t = time.perf_counter()
+        f().numpy()
+        best = min(best, time.perf_counter() - t)
+    return 2 * 2048 * 4096 * 2048 / best / 1e9
+
+
+def synthetic(cells: int, genes: int = GENES, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((cells, genes), dtype=np.float32)
+    return (X - X.mean(0)) / X.std(0)
+
+
+def ours_seconds_per_epoch(X: np.ndarray, epochs: int) -> float:
+    from replicate.vae import VAEConfig, train_vae
+
+    res = train_vae(X, VAEConfig(epochs=epochs + 1), seed=0, verbose=False)
+    return float(np.mean(res.history["seconds"][1:]))  # epoch 1 includes XLA compilation
+
+
+def keras_fit_seconds_per_epoch(X: np.ndarray, epochs: int) -> float:
+    """The same model as a plain Keras model: KL through add_loss, compile() defaults, fit()."""
+    import keras
+    from keras import layers, ops
+
+    class Sample(layers.Layer):
+        def call(self, inputs):
+            mu, logvar = inputs
+            logvar = ops.clip(logvar, -10.0, 10.0)
+            kl = -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar), axis=1)
+            self.add_loss(ops.mean(kl))
+            eps = keras.random.normal(ops.shape(mu))
+            return mu + ops.exp(0.5 * logvar) * eps
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((X.shape[1],))
+    h = layers.Dense(2048, activation="relu")(x)
+    z = Sample()([layers.Dense(32)(h), layers.Dense(32)(h)])
+    out = layers.Dense(X.shape[1])(layers.Dense(128, activation="relu")(z))
+    model = keras.Model(x, out)
+    model.compile(optimizer=keras.optimizers.Adam(0.0005),
+                  loss=lambda y, y_hat: 0.5 * ops.sum(ops.square(y - y_hat), axis=1))
+    times = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t)
+
+    model.fit(X, X, batch_size=BATCH, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[Timer()])
+    return float(np.mean(times[1:]))
+
+
+def peak_rss_child(cells: int, epochs: int) -> float:
+    """Peak resident memory (GB) of a fresh process that trains our VAE at ``cells`` x GENES."""
+    code = (
+        "import resource, sys; sys.path.insert(0, %r); import vae_speed as b; "
+        "X = b.synthetic(%d); b.ours_seconds_per_epoch(X, %d); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    ) % (os.path.dirname(os.path.abspath(__file__)), cells, epochs)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024**2
+
+
+def real_ten_seeds() -> float:
+    from replicate import datasets
+    from replicate.preprocess import preprocess
+    from replicate.vae import VAEConfig, train_vae
+
+    X = preprocess(datasets.load("pbmc2100-top2000")).X
+    t = time.perf_counter()
+    for seed in range(10):
+        train_vae(X, VAEConfig(), seed=seed, verbose=False)
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=1, help="timed epochs per measurement (after one warm-up)")
+    p.add_argument("--cells", type=int, nargs="+", default=[2100, 4271])
+    p.add_argument("--no-keras", action="store_true", help="skip the plain model.fit comparison")
+    p.add_argument("--no-peak", action="store_true", help="skip the peak-memory child processes")
+    p.add_argument("--real", action="store_true", help="also time 10 seeds x 30 epochs on pbmc2100-top2000")
+    p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    args = p.parse_args()
+
+    import tensorflow as tf
+
+    devices = [d.device_type for d in tf.config.list_physical_devices()]
+    bw, gflops = bandwidth_gbs(), matmul_gflops()
+    params = n_params(GENES)
+    adam_bytes = 7 * 4 * params  # read p, g, m, v; write p, m, v (float32)
+    print(f"devices: {devices}; cores: {os.cpu_count()}; parameters: {params / 1e6:.1f} M")
+    print(f"measured memory bandwidth {bw:.1f} GB/s; matmul {gflops:.0f} GFLOP/s")
+    figures: dict = {"devices": devices, "bandwidth_gbs": bw, "matmul_gflops": gflops, "params": params, "shapes": {}}
+    for cells in args.cells:
+        X = synthetic(cells)
+        steps = -(-cells // BATCH)
+        mem_bound = adam_bytes * steps / (bw * 1e9)
+        flop_bound = 6 * BATCH * params * steps / (gflops * 1e9)
+        ours = ours_seconds_per_epoch(X, args.epochs)
+        row = {"ours_s_per_epoch": ours, "memory_bound_s": mem_bound, "flop_bound_s": flop_bound,
+               "ours_over_memory_bound": ours / mem_bound, "ours_over_flop_bound": ours / flop_bound}
+        line = (f"{cells} x {GENES}: ours {ours:.2f} s/epoch; Adam memory-traffic bound {mem_bound:.2f} s "
+                f"(ours/bound {ours / mem_bound:.2f}); FLOP bound {flop_bound:.2f} s (ours/bound {ours / flop_bound:.2f})")
+        if not args.no_keras:
+            fit = keras_fit_seconds_per_epoch(X, args.epochs)
+            row.update(keras_fit_s_per_epoch=fit, keras_fit_over_ours=fit / ours)
+            line += f"; plain model.fit {fit:.2f} s/epoch (fit/ours {fit / ours:.2f})"
+        print(line, flush=True)
+        if not args.no_peak:
+            row["peak_rss_gb"] = peak_rss_child(cells, 1)
+            print(f"  peak resident memory of our trainer at {cells} x {GENES}: {row['peak_rss_gb']:.2f} GB", flush=True)
+        figures["shapes"][str(cells)] = row
+    if args.real:
+        figures["real_10_seeds_30_epochs_s"] = real_ten_seeds()
+        print(f"10 seeds x 30 epochs on pbmc2100-top2000 (2,100 x 2,000): {figures['real_10_seeds_30_epochs_s']:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

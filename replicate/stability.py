@@ -1,0 +1,157 @@
+"""The VAE stability study (SPEC 9): which readings of the paper's configuration train?
+
+Each reading (``replicate/data/stability.toml``) is trained with several seeds on one dataset;
+every training becomes one row: whether it trained, diverged (non-finite loss), blew up (finite
+but ending above its first-epoch loss) or collapsed (KL ~ 0), its final loss and KL per cell,
+and VAE+K-means CA/NMI/ARI. Rows are written as they finish, atomically, so an interrupted
+study resumes where it stopped.
+
+The default reading is chosen **without labels**: the reading with the fewest deviations from
+the paper's text among those where every seed trained (ties: the order of the file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import store
+from ._resources import load_toml
+from .errors import TrainingError
+from .vae import VAEConfig, vae_latents
+
+__all__ = ["readings", "run_study", "summarize", "choose_default"]
+
+PREPROCESS_KEYS = ("clip_zscore",)
+
+
+def readings() -> list[dict[str, Any]]:
+    """The readings of the study, in the file's order."""
+    return load_toml("stability")["reading"]
+
+
+def reading_config(reading: dict[str, Any], epochs: int | None = None) -> VAEConfig:
+    """The :class:`VAEConfig` of a reading: the paper's literal one with the reading's changes."""
+    vae_params = {k: v for k, v in reading["params"].items() if k not in PREPROCESS_KEYS}
+    cfg = replace(VAEConfig.paper_reading(), **vae_params)
+    return replace(cfg, epochs=epochs) if epochs else cfg
+
+
+def _train_one(X: np.ndarray, labels: np.ndarray, reading: dict[str, Any], cfg: VAEConfig, seed: int) -> dict:
+    from .clustering import kmeans
+    from .metrics import evaluate
+
+    row: dict[str, Any] = {"reading": reading["name"], "deviations": reading["deviations"], "seed": seed,
+                           "params": json.dumps(reading["params"], sort_keys=True)}
+    t0 = time.perf_counter()
+    try:
+        (res,) = vae_latents(X, cfg, seeds=[seed], verbose=False)
+    except TrainingError as exc:
+        hist = getattr(exc, "history", {}) or {}
+        first = hist.get("loss", [np.nan])[0] if hist.get("loss") else np.nan
+        row.update(status="diverged", epochs_run=getattr(exc, "epoch", np.nan), first_loss=first,
+                   final_loss=np.nan, final_kl=np.nan, max_abs_mu=np.nan, CA=np.nan, NMI=np.nan, ARI=np.nan)
+    else:
+        loss = res.history["loss"]
+        status = "collapsed" if res.collapsed else ("blew up" if loss[-1] > loss[0] else "trained")
+        scores = evaluate(labels, kmeans(res.mu, len(np.unique(labels)), random_state=0))
+        row.update(status=status, epochs_run=len(loss), first_loss=loss[0], final_loss=loss[-1],
+                   final_kl=res.history["kl"][-1], max_abs_mu=float(np.abs(res.mu).max()), **scores)
+    row["seconds"] = round(time.perf_counter() - t0, 1)
+    return row
+
+
+def run_study(dataset: str, seeds: list[int], out: str | os.PathLike, *, epochs: int | None = None,
+              names: list[str] | None = None, verbose: bool = True) -> pd.DataFrame:
+    """Train every reading (or those in ``names``) with every seed; rows go to ``out`` (CSV).
+
+    Finished (reading, seed) pairs already in ``out`` are not recomputed.
+    """
+    from . import datasets
+    from .preprocess import preprocess
+
+    out = Path(out)
+    done = pd.read_csv(out) if out.is_file() else pd.DataFrame()
+    rows = done.to_dict("records")
+    finished = {(r["reading"], int(r["seed"])) for r in rows}
+    raw = datasets.load(dataset)
+    labels = raw.obs["label"].to_numpy()
+    prepared: dict[Any, np.ndarray] = {}
+    todo = [r for r in readings() if names is None or r["name"] in names]
+    total = len(todo) * len(seeds)
+    start = time.perf_counter()
+    for i, reading in enumerate(todo):
+        clip = reading["params"].get("clip_zscore")
+        if clip not in prepared:
+            prepared[clip] = preprocess(raw, clip=clip).X
+        cfg = reading_config(reading, epochs)
+        for j, seed in enumerate(seeds):
+            if (reading["name"], seed) in finished:
+                continue
+            row = _train_one(prepared[clip], labels, reading, cfg, seed)
+            row["dataset"] = dataset
+            rows.append(row)
+            store.atomic_write(out, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+            if verbose:
+                k = i * len(seeds) + j + 1
+                print(f"[{k}/{total}] {reading['name']} seed {seed}: {row['status']}, CA {row['CA']:.3f} "
+                      f"({row['seconds']}s, elapsed {time.perf_counter() - start:.0f}s)", flush=True)
+    return pd.DataFrame(rows)
+
+
+def summarize(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per reading: seeds trained of total, loss, KL and metrics as mean ± s.d."""
+    order = {r["name"]: i for i, r in enumerate(readings())}
+    g = rows.groupby("reading", sort=False)
+    out = pd.DataFrame({
+        "deviations": g["deviations"].first(),
+        "seeds": g.size(),
+        "trained": g["status"].apply(lambda s: int((s == "trained").sum())),
+        "outcomes": g["status"].apply(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items())),
+        "final_loss": g["final_loss"].mean(),
+        "final_kl": g["final_kl"].mean(),
+    })
+    for m in ("CA", "NMI", "ARI"):
+        out[f"{m}_mean"] = g[m].mean()
+        out[f"{m}_sd"] = g[m].std(ddof=1)
+    out["order"] = [order.get(name, len(order)) for name in out.index]
+    return out.sort_values("order").drop(columns="order")
+
+
+def choose_default(summary: pd.DataFrame) -> str:
+    """The most faithful reading that trains: fewest deviations among readings where every seed
+    trained; ties go to the earlier reading in the file. Labels play no part."""
+    ok = summary[summary["trained"] == summary["seeds"]]
+    if ok.empty:
+        raise TrainingError("no reading trained with every seed.")
+    return str(ok.sort_values("deviations", kind="stable").index[0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m replicate.stability", description=__doc__)
+    p.add_argument("--dataset", default="pbmc2100-top2000")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=None, help="default: the paper's 30")
+    p.add_argument("--out", default=None, help="CSV of rows (default results/stability/<dataset>.csv)")
+    args = p.parse_args(argv)
+    out = Path(args.out or f"results/stability/{args.dataset}.csv")
+    rows = run_study(args.dataset, args.seeds, out, epochs=args.epochs)
+    summary = summarize(rows)
+    store.atomic_write(out.with_name(out.stem + "-summary.csv"), lambda p: summary.to_csv(p))
+    print(summary.to_string())
+    print(f"default by the rule (fewest deviations among readings where every seed trained): "
+          f"{choose_default(summary)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
