@@ -32,6 +32,7 @@ BATCH = 16
 
 
 def n_params(genes: int) -> int:
+    """Trainable parameters of the paper's model (batch-norm scales/offsets are negligible)."""
     enc = genes * 2048 + 2048 + 2 * (2048 * 32 + 32)
     dec = 32 * 128 + 128 + 128 * genes + genes
     return enc + dec
@@ -80,26 +81,40 @@ def ours_seconds_per_epoch(X: np.ndarray, epochs: int) -> float:
 
 
 def keras_fit_seconds_per_epoch(X: np.ndarray, epochs: int) -> float:
-    """The same model as a plain Keras model: KL through add_loss, compile() defaults, fit()."""
+    """Our default model as a plain Keras model: KL through add_loss, compile() defaults, fit()."""
     import keras
     from keras import layers, ops
+
+    from replicate.vae import VAEConfig
+
+    cfg = VAEConfig()
+    clamp = cfg.logvar_clamp
 
     class Sample(layers.Layer):
         def call(self, inputs):
             mu, logvar = inputs
-            logvar = ops.clip(logvar, -10.0, 10.0)
+            if clamp is not None:
+                logvar = ops.clip(logvar, -clamp, clamp)
             kl = -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar), axis=1)
             self.add_loss(ops.mean(kl))
             eps = keras.random.normal(ops.shape(mu))
             return mu + ops.exp(0.5 * logvar) * eps
 
+    def hidden(h, width):
+        if not cfg.batch_norm:
+            return layers.Dense(width, activation=cfg.activation)(h)
+        return layers.Activation(cfg.activation)(layers.BatchNormalization()(layers.Dense(width)(h)))
+
     keras.utils.set_random_seed(0)
     x = keras.Input((X.shape[1],))
-    h = layers.Dense(2048, activation="relu")(x)
-    z = Sample()([layers.Dense(32)(h), layers.Dense(32)(h)])
-    out = layers.Dense(X.shape[1])(layers.Dense(128, activation="relu")(z))
-    model = keras.Model(x, out)
-    model.compile(optimizer=keras.optimizers.Adam(0.0005),
+    h = x
+    for w in cfg.encoder_hidden:
+        h = hidden(h, w)
+    h = Sample()([layers.Dense(cfg.latent_dim)(h), layers.Dense(cfg.latent_dim)(h)])
+    for w in cfg.decoder_hidden:
+        h = hidden(h, w)
+    model = keras.Model(x, layers.Dense(X.shape[1])(h))
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, epsilon=cfg.adam_epsilon),
                   loss=lambda y, y_hat: 0.5 * ops.sum(ops.square(y - y_hat), axis=1))
     times = []
 

@@ -60,6 +60,8 @@ SPECS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "reconstruction": (lambda v: v in ("sum", "mean"), "'sum' (eq. 4) or 'mean' (Keras mse)"),
     "logvar_clamp": (_optional_pos, "None (no clamp) or a number > 0"),
     "grad_clipnorm": (_optional_pos, "None (no gradient clipping) or a number > 0"),
+    "adam_epsilon": (_pos_number, "a number > 0 (Keras' default 1e-07)"),
+    "batch_norm": (lambda v: isinstance(v, bool), "True or False"),
     "kmeans_random_state": _int_ge(0),
 }
 

@@ -2,8 +2,9 @@
 
 Each reading (``replicate/data/stability.toml``) is trained with several seeds on one dataset;
 every training becomes one row: whether it trained, diverged (non-finite loss), blew up (finite
-but ending above its first-epoch loss) or collapsed (KL ~ 0), its final loss and KL per cell,
-and VAE+K-means CA/NMI/ARI. Rows are written as they finish, atomically, so an interrupted
+but ending above its first-epoch loss, or reconstructing no better than predicting zeros) or
+collapsed (KL ~ 0, or fewer than two active latent units), its final loss and KL per cell, the
+active units and the unexplained variance (both label-free), and VAE+K-means CA/NMI/ARI. Rows are written as they finish, atomically, so an interrupted
 study resumes where it stopped.
 
 The default reading is chosen **without labels**: the reading with the fewest deviations from
@@ -44,6 +45,21 @@ def reading_config(reading: dict[str, Any], epochs: int | None = None) -> VAECon
     return replace(cfg, epochs=epochs) if epochs else cfg
 
 
+#: A latent with fewer active units than this counts as collapsed (label-free).
+MIN_ACTIVE_UNITS = 2
+
+
+def active_units(mu: np.ndarray, threshold: float = 0.01) -> int:
+    """Latent dimensions whose mean varies across cells (variance > ``threshold``; Burda et al. 2015)."""
+    return int((np.var(mu, axis=0) > threshold).sum())
+
+
+def trivial_reconstruction(X: np.ndarray, reduction: str) -> float:
+    """Reconstruction loss per cell of predicting all zeros (the gene means, after z-scoring)."""
+    sq = np.square(np.asarray(X, dtype=np.float64))
+    return float(0.5 * sq.sum(axis=1).mean() if reduction == "sum" else sq.mean())
+
+
 def _train_one(X: np.ndarray, labels: np.ndarray, reading: dict[str, Any], cfg: VAEConfig, seed: int) -> dict:
     from .clustering import kmeans
     from .metrics import evaluate
@@ -57,13 +73,22 @@ def _train_one(X: np.ndarray, labels: np.ndarray, reading: dict[str, Any], cfg: 
         hist = getattr(exc, "history", {}) or {}
         first = hist.get("loss", [np.nan])[0] if hist.get("loss") else np.nan
         row.update(status="diverged", epochs_run=getattr(exc, "epoch", np.nan), first_loss=first,
-                   final_loss=np.nan, final_kl=np.nan, max_abs_mu=np.nan, CA=np.nan, NMI=np.nan, ARI=np.nan)
+                   final_loss=np.nan, final_kl=np.nan, active_units=np.nan, unexplained=np.nan,
+                   max_abs_mu=np.nan, CA=np.nan, NMI=np.nan, ARI=np.nan)
     else:
         loss = res.history["loss"]
-        status = "collapsed" if res.collapsed else ("blew up" if loss[-1] > loss[0] else "trained")
+        active = active_units(res.mu)
+        unexplained = res.history["reconstruction"][-1] / trivial_reconstruction(X, cfg.reconstruction)
+        if res.collapsed or active < MIN_ACTIVE_UNITS:
+            status = "collapsed"
+        elif loss[-1] > loss[0] or unexplained >= 1.0:
+            status = "blew up"
+        else:
+            status = "trained"
         scores = evaluate(labels, kmeans(res.mu, len(np.unique(labels)), random_state=0))
         row.update(status=status, epochs_run=len(loss), first_loss=loss[0], final_loss=loss[-1],
-                   final_kl=res.history["kl"][-1], max_abs_mu=float(np.abs(res.mu).max()), **scores)
+                   final_kl=res.history["kl"][-1], active_units=active, unexplained=unexplained,
+                   max_abs_mu=float(np.abs(res.mu).max()), **scores)
     row["seconds"] = round(time.perf_counter() - t0, 1)
     return row
 
@@ -117,6 +142,8 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
         "outcomes": g["status"].apply(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items())),
         "final_loss": g["final_loss"].mean(),
         "final_kl": g["final_kl"].mean(),
+        "active_units": g["active_units"].mean(),
+        "unexplained": g["unexplained"].mean(),
     })
     for m in ("CA", "NMI", "ARI"):
         out[f"{m}_mean"] = g[m].mean()
@@ -155,3 +182,34 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def committed_summary(dataset: str = "pbmc2100-top2000") -> pd.DataFrame:
+    """The committed study summary (``results/stability/<dataset>-summary.csv``) of this checkout."""
+    from .errors import ReplicateError
+    from .pipeline import project_root
+
+    path = project_root() / "results" / "stability" / f"{dataset}-summary.csv"
+    if not path.is_file():
+        raise ReplicateError(f"no stability study for {dataset!r} at {path}; run "
+                             f"`python -m replicate.stability --dataset {dataset}` to make one.")
+    return pd.read_csv(path, index_col="reading")
+
+
+def readable(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary for readers: outcomes, final loss and KL per cell, metrics as mean ± s.d. (%)."""
+    def pm(m: str) -> pd.Series:
+        mean, sd = 100 * summary[f"{m}_mean"], 100 * summary[f"{m}_sd"]
+        return pd.Series([("—" if np.isnan(a) else f"{a:.1f} ± {b:.1f}") for a, b in zip(mean, sd)],
+                         index=summary.index)
+
+    return pd.DataFrame({
+        "deviations": summary["deviations"],
+        "trained": [f"{t}/{s}" for t, s in zip(summary["trained"], summary["seeds"])],
+        "outcomes": summary["outcomes"],
+        "final loss / cell": summary["final_loss"].round(1),
+        "final KL / cell": summary["final_kl"].round(1),
+        "active units": summary["active_units"].round(1),
+        "unexplained variance": summary["unexplained"].round(2),
+        "CA (%)": pm("CA"), "NMI (%)": pm("NMI"), "ARI (%)": pm("ARI"),
+    })

@@ -51,7 +51,7 @@ def test_notebook_defaults_are_the_package_defaults():
         p = notebook_parameters(section)
         assert tuple(p["encoder_hidden"]) == cfg.encoder_hidden and tuple(p["decoder_hidden"]) == cfg.decoder_hidden
         for name in ("latent_dim", "learning_rate", "batch_size", "epochs", "activation", "reconstruction",
-                     "logvar_clamp", "grad_clipnorm"):
+                     "logvar_clamp", "grad_clipnorm", "adam_epsilon", "batch_norm"):
             assert p[name] == getattr(cfg, name), (section, name)
     for section in SECTIONS:
         p = notebook_parameters(section)

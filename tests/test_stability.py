@@ -30,7 +30,7 @@ def _rows(spec):
     for name, dev, statuses in spec:
         for seed, st in enumerate(statuses):
             rows.append({"reading": name, "deviations": dev, "seed": seed, "status": st, "final_loss": 1.0,
-                         "final_kl": 1.0, "CA": 0.5, "NMI": 0.5, "ARI": 0.5})
+                         "final_kl": 1.0, "active_units": 5, "unexplained": 0.5, "CA": 0.5, "NMI": 0.5, "ARI": 0.5})
     return pd.DataFrame(rows)
 
 
@@ -68,3 +68,12 @@ def test_study_records_outcomes_and_resumes(tiny_h5_session, tmp_path, monkeypat
     monkeypatch.setattr(stability, "_train_one", boom)
     again = stability.run_study(str(tiny_h5_session), [0], out, epochs=2, names=names, verbose=False)
     assert len(again) == 2
+
+
+def test_label_free_diagnostics():
+    mu = np.zeros((50, 4))
+    mu[:, 0] = np.linspace(-1, 1, 50)
+    assert stability.active_units(mu) == 1
+    X = np.ones((3, 4))
+    assert stability.trivial_reconstruction(X, "sum") == pytest.approx(2.0)
+    assert stability.trivial_reconstruction(X, "mean") == pytest.approx(1.0)

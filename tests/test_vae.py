@@ -22,10 +22,11 @@ def test_paper_reading_and_the_documented_deviations():
     lit = VAEConfig.paper_reading()
     assert (lit.encoder_hidden, lit.decoder_hidden, lit.latent_dim) == (tuple(m["encoder_hidden"]), tuple(m["decoder_hidden"]), m["latent_dim"])
     assert (lit.learning_rate, lit.batch_size, lit.epochs) == (m["learning_rate"], m["batch_size"], m["epochs"])
-    assert lit.logvar_clamp is None and lit.grad_clipnorm is None and lit.reconstruction == "sum"
-    # the default differs from the literal reading only in the two documented places
+    assert lit.logvar_clamp is None and lit.grad_clipnorm is None and not lit.batch_norm
+    assert lit.reconstruction == "sum" and lit.adam_epsilon == 1e-7
+    # the default differs from the literal reading only in the one documented place
     diff = {k for k, v in VAEConfig().__dict__.items() if getattr(lit, k) != v}
-    assert diff == {"learning_rate", "logvar_clamp"}
+    assert diff == {"batch_norm"}
 
 
 def test_shapes_and_history(tiny_adata):
