@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="override a notebook parameter, e.g. --set epochs=10 (repeatable)")
     p_run.add_argument("--results", default="results", help="parent folder of runs (default: results)")
     p_run.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
+    p_run.add_argument("--force", action="store_true", help="re-execute sections even when unchanged")
 
     p_book = sub.add_parser("book", help="build the Jupyter Book from a run folder")
     p_book.add_argument("--run", required=True, help="run folder, e.g. results/pbmc68k-reduced/quick")
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .pipeline import run
 
             run(args.profile, args.dataset, overrides=_overrides(args.overrides), results=args.results,
-                log_output=args.log_output)
+                log_output=args.log_output, force=args.force)
         elif args.command == "book":
             from .book import build
 

@@ -81,15 +81,55 @@ def run_dir(dataset: str, profile: str, results: str | os.PathLike = "results") 
     return Path(results) / safe / profile
 
 
+def _package_hash() -> str:
+    """Hash of the package's source and data files: a code change invalidates every section."""
+    import hashlib
+
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*")):
+        if f.suffix in (".py", ".toml") and "__pycache__" not in f.parts:
+            h.update(f.relative_to(pkg).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _data_identity(dataset: str) -> str:
+    from ._resources import registry
+    from .datasets import file_sha256
+
+    if dataset in registry():
+        return store.content_key(dataset, registry()[dataset])
+    path = Path(dataset).expanduser()
+    if path.is_file():
+        return file_sha256(path)
+    return store.content_key(sorted((p.name, p.stat().st_size, p.stat().st_mtime) for p in path.rglob("*")))
+
+
+def section_key(section: str, params: dict[str, Any]) -> str:
+    """What a section's result depends on: its notebook, its parameters, the package, the data.
+
+    Sections share work through the caches (VAE latents), never through each other's files, so
+    a section's key does not include the keys of earlier sections.
+    """
+    import hashlib
+
+    nb = hashlib.sha256((notebook_dir() / f"{section}.ipynb").read_bytes()).hexdigest()
+    visible = {k: v for k, v in params.items() if k != "output_dir"}
+    return store.content_key(nb, visible, _package_hash(), _data_identity(str(params.get("dataset", ""))))
+
+
 def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[str, Any] | None = None,
         results: str | os.PathLike = "results", sections: tuple[str, ...] = SECTIONS,
-        log_output: bool = False) -> Path:
+        log_output: bool = False, force: bool = False) -> Path:
     """Execute the sections of ``profile`` on ``dataset``; return the run folder.
 
-    On a failing section the run stops; earlier sections stay intact, the failed notebook is
-    kept (as ``<section>.failed.ipynb``) so the failing cell can be read, and the manifest says
-    which section failed.
+    A section whose key (:func:`section_key`) matches the manifest's is skipped, unless
+    ``force``. On a failing section the run stops; earlier sections stay intact, the failed
+    notebook is kept (as ``<section>.failed.ipynb``) so the failing cell can be read, and the
+    manifest says which section failed.
     """
+    import json
     import papermill as pm
 
     per_section = resolve_parameters(profile, dataset, overrides or {})
@@ -97,6 +137,7 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     out = run_dir(ds, profile, results)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
+    previous = json.loads(manifest_path.read_text()).get("sections", {}) if manifest_path.is_file() else {}
     manifest: dict[str, Any] = {"profile": profile, "dataset": ds, "sections": {}}
     from .study import versions
 
@@ -108,9 +149,16 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
         params = dict(per_section[section])
         if "output_dir" in notebook_parameters(section):
             params["output_dir"] = str(sec_dir)
+        key = section_key(section, params)
+        target = sec_dir / f"{section}.ipynb"
+        before = previous.get(section, {})
+        if not force and before.get("status") == "done" and before.get("key") == key and target.is_file():
+            manifest["sections"][section] = {**before, "skipped": True}
+            store.write_json(manifest_path, manifest)
+            print(f"[{i}/{len(sections)}] {section}: unchanged, skipped", flush=True)
+            continue
         print(f"[{i}/{len(sections)}] {section} (elapsed {time.perf_counter() - start:.0f}s)", flush=True)
         t0 = time.perf_counter()
-        target = sec_dir / f"{section}.ipynb"
         scratch = sec_dir / f".{section}.running.ipynb"
         try:
             pm.execute_notebook(str(notebook_dir() / f"{section}.ipynb"), str(scratch), parameters=params,
@@ -130,8 +178,8 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
             scratch.unlink(missing_ok=True)
             raise
         scratch.replace(target)
-        manifest["sections"][section] = {"status": "done", "parameters": params,
-                                         "seconds": round(time.perf_counter() - t0, 1)}
+        manifest["sections"][section] = {"status": "done", "parameters": params, "key": key,
+                                         "seconds": round(time.perf_counter() - t0, 1), "skipped": False}
         store.write_json(manifest_path, manifest)
     manifest["seconds"] = round(time.perf_counter() - start, 1)
     store.write_json(manifest_path, manifest)

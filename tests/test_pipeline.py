@@ -77,6 +77,19 @@ def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
 
 
 @pytest.mark.slow
+def test_rerun_skips_unchanged_sections_and_redoes_only_affected_ones(smoke_run, capsys):
+    results = smoke_run.parents[1]
+    run("smoke", None, results=results)
+    out = capsys.readouterr().out
+    assert out.count("unchanged, skipped") == len(SECTIONS)
+    # kmeans_random_state is declared by 03_clustering and 05_table1 only
+    run("smoke", None, overrides={"kmeans_random_state": 1}, results=results)
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    skipped = {s: manifest["sections"][s]["skipped"] for s in SECTIONS}
+    assert skipped == {"01_data": True, "02_vae": True, "03_clustering": False, "05_table1": False}
+
+
+@pytest.mark.slow
 def test_failing_section_stops_the_run_and_keeps_earlier_ones(tmp_path):
     with pytest.raises(ReplicateError, match=r"section 02_vae failed .*TrainingError") as err:
         # a learning rate this large makes the loss non-finite in the first epoch
