@@ -77,6 +77,29 @@ def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
 
 
 @pytest.mark.slow
+def test_book_pages_in_a_real_browser(smoke_run):
+    from replicate.browser import check_pages, chromium_path
+
+    if chromium_path() is None:
+        pytest.fail("Chromium is not installed; .ci/run installs it (apt-get install chromium)")
+    if not (smoke_run / "book").is_dir():
+        assert cli.main(["book", "--run", str(smoke_run)]) == 0
+    site = smoke_run / "book" / "_build" / "html"
+    # index.html only redirects (meta refresh) to the root page
+    assert 'url=intro.html' in (site / "index.html").read_text()
+    pages = sorted(p.name for p in site.glob("*.html") if p.name not in ("index.html", "genindex.html", "search.html"))
+    report = check_pages(site, pages)
+    for name, r in report.items():
+        assert not r["broken_links"], (name, r["broken_links"])
+        assert not r["missing_images"], (name, r["missing_images"])
+    ours = pd.read_csv(smoke_run / "05_table1" / "table1_kmeans.csv").set_index("metric")
+    table1 = report["05_table1.html"]
+    assert "Table 1" in table1["title"] and table1["images"] >= 1
+    assert f"{ours.loc['ARI', 'ours_mean']:.2f}" in table1["text"]
+    assert f"{ours.loc['CA', 'ours_mean']:.2f}" in report["intro.html"]["text"]
+
+
+@pytest.mark.slow
 def test_rerun_skips_unchanged_sections_and_redoes_only_affected_ones(smoke_run, capsys):
     results = smoke_run.parents[1]
     run("smoke", None, results=results)
