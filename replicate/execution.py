@@ -1,0 +1,397 @@
+"""Run many clustering cells (embedding x method x setting), locally or on a Dask cluster, resumably.
+
+A run is one tidy table (CSV): one row per cell, with the columns of
+:func:`replicate.clustering.run_cell` plus ``dataset``, ``embedding``, ``grid`` and ``key``. Rows
+are written as cells finish, atomically (temp file + rename), so an interrupted run leaves a
+file of whole rows, and rerunning computes only the cells whose key is missing. A cell's key is
+a content key of the embedding's bytes, the labels, the method, the setting, the cluster count,
+the random_state and the 0.24.1 settings: renaming an embedding recomputes nothing, changing any
+input recomputes that cell.
+
+Every cell runs with BLAS/OpenMP limited to one thread (clustering.single_threaded): the cells
+themselves are the parallel work (joblib over all cores, or Dask workers), and one thread makes
+the numbers bit-identical whatever the executor (stack-facts 6).
+
+Selection helpers pick a setting per method three ways: the paper's choice, the best in the
+grid by a metric (uses the true labels, so optimistic) and a label-free choice (silhouette).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import store
+from .clustering import (
+    PAPER_METHODS,
+    check_inputs,
+    check_params,
+    check_seed,
+    expand_grid,
+    grid_label,
+    method_info,
+    paper_setting,
+    run_cell,
+    sklearn_0241_kwargs,
+)
+from .errors import ParameterError
+
+__all__ = [
+    "Cell",
+    "COLUMNS",
+    "SCHEDULER_ENV",
+    "plan",
+    "run",
+    "execute",
+    "load_results",
+    "paper_choice",
+    "best_in_grid",
+    "label_free_choice",
+    "settings_table",
+    "describe_run",
+]
+
+#: Environment variable naming a Dask scheduler (``tcp://host:8786``) to run cells on.
+SCHEDULER_ENV = "REPLICATE_DASK_SCHEDULER"
+
+#: Leading columns of a results table, in order; ``param_<name>`` columns follow.
+COLUMNS = ["dataset", "embedding", "method", "parameters", "grid", "n_clusters", "clusters_found",
+           "noise_cells", "CA", "NMI", "ARI", "silhouette", "seconds", "status", "message",
+           "random_state", "key", "sklearn", "numpy"]
+
+_KEY_VERSION = "clustering-cell/v1"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a setting of a method on a named embedding."""
+
+    key: str
+    dataset: str
+    embedding: str
+    method: str
+    params: dict[str, Any] = field(hash=False)
+    grid: str
+    n_clusters: int
+    random_state: int
+
+
+def _thin_for(thin: int | str | Mapping[str, int | str | None] | None, method: str) -> int | str | None:
+    return thin.get(method) if isinstance(thin, Mapping) else thin
+
+
+def plan(embeddings: Mapping[str, Any], labels: Any, *, dataset: str = "",
+         methods: Sequence[str] = PAPER_METHODS, thin: int | str | Mapping[str, Any] | None = None,
+         n_clusters: int | None = None, random_state: int = 0,
+         settings: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> list[Cell]:
+    """Every cell of a run, validated before any work starts (ParameterError on bad input).
+
+    embeddings
+        name -> cells x dims matrix, e.g. ``{"vae_seed=0": mu0, "pca32": P}``.
+    labels
+        the true labels (one per cell, shared by all embeddings).
+    methods, thin
+        which grids; ``thin`` (int, ``"paper"``, or a per-method dict) thins them, and the
+        ``grid`` column records it (see :func:`replicate.clustering.expand_grid`).
+    n_clusters
+        the count given to count-taking methods; default the number of distinct labels.
+    settings
+        method -> explicit list of settings, instead of the grid (``grid`` column: ``custom``).
+    """
+    if not embeddings:
+        raise ParameterError("embeddings is empty: give at least one name -> matrix.")
+    if not methods:
+        raise ParameterError("methods is empty: give at least one of the methods in replicate/data/grids.toml.")
+    check_seed(random_state)
+    labels = np.asarray(labels)
+    k = int(len(np.unique(labels))) if n_clusters is None else n_clusters
+    label_hash = store.array_hash(labels.astype(str))
+    cells: list[Cell] = []
+    for name, Z in embeddings.items():
+        Z, _ = check_inputs(Z, labels, k)
+        z_hash = store.array_hash(Z)
+        for method in methods:
+            method_info(method)
+            if settings is not None and method in settings:
+                grid, label = [dict(p) for p in settings[method]], "custom"
+                if not grid:
+                    raise ParameterError(f"settings[{method!r}] is an empty grid: give at least one setting.")
+            else:
+                t = _thin_for(thin, method)
+                grid, label = expand_grid(method, t), grid_label(t)
+            for params in grid:
+                check_params(method, params, Z.shape[0])
+                key = store.content_key(_KEY_VERSION, z_hash, label_hash, method, params, k, random_state,
+                                        sklearn_0241_kwargs(method))
+                cells.append(Cell(key, dataset, str(name), method, params, label, k, random_state))
+    return cells
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """cells done / total, elapsed, ETA: a tqdm bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, total: int, done_before: int = 0, *, enabled: bool = True, stream: Any = None,
+                 every_s: float = 10.0) -> None:
+        self.total, self.done, self.before = total, done_before, done_before
+        self.stream = stream or sys.stderr
+        self.enabled, self.every_s = enabled, every_s
+        self.start = time.perf_counter()
+        self.last = -np.inf
+        self.bar = None
+        if enabled and getattr(self.stream, "isatty", lambda: False)():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=done_before, unit="cell", file=self.stream)
+        elif enabled and done_before:
+            print(f"[clustering] {done_before}/{total} cells already done in earlier runs", file=self.stream, flush=True)
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        new = self.done - self.before
+        left = self.total - self.done
+        eta = elapsed / new * left if new else float("nan")
+        fmt = lambda s: "?" if not np.isfinite(s) else time.strftime("%H:%M:%S", time.gmtime(s))  # noqa: E731
+        return f"[clustering] {self.done}/{self.total} cells, elapsed {fmt(elapsed)}, ETA {fmt(eta)}"
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.update(n)
+            return
+        now = time.perf_counter()
+        if now - self.last >= self.every_s or self.done == self.total:
+            self.last = now
+            print(self.line(), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def _run_task(cell: Cell, Z: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """One cell in a worker (run_cell is single-threaded, so its numbers do not depend on the executor)."""
+    row = run_cell(Z, labels, cell.method, cell.params, n_clusters=cell.n_clusters,
+                   random_state=cell.random_state)
+    row["key"] = cell.key
+    return row
+
+
+def execute(cells: Sequence[Cell], embeddings: Mapping[str, Any], labels: Any, *, n_jobs: int = -1,
+            scheduler: Any = None) -> Iterator[dict[str, Any]]:
+    """Yield the row of every cell as it finishes (any order): joblib locally, or on Dask.
+
+    ``scheduler`` (or ``$REPLICATE_DASK_SCHEDULER``): a Dask scheduler address or a
+    ``distributed.Client``; then ``n_jobs`` is ignored and every worker is used. Workers need
+    this package and scikit-learn installed; each row records the versions of the worker that
+    computed it.
+    """
+    from joblib import Parallel, delayed, parallel_config
+
+    labels = np.asarray(labels)
+    arrays = {name: np.asarray(Z) for name, Z in embeddings.items()}
+    tasks = (delayed(_run_task)(cell, arrays[cell.embedding], labels) for cell in cells)
+    scheduler = scheduler if scheduler is not None else os.environ.get(SCHEDULER_ENV) or None
+    if scheduler is None:
+        yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+        return
+    from dask.distributed import Client
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        with parallel_config(backend="dask"):
+            yield from Parallel(n_jobs=-1, return_as="generator_unordered")(tasks)
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _read_rows(out: Path) -> list[dict[str, Any]]:
+    if not out.is_file():
+        return []
+    try:
+        frame = pd.read_csv(out, keep_default_na=True)
+        if "key" not in frame.columns:
+            raise ValueError("no key column")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        aside = out.with_name(out.name + ".corrupt")
+        out.replace(aside)
+        print(f"{out} is not a results table ({exc}); moved it to {aside} and starting afresh.", file=sys.stderr)
+        return []
+    for text in ("dataset", "embedding", "grid", "message"):  # CSV reads "" back as NaN
+        if text in frame.columns:
+            frame[text] = frame[text].fillna("").astype(str)
+    return frame.to_dict("records")
+
+
+def _frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows))
+    if frame.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    lead = [c for c in COLUMNS if c in frame.columns]
+    rest = sorted(c for c in frame.columns if c not in lead)
+    return frame[lead + rest]
+
+
+def load_results(out: str | os.PathLike) -> pd.DataFrame:
+    """A results table written by :func:`run` (empty if the file does not exist)."""
+    return _frame(_read_rows(Path(out)))
+
+
+def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, dataset: str = "",
+        methods: Sequence[str] = PAPER_METHODS, thin: int | str | Mapping[str, Any] | None = None,
+        n_clusters: int | None = None, random_state: int = 0,
+        settings: Mapping[str, Sequence[dict[str, Any]]] | None = None, n_jobs: int = -1,
+        scheduler: Any = None, retry_failed: bool = False, progress: bool = True,
+        flush_every_s: float = 1.0) -> pd.DataFrame:
+    """Run every cell of :func:`plan` into the CSV ``out``; return this run's rows in plan order.
+
+    Cells already in ``out`` (same key) are not recomputed; failed ones are retried only with
+    ``retry_failed``. Finished rows are written atomically at most every ``flush_every_s`` seconds
+    and whenever the run stops, including on an exception or Ctrl-C, so the file always holds
+    whole rows. Other rows already in ``out`` (other cells) are kept.
+    """
+    cells = plan(embeddings, labels, dataset=dataset, methods=methods, thin=thin, n_clusters=n_clusters,
+                 random_state=random_state, settings=settings)
+    out = Path(out)
+    stored = {r["key"]: r for r in _read_rows(out)}
+    if retry_failed:
+        stored = {k: r for k, r in stored.items() if r.get("status") != "failed"}
+    identity = {c.key: c for c in cells}
+    todo = list({c.key: c for c in cells if c.key not in stored}.values())
+    import sklearn
+
+    old = {str(r.get("sklearn")) for k, r in stored.items() if k in identity} - {sklearn.__version__}
+    if old and progress:
+        print(f"[clustering] reusing rows computed with scikit-learn {', '.join(sorted(old))} "
+              f"(now {sklearn.__version__}); see the sklearn column.", file=sys.stderr)
+
+    def with_identity(row: dict[str, Any], cell: Cell) -> dict[str, Any]:
+        return {**row, "dataset": cell.dataset, "embedding": cell.embedding, "grid": cell.grid}
+
+    def flush() -> None:
+        frame = _frame(stored.values())
+        store.atomic_write(out, lambda p: frame.to_csv(p, index=False))
+
+    bar = Progress(len(identity), len(identity) - len(todo), enabled=progress)
+    last = time.perf_counter()
+    dirty = False
+    try:
+        for row in execute(todo, embeddings, labels, n_jobs=n_jobs, scheduler=scheduler):
+            stored[row["key"]] = with_identity(row, identity[row["key"]])
+            dirty = True
+            bar.update()
+            if time.perf_counter() - last >= flush_every_s:
+                flush()
+                last, dirty = time.perf_counter(), False
+    finally:
+        bar.close()
+        if dirty or not out.is_file():
+            flush()
+    return _frame(with_identity(stored[c.key], c) for c in cells)
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def paper_choice(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows run with the paper's chosen setting of their method (K-means: its single cell).
+
+    This is the choice Table 1's VAE rows report; it was made by the paper's author on labelled
+    data, so it is not label-free either, but it is fixed in advance for this replication.
+    """
+    keep = [paper_setting(m) == json.loads(p) for m, p in zip(results["method"], results["parameters"])]
+    chosen = results[keep].copy()
+    chosen["selection"] = "paper's choice"
+    chosen.attrs["note"] = "The setting the paper reports per method (replicate/data/grids.toml)."
+    return chosen
+
+
+def _choose(results: pd.DataFrame, score: str, selection: str, note: str) -> pd.DataFrame:
+    """Per (dataset, method): the setting with the highest mean ``score`` over embeddings.
+
+    A choice must work on every latent: a setting with a NaN score on any embedding cannot be
+    chosen, and one with a failed cell is chosen only when every setting has one (the rows keep
+    their ``status``, so that shows). Ties go to the earlier setting in the grid.
+    """
+    if score not in results.columns:
+        raise ParameterError(f"score = {score!r} is not a column of the results; use one of CA, NMI, ARI, silhouette.")
+    frames = []
+    for _, group in results.groupby(["dataset", "method"], sort=False, dropna=False):
+        by_setting = group.groupby("parameters", sort=False)
+        means = by_setting[score].agg(lambda s: s.mean(skipna=False))
+        clean = by_setting["status"].agg(lambda s: bool((s != "failed").all()))
+        candidates = means[clean & means.notna()]
+        if candidates.empty:
+            candidates = means.dropna()
+        if candidates.empty:
+            continue
+        best = candidates.index[int(np.argmax(candidates.to_numpy()))]
+        frames.append(group[group["parameters"] == best])
+    chosen = pd.concat(frames) if frames else results.iloc[0:0].copy()
+    chosen = chosen.copy()
+    chosen["selection"] = selection
+    chosen.attrs["note"] = note
+    return chosen
+
+
+def best_in_grid(results: pd.DataFrame, metric: str = "ARI") -> pd.DataFrame:
+    """Per method, the setting with the highest mean ``metric`` (CA, NMI or ARI) over embeddings.
+
+    **Optimistic**: the choice uses the true labels it is then scored on, so the result is an upper
+    bound on what a user without labels would get. Compare with :func:`label_free_choice`.
+    The returned frame's ``attrs["note"]`` and ``selection`` column say so.
+    """
+    if metric not in ("CA", "NMI", "ARI"):
+        raise ParameterError(f"metric = {metric!r} is invalid: use 'CA', 'NMI' or 'ARI'.")
+    return _choose(results, metric, f"best in grid by {metric} (uses the labels: optimistic)",
+                   f"Best-in-grid by {metric}: chosen with the true labels it is scored on, so optimistic "
+                   "(an upper bound for a user without labels).")
+
+
+def label_free_choice(results: pd.DataFrame, score: str = "silhouette") -> pd.DataFrame:
+    """Per method, the setting with the highest mean silhouette of its labelling on the embedding.
+
+    Uses no labels, so it is what a user could do on new data; methods given the true count still
+    use that count. Silhouette favours compact, well-separated clusters and can prefer a setting
+    that is poor by the labels: that is the point of comparing it with :func:`best_in_grid`.
+    """
+    return _choose(results, score, f"label-free: highest mean {score}",
+                   f"Label-free choice: the setting with the highest mean {score} on the embedding "
+                   "(no labels used, except the cluster count for methods that take one).")
+
+
+def settings_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Paper's choice, best-by-ARI and label-free choice side by side: one row per (method, selection)."""
+    parts = [paper_choice(results), best_in_grid(results, "ARI"), label_free_choice(results)]
+    frame = pd.concat(parts, ignore_index=True)
+    keys = ["dataset", "method", "selection", "parameters"]
+    return frame.groupby(keys, sort=False, dropna=False)[["CA", "NMI", "ARI", "silhouette"]].mean().reset_index()
+
+
+def describe_run(results: pd.DataFrame) -> str:
+    """One line: cells, statuses, grids and versions of a results table (for logs and pages)."""
+    counts = results["status"].value_counts().to_dict() if len(results) else {}
+    grids = ", ".join(sorted(map(str, results["grid"].unique()))) if len(results) else "-"
+    pairs = zip(results.get("sklearn", []), results.get("numpy", []))
+    versions = ", ".join(sorted({f"sklearn {a} / numpy {b}" for a, b in pairs}))
+    return (f"{len(results)} cells ({', '.join(f'{k} {v}' for k, v in counts.items())}); grids: {grids}; "
+            f"{versions or 'no versions'}")
+
+
