@@ -9,7 +9,45 @@ import sys
 from pathlib import Path
 
 from .errors import ReplicateError
-from .pipeline import SECTIONS, project_root
+from .pipeline import PER_METHOD, project_root
+
+#: Prose pages of book/ around the executed sections, in reading order.
+BEFORE = ["methods"]
+AFTER = ["rerun", "exercises"]
+
+
+def _method_title(method: str) -> str:
+    from .report import paper_table1
+
+    rows = paper_table1().dropna(subset=["method"]).set_index("method")["row"]
+    return rows[method].removeprefix("VAE+") if method in rows else method.upper()
+
+
+def _title_page(path: Path, method_title: str) -> None:
+    """Put the method in the page's first heading (every method's page comes from one notebook)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+            head, _, rest = cell.source.lstrip().partition("\n")
+            cell.source = f"{head}: {method_title}\n{rest}"
+            break
+    nbformat.write(nb, path)
+
+
+def write_toc(folder: Path, sections: list[str]) -> Path:
+    """The book's _toc.yml: intro, methods, the run's sections (a page per clustering method), the rest."""
+    lines = ["format: jb-book", "root: intro", "chapters:"]
+    lines += [f"  - file: {p}" for p in BEFORE]
+    for name in sections:
+        lines.append(f"  - file: {name}")
+        if name.startswith(PER_METHOD + "-"):
+            lines.append(f'    title: "3. Clustering: {_method_title(name.split("-", 1)[1])}"')
+    lines += [f"  - file: {p}" for p in AFTER]
+    path = folder / "_toc.yml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 __all__ = ["build"]
 
@@ -36,14 +74,19 @@ def build(run: str | Path, *, strict: bool = True) -> Path:
     if not manifest.is_file():
         raise ReplicateError(f"{run} is not a run folder (no manifest.json). Create one with `replicate run`.")
     info = json.loads(manifest.read_text())
-    missing = [s for s in SECTIONS if info.get("sections", {}).get(s, {}).get("status") != "done"]
-    if missing:
-        raise ReplicateError(f"run {run} has unfinished sections: {', '.join(missing)}. Re-run `replicate run`.")
+    sections = list(info.get("order", info.get("sections", {})))
+    missing = [s for s in sections if info["sections"].get(s, {}).get("status") != "done"]
+    if missing or not sections:
+        raise ReplicateError(f"run {run} has unfinished sections: {', '.join(missing) or 'all'}. "
+                             "Re-run `replicate run`.")
     stage = run / ".book.building"
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(project_root() / "book", stage, ignore=shutil.ignore_patterns("_build"))
-    for section in SECTIONS:
-        shutil.copyfile(run / section / f"{section}.ipynb", stage / f"{section}.ipynb")
+    for name in sections:
+        shutil.copyfile(run / name / f"{name}.ipynb", stage / f"{name}.ipynb")
+        if name.startswith(PER_METHOD + "-"):
+            _title_page(stage / f"{name}.ipynb", _method_title(name.split("-", 1)[1]))
+    write_toc(stage, sections)
     cmd = [_jupyter_book(), "build", "--all", str(stage)]
     if strict:
         cmd[3:3] = ["-W", "-n", "--keep-going"]

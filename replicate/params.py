@@ -62,8 +62,20 @@ SPECS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "grad_clipnorm": (_optional_pos, "None (no gradient clipping) or a number > 0"),
     "adam_epsilon": (_pos_number, "a number > 0 (Keras' default 1e-07)"),
     "batch_norm": (lambda v: isinstance(v, bool), "True or False"),
-    "kmeans_random_state": _int_ge(0),
+    "cluster_random_state": _int_ge(0),
+    "method": (lambda v: isinstance(v, str) and v in _methods(), "one of {methods}"),
+    "grid": (lambda v: v in ("full", "paper") or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+             "'full', 'paper' (the paper's setting only) or an integer n >= 1 (every n-th setting)"),
+    "n_jobs": (lambda v: isinstance(v, int) and not isinstance(v, bool) and (v == -1 or v >= 1),
+               "-1 (all cores) or an integer >= 1"),
+    "scheduler": (lambda v: isinstance(v, str), "a Dask scheduler address such as 'tcp://host:8786', or ''"),
 }
+
+
+def _methods() -> list[str]:
+    from .clustering import methods
+
+    return methods()
 
 
 def parse_value(text: str) -> Any:
@@ -85,6 +97,8 @@ def check(**params: Any) -> dict[str, Any]:
         ok, allowed = SPECS[name]
         if not ok(value):
             allowed = allowed.replace("{names}", ", ".join(registry()))
+            if "{methods}" in allowed:
+                allowed = allowed.replace("{methods}", ", ".join(_methods()))
             raise ParameterError(
                 f"parameter {name} = {value!r} is invalid: expected {allowed}. "
                 f"Re-run with a valid value, e.g. papermill ... -p {name} <value>."

@@ -16,10 +16,23 @@ from ._resources import profiles
 from .errors import ParameterError, ReplicateError
 from .params import check
 
-__all__ = ["SECTIONS", "project_root", "notebook_dir", "notebook_parameters", "resolve_parameters", "run"]
+__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "project_root", "notebook_dir", "notebook_parameters", "resolve_parameters", "run"]
 
 #: Section notebooks in dependency order.
-SECTIONS = ("01_data", "02_vae", "03_clustering", "05_table1")
+SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1")
+#: The section executed once per clustering method (its ``method`` parameter).
+PER_METHOD = "03_clustering"
+
+
+def expand_sections(methods: list[str], sections: tuple[str, ...] = SECTIONS) -> list[tuple[str, str, dict[str, Any]]]:
+    """(run folder name, notebook, fixed parameters) for each section to execute, in order."""
+    out = []
+    for section in sections:
+        if section == PER_METHOD:
+            out += [(f"{section}-{m}", section, {"method": m}) for m in methods]
+        else:
+            out.append((section, section, {}))
+    return out
 
 
 def project_root() -> Path:
@@ -121,7 +134,7 @@ def section_key(section: str, params: dict[str, Any]) -> str:
 
 def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[str, Any] | None = None,
         results: str | os.PathLike = "results", sections: tuple[str, ...] = SECTIONS,
-        log_output: bool = False, force: bool = False) -> Path:
+        methods: list[str] | None = None, log_output: bool = False, force: bool = False) -> Path:
     """Execute the sections of ``profile`` on ``dataset``; return the run folder.
 
     A section whose key (:func:`section_key`) matches the manifest's is skipped, unless
@@ -132,53 +145,62 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     import json
     import papermill as pm
 
-    per_section = resolve_parameters(profile, dataset, overrides or {})
+    overrides = dict(overrides or {})
+    if "method" in overrides:
+        raise ParameterError("method is set per clustering section by the profile's `methods`; "
+                             "use `replicate run --methods kmeans,birch` instead of --set method=...")
+    per_section = resolve_parameters(profile, dataset, overrides)
+    chosen = list(methods) if methods else list(profiles()[profile].get("methods", ["kmeans"]))
+    for m in chosen:
+        check(method=m)
+    plan = expand_sections(chosen, sections)
     ds = per_section[sections[0]]["dataset"]
     out = run_dir(ds, profile, results)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     previous = json.loads(manifest_path.read_text()).get("sections", {}) if manifest_path.is_file() else {}
-    manifest: dict[str, Any] = {"profile": profile, "dataset": ds, "sections": {}}
+    manifest: dict[str, Any] = {"profile": profile, "dataset": ds, "methods": chosen, "sections": {},
+                                "order": [name for name, _, _ in plan]}  # JSON keys are stored sorted
     from .study import versions
 
     manifest["versions"] = versions()
     start = time.perf_counter()
-    for i, section in enumerate(sections, 1):
-        sec_dir = (out / section).resolve()
+    for i, (name, section, fixed) in enumerate(plan, 1):
+        sec_dir = (out / name).resolve()
         sec_dir.mkdir(exist_ok=True)
-        params = dict(per_section[section])
+        params = {**per_section[section], **fixed}
         if "output_dir" in notebook_parameters(section):
             params["output_dir"] = str(sec_dir)
         key = section_key(section, params)
-        target = sec_dir / f"{section}.ipynb"
-        before = previous.get(section, {})
+        target = sec_dir / f"{name}.ipynb"
+        before = previous.get(name, {})
         if not force and before.get("status") == "done" and before.get("key") == key and target.is_file():
-            manifest["sections"][section] = {**before, "skipped": True}
+            manifest["sections"][name] = {**before, "skipped": True}
             store.write_json(manifest_path, manifest)
-            print(f"[{i}/{len(sections)}] {section}: unchanged, skipped", flush=True)
+            print(f"[{i}/{len(plan)}] {name}: unchanged, skipped", flush=True)
             continue
-        print(f"[{i}/{len(sections)}] {section} (elapsed {time.perf_counter() - start:.0f}s)", flush=True)
+        print(f"[{i}/{len(plan)}] {name} (elapsed {time.perf_counter() - start:.0f}s)", flush=True)
         t0 = time.perf_counter()
-        scratch = sec_dir / f".{section}.running.ipynb"
+        scratch = sec_dir / f".{name}.running.ipynb"
         try:
             pm.execute_notebook(str(notebook_dir() / f"{section}.ipynb"), str(scratch), parameters=params,
                                 cwd=str(sec_dir), kernel_name="python3", progress_bar=False,
                                 log_output=log_output)
         except pm.PapermillExecutionError as exc:
-            failed = sec_dir / f"{section}.failed.ipynb"
+            failed = sec_dir / f"{name}.failed.ipynb"
             scratch.replace(failed)
-            manifest["sections"][section] = {"status": "failed", "parameters": params, "error": exc.evalue,
+            manifest["sections"][name] = {"status": "failed", "parameters": params, "error": exc.evalue,
                                              "notebook": str(failed)}
             store.write_json(manifest_path, manifest)
             raise ReplicateError(
-                f"section {section} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+                f"section {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
                 f"The executed notebook with the failing cell is {failed}."
             ) from None
         except BaseException:
             scratch.unlink(missing_ok=True)
             raise
         scratch.replace(target)
-        manifest["sections"][section] = {"status": "done", "parameters": params, "key": key,
+        manifest["sections"][name] = {"status": "done", "parameters": params, "key": key,
                                          "seconds": round(time.perf_counter() - t0, 1), "skipped": False}
         store.write_json(manifest_path, manifest)
     manifest["seconds"] = round(time.perf_counter() - start, 1)

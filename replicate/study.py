@@ -19,8 +19,8 @@ from .clustering import score_kmeans
 from .preprocess import preprocess
 from .vae import VAEConfig, VAEResult, config_from, vae_latents
 
-__all__ = ["prepare", "vae_config", "train_latents", "history_frame", "kmeans_scores", "save_table",
-           "run_info", "versions"]
+__all__ = ["prepare", "vae_config", "train_latents", "history_frame", "kmeans_scores", "cluster",
+           "baselines", "parse_grid", "save_table", "run_info", "versions"]
 
 _VERSIONED = ("replicate-vae-scrna", "numpy", "scipy", "scikit-learn", "scanpy", "anndata", "tensorflow-cpu",
               "tensorflow", "keras", "papermill", "jupyter-book")
@@ -62,6 +62,77 @@ def kmeans_scores(adata: Any, results: list[VAEResult], seeds: list[int], *, ran
         raise ValueError("this dataset has no labels, so clustering cannot be scored.")
     return score_kmeans([r.mu for r in results], adata.obs["label"].to_numpy(), seeds=list(seeds),
                         random_state=random_state)
+
+
+def parse_grid(grid: Any) -> int | str | None:
+    """The ``grid`` notebook parameter as :func:`replicate.clustering.expand_grid`'s ``thin``.
+
+    ``"full"`` -> every cell; ``"paper"`` -> the paper's chosen setting only; an integer n ->
+    every n-th cell plus the paper's choice.
+    """
+    if grid == "full":
+        return None
+    if grid == "paper" or (isinstance(grid, int) and not isinstance(grid, bool) and grid >= 1):
+        return grid
+    from .errors import ParameterError
+
+    raise ParameterError(f"parameter grid = {grid!r} is invalid: expected 'full', 'paper' or an integer >= 1.")
+
+
+def _clustering_store(adata: Any) -> Path:
+    """One resumable results file per preprocessed matrix, shared by every notebook and run."""
+    return store.cache_dir() / "clustering" / f"{store.array_hash(adata.X)[:24]}.csv"
+
+
+def cluster(adata: Any, results: list[VAEResult], seeds: list[int], methods: list[str] | str, *,
+            grid: Any = "full", random_state: int = 0, n_jobs: int = -1, scheduler: str = "",
+            progress: bool = True) -> pd.DataFrame:
+    """Run ``methods``' grids on every seed's latent mean (embedding ``vae_seed=<s>``).
+
+    Cells already computed for the same latents, settings and seed (by any notebook) come from
+    the clustering cache; new ones are added to it as they finish.
+    """
+    from . import execution
+
+    if isinstance(methods, str):
+        methods = [methods]
+    embeddings = {f"vae_seed={s}": r.mu for s, r in zip(seeds, results, strict=True)}
+    return execution.run(embeddings, adata.obs["label"].to_numpy(), _clustering_store(adata),
+                         dataset=adata.uns.get("dataset", {}).get("name", ""), methods=list(methods),
+                         thin=parse_grid(grid), random_state=random_state, n_jobs=n_jobs,
+                         scheduler=scheduler or None, progress=progress)
+
+
+def paper_setting_labels(adata: Any, Z: np.ndarray, method: str, *, random_state: int = 0) -> np.ndarray:
+    """Cluster labels of ``method`` at the paper's chosen setting on one latent ``Z``."""
+    from .clustering import fit_labels, paper_setting
+
+    return fit_labels(Z, method, paper_setting(method), n_clusters=int(adata.obs["label"].nunique()),
+                      random_state=random_state)
+
+
+def grid_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per setting: CA / NMI / ARI (percent, mean ± s.d. over VAE seeds), clusters found, statuses."""
+    g = rows.groupby("parameters", sort=False)
+    out = pd.DataFrame({"clusters found": g["clusters_found"].agg(lambda s: f"{s.min()}–{s.max()}" if s.min() != s.max() else f"{s.min()}"),
+                        "status": g["status"].agg(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items()))})
+    for m in ("CA", "NMI", "ARI"):
+        mean, sd = 100 * g[m].mean(), 100 * g[m].std(ddof=1)
+        out[f"{m} (%)"] = [("—" if pd.isna(a) else f"{a:.1f}" + ("" if pd.isna(b) else f" ± {b:.1f}")) for a, b in zip(mean, sd)]
+    return out
+
+
+def baselines(adata: Any, *, random_state: int = 0) -> pd.DataFrame:
+    """The live baselines (PCA+K-means, K-means on genes, scanpy Leiden x2), cached by data."""
+    from . import baselines as bl
+
+    path = store.cache_dir() / "baselines" / f"{store.array_hash(adata.X)[:24]}-rs{random_state}.csv"
+    if path.is_file():
+        return pd.read_csv(path)
+    rows = bl.run_baselines(adata, dataset=adata.uns.get("dataset", {}).get("name", ""),
+                            random_state=random_state)
+    store.atomic_write(path, lambda p: rows.to_csv(p, index=False))
+    return rows
 
 
 def save_table(df: pd.DataFrame, output_dir: str, name: str) -> Path | None:

@@ -67,14 +67,16 @@ def _execute(section: str, out: Path, **params):
 @pytest.mark.parametrize("section", SECTIONS)
 def test_each_notebook_runs_alone_on_a_tiny_dataset(section, tiny_h5_session, tmp_path):
     params = {"dataset": str(tiny_h5_session), "output_dir": str(tmp_path)}
-    if section != "01_data":
+    if section in ("02_vae", "03_clustering", "05_table1"):
         params.update(TINY_VAE)
+    if section in ("03_clustering", "05_table1"):
+        params.update(grid="paper", n_jobs=1)
     nb = _execute(section, tmp_path / "out.ipynb", **params)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     written = {p.name for p in tmp_path.glob("*.csv")}
-    expected = {"01_data": "label_counts.csv", "02_vae": "vae_history.csv", "03_clustering": "kmeans.csv",
-                "05_table1": "table1_kmeans.csv"}[section]
+    expected = {"01_data": "label_counts.csv", "02_vae": "vae_history.csv", "03_clustering": "clustering_kmeans.csv",
+                "04_baselines": "baselines.csv", "05_table1": "table1.csv"}[section]
     assert expected in written
 
 

@@ -44,6 +44,11 @@ def test_cli_lists_datasets(capsys):
     assert "pbmc68k-reduced" in out and "paper-pbmc4k" in out
 
 
+def _kmeans_row(run_folder):
+    table = pd.read_csv(run_folder / "05_table1" / "table1.csv")
+    return table[(table["row"] == "VAE+K-means") & (table["selection"] == "paper's setting")].iloc[0]
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
@@ -54,10 +59,16 @@ def smoke_run(tmp_path_factory):
 def test_smoke_run_writes_every_section(smoke_run):
     assert smoke_run == run_dir("pbmc68k-reduced", "smoke", smoke_run.parents[1])
     manifest = json.loads((smoke_run / "manifest.json").read_text())
-    assert [manifest["sections"][s]["status"] for s in SECTIONS] == ["done"] * len(SECTIONS)
+    assert manifest["order"] == ["01_data", "02_vae", "03_clustering-kmeans",
+                                 "03_clustering-affinity_propagation", "04_baselines", "05_table1"]
+    assert set(manifest["sections"]) == set(manifest["order"])
+    assert {v["status"] for v in manifest["sections"].values()} == {"done"}
     assert manifest["sections"]["02_vae"]["parameters"]["epochs"] == 3
-    table = pd.read_csv(smoke_run / "05_table1" / "table1_kmeans.csv")
-    assert list(table["metric"]) == ["CA", "NMI", "ARI"] and table["ours_mean"].between(0, 100).all()
+    table = pd.read_csv(smoke_run / "05_table1" / "table1.csv")
+    vae = table[table["selection"] == "paper's setting"]
+    assert len(vae) == 6 and vae[["ours_CA", "ours_NMI", "ours_ARI"]].stack().between(0, 100).all()
+    assert (smoke_run / "03_clustering-affinity_propagation" / "clustering_affinity_propagation.csv").is_file()
+    assert "PCA+k-means (ours, live)" in set(table["row"])
     assert not list(smoke_run.rglob(".*.running.ipynb"))
 
 
@@ -67,11 +78,11 @@ def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
     assert html == 0
     site = smoke_run / "book" / "_build" / "html"
     page = (site / "05_table1.html").read_text()
-    ours = pd.read_csv(smoke_run / "05_table1" / "table1_kmeans.csv").set_index("metric")
-    assert f"{ours.loc['CA', 'ours_mean']:.2f}" in page
+    ours = _kmeans_row(smoke_run)
+    assert f"{ours['ours_CA']:.2f}" in page
     assert "VAE+K-means" in page and "paper" in page
     intro = (site / "intro.html").read_text()
-    assert f"{ours.loc['NMI', 'ours_mean']:.2f}" in intro  # cross-page glue resolved
+    assert f"{ours['ours_NMI']:.2f}" in intro  # cross-page glue resolved
     assert "mjx" not in intro or "cdn.jsdelivr" not in intro
     assert "cdn.jsdelivr.net/npm/mathjax" not in (site / "02_vae.html").read_text()
 
@@ -92,11 +103,12 @@ def test_book_pages_in_a_real_browser(smoke_run):
     for name, r in report.items():
         assert not r["broken_links"], (name, r["broken_links"])
         assert not r["missing_images"], (name, r["missing_images"])
-    ours = pd.read_csv(smoke_run / "05_table1" / "table1_kmeans.csv").set_index("metric")
+    ours = _kmeans_row(smoke_run)
     table1 = report["05_table1.html"]
     assert "Table 1" in table1["title"] and table1["images"] >= 1
-    assert f"{ours.loc['ARI', 'ours_mean']:.2f}" in table1["text"]
-    assert f"{ours.loc['CA', 'ours_mean']:.2f}" in report["intro.html"]["text"]
+    assert f"{ours['ours_ARI']:.2f}" in table1["text"]
+    assert f"{ours['ours_CA']:.2f}" in report["intro.html"]["text"]
+    assert "latent space: Affinity propagation" in report["03_clustering-affinity_propagation.html"]["title"]
 
 
 @pytest.mark.slow
@@ -104,12 +116,13 @@ def test_rerun_skips_unchanged_sections_and_redoes_only_affected_ones(smoke_run,
     results = smoke_run.parents[1]
     run("smoke", None, results=results)
     out = capsys.readouterr().out
-    assert out.count("unchanged, skipped") == len(SECTIONS)
-    # kmeans_random_state is declared by 03_clustering and 05_table1 only
-    run("smoke", None, overrides={"kmeans_random_state": 1}, results=results)
+    assert out.count("unchanged, skipped") == len(SECTIONS) + 1  # two clustering methods in smoke
+    # epochs is declared by the VAE sections only, not by 01_data or 04_baselines
+    run("smoke", None, overrides={"epochs": 2}, results=results)
     manifest = json.loads((smoke_run / "manifest.json").read_text())
-    skipped = {s: manifest["sections"][s]["skipped"] for s in SECTIONS}
-    assert skipped == {"01_data": True, "02_vae": True, "03_clustering": False, "05_table1": False}
+    skipped = {s: v["skipped"] for s, v in manifest["sections"].items()}
+    assert skipped == {"01_data": True, "02_vae": False, "03_clustering-kmeans": False,
+                       "03_clustering-affinity_propagation": False, "04_baselines": True, "05_table1": False}
 
 
 @pytest.mark.slow
@@ -117,12 +130,12 @@ def test_failing_section_stops_the_run_and_keeps_earlier_ones(tmp_path):
     with pytest.raises(ReplicateError, match=r"section 02_vae failed .*TrainingError") as err:
         # a learning rate this large makes the loss non-finite in the first epoch
         run("smoke", None, overrides={"learning_rate": 1e12}, results=tmp_path,
-            sections=("01_data", "02_vae", "03_clustering"))
+            sections=("01_data", "02_vae", "03_clustering"), methods=["kmeans"])
     out = run_dir("pbmc68k-reduced", "smoke", tmp_path)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["sections"]["01_data"]["status"] == "done"
     assert manifest["sections"]["02_vae"]["status"] == "failed"
-    assert "03_clustering" not in manifest["sections"]
+    assert "03_clustering-kmeans" not in manifest["sections"]
     assert (out / "02_vae" / "02_vae.failed.ipynb").is_file()
     assert not (out / "02_vae" / "02_vae.ipynb").exists()
     assert re.search(r"02_vae\.failed\.ipynb", str(err.value))
