@@ -19,7 +19,7 @@ from .params import check
 __all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "project_root", "notebook_dir", "notebook_parameters", "resolve_parameters", "run"]
 
 #: Section notebooks in dependency order.
-SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1")
+SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1", "06_claims", "07_open_points")
 #: The section executed once per clustering method (its ``method`` parameter).
 PER_METHOD = "03_clustering"
 

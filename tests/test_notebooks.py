@@ -47,7 +47,7 @@ def test_committed_notebooks_match_their_generator(tmp_path):
 
 def test_notebook_defaults_are_the_package_defaults():
     cfg = VAEConfig()
-    for section in ("02_vae", "03_clustering", "05_table1"):
+    for section in ("02_vae", "03_clustering", "05_table1", "06_claims", "07_open_points"):
         p = notebook_parameters(section)
         assert tuple(p["encoder_hidden"]) == cfg.encoder_hidden and tuple(p["decoder_hidden"]) == cfg.decoder_hidden
         for name in ("latent_dim", "learning_rate", "batch_size", "epochs", "activation", "reconstruction",
@@ -67,16 +67,21 @@ def _execute(section: str, out: Path, **params):
 @pytest.mark.parametrize("section", SECTIONS)
 def test_each_notebook_runs_alone_on_a_tiny_dataset(section, tiny_h5_session, tmp_path):
     params = {"dataset": str(tiny_h5_session), "output_dir": str(tmp_path)}
-    if section in ("02_vae", "03_clustering", "05_table1"):
+    if section not in ("01_data", "04_baselines"):
         params.update(TINY_VAE)
-    if section in ("03_clustering", "05_table1"):
+    if section in ("03_clustering", "05_table1", "06_claims", "07_open_points"):
         params.update(grid="paper", n_jobs=1)
+    if section == "06_claims":
+        params.update(variant_seeds=[0], encoder_variants=[[16]])
+    if section == "07_open_points":
+        params.update(sensitivity_seeds=[0])
     nb = _execute(section, tmp_path / "out.ipynb", **params)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     written = {p.name for p in tmp_path.glob("*.csv")}
     expected = {"01_data": "label_counts.csv", "02_vae": "vae_history.csv", "03_clustering": "clustering_kmeans.csv",
-                "04_baselines": "baselines.csv", "05_table1": "table1.csv"}[section]
+                "04_baselines": "baselines.csv", "05_table1": "table1.csv", "06_claims": "claims.csv",
+                "07_open_points": "preprocessing_sensitivity.csv"}[section]
     assert expected in written
 
 

@@ -1,0 +1,233 @@
+"""The paper's claims C1-C9, each checked from the run's results (rules in data/claims.toml).
+
+Every check returns a verdict ("supported", "not supported" or "not testable here"), the numbers
+it rests on, and a one-line reason. Statistics are over VAE seeds: bootstrap confidence
+intervals of means and paired Wilcoxon signed-rank tests.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._resources import load_toml
+from .report import METRICS, paper_table1
+
+__all__ = ["rules", "bootstrap_ci", "paired_test", "check_all", "verdict_table"]
+
+SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable here"
+SIX = ("affinity_propagation", "agglomerative", "birch", "gmm", "kmeans", "spectral")
+COUNT_TAKING = ("agglomerative", "birch", "gmm", "kmeans", "spectral")
+DEEP = ("DEC", "scvis", "scDeepCluster", "AAE-SC")
+
+
+def rules() -> dict[str, dict[str, Any]]:
+    """The claims and our operational rules, C1..C9."""
+    return load_toml("claims")
+
+
+def bootstrap_ci(values: Any, *, level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (resampling VAE seeds with replacement)."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = rng.choice(v, size=(n_boot, len(v)), replace=True).mean(axis=1)
+    a = (1 - level) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def paired_test(a: Any, b: Any) -> float:
+    """Two-sided Wilcoxon signed-rank p-value for paired per-seed values (NaN if not computable)."""
+    from scipy.stats import wilcoxon
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or np.allclose(a, b):
+        return float("nan")
+    return float(wilcoxon(a, b).pvalue)
+
+
+def _paper_rows(clustering: pd.DataFrame) -> pd.DataFrame:
+    """Rows at the paper's setting, one per (method, embedding), metrics in percent."""
+    from .execution import paper_choice
+
+    rows = paper_choice(clustering).copy()
+    for m in METRICS:
+        rows[m] = 100 * rows[m].astype(float)
+    return rows
+
+
+def _means(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.groupby("method")[list(METRICS)].mean()
+
+
+def _grid_means(clustering: pd.DataFrame, method: str) -> pd.DataFrame:
+    rows = clustering[clustering["method"] == method].copy()
+    rows["ARI"] = 100 * rows["ARI"].astype(float)
+    params = [c for c in rows.columns if c.startswith("param_") and rows[c].notna().any()]
+    return rows.groupby(params, dropna=False)["ARI"].mean().reset_index()
+
+
+def _grid_check(cid: str, clustering: pd.DataFrame, method: str) -> tuple[float, pd.DataFrame]:
+    """(the claim's margin, mean ARI per setting of ``method``'s grid; empty when not run)."""
+    return float(rules()[cid].get("margin", 0.0)), _grid_means(clustering, method)
+
+
+def _result(cid: str, verdict: str, evidence: str, **numbers: Any) -> dict[str, Any]:
+    r = rules()[cid]
+    return {"claim": cid, "statement": r["claim"], "rule": r["rule"].replace("`margin`", str(r.get("margin", ""))),
+            "verdict": verdict, "evidence": evidence, "numbers": json.dumps(numbers, default=float)}
+
+
+def check_c1(rows: pd.DataFrame) -> dict[str, Any]:
+    means = _means(rows).reindex(list(SIX))
+    best_nmi, best_ari = means["NMI"].idxmax(), means["ARI"].idxmax()
+    km = rows[rows.method == "kmeans"].set_index("embedding")
+    tests = {}
+    for other in SIX:
+        if other == "kmeans":
+            continue
+        o = rows[rows.method == other].set_index("embedding").reindex(km.index)
+        tests[other] = {m: paired_test(km[m], o[m]) for m in ("NMI", "ARI")}
+    ok = best_nmi == "kmeans" and best_ari == "kmeans"
+    evidence = (f"highest mean NMI: {best_nmi} ({means.loc[best_nmi, 'NMI']:.2f}); highest mean ARI: {best_ari} "
+                f"({means.loc[best_ari, 'ARI']:.2f}); K-means NMI {means.loc['kmeans', 'NMI']:.2f}, "
+                f"ARI {means.loc['kmeans', 'ARI']:.2f}, s.d. over seeds {km['ARI'].std(ddof=1):.2f}")
+    return _result("C1", SUPPORTED if ok else NOT_SUPPORTED, evidence, wilcoxon_p=tests)
+
+
+def check_c2(rows: pd.DataFrame) -> dict[str, Any]:
+    means = _means(rows).reindex(list(SIX))
+    pub = paper_table1().set_index("row")
+    fails = []
+    for method in SIX:
+        for deep in DEEP:
+            for m in METRICS:
+                if deep == "AAE-SC" and m == "CA":
+                    continue
+                if not means.loc[method, m] > pub.loc[deep, m]:
+                    fails.append(f"{method} {m} {means.loc[method, m]:.2f} <= {deep} {pub.loc[deep, m]:.2f}")
+    total = len(SIX) * (len(DEEP) * 3 - 1)
+    evidence = f"{total - len(fails)} of {total} comparisons hold" + (f"; failing: {'; '.join(fails[:6])}" + (" ..." if len(fails) > 6 else "") if fails else "")
+    return _result("C2", SUPPORTED if not fails else NOT_SUPPORTED, evidence, failures=len(fails), comparisons=total)
+
+
+def check_c3(rows: pd.DataFrame) -> dict[str, Any]:
+    margin = rules()["C3"]["margin"]
+    ari = _means(rows)["ARI"].reindex(list(SIX))
+    best = ari.max()
+    low = {m: round(best - ari[m], 2) for m in COUNT_TAKING if best - ari[m] > margin}
+    evidence = f"best mean ARI {best:.2f} ({ari.idxmax()}); " + ", ".join(f"{m} {ari[m]:.2f}" for m in COUNT_TAKING)
+    return _result("C3", SUPPORTED if not low else NOT_SUPPORTED, evidence, short_of_best=low)
+
+
+def check_c4(clustering: pd.DataFrame, rows: pd.DataFrame) -> dict[str, Any]:
+    from .execution import best_in_grid
+
+    pre = clustering[clustering["method"].isin(["dbscan", "optics"])]
+    if pre.empty:
+        return _result("C4", NOT_TESTABLE, "DBSCAN/OPTICS were not run in this run (profile `methods`).")
+    best = best_in_grid(pre, "ARI").groupby("method")["ARI"].mean() * 100
+    floor = _means(rows)["ARI"].reindex(list(SIX)).min()
+    ok = bool((best < floor).all())
+    evidence = (", ".join(f"{m} best-in-grid ARI {v:.2f}" for m, v in best.items())
+                + f"; lowest of the six at the paper's setting {floor:.2f}")
+    return _result("C4", SUPPORTED if ok else NOT_SUPPORTED, evidence)
+
+
+def check_c5(clustering: pd.DataFrame) -> dict[str, Any]:
+    margin, g = _grid_check("C5", clustering, "affinity_propagation")
+    if g.empty:
+        return _result("C5", NOT_TESTABLE, "affinity propagation was not run.")
+    spread, best = g["ARI"].max() - g["ARI"].min(), g["ARI"].max()
+    at09 = g[np.isclose(g["param_damping"].astype(float), 0.9)]
+    near = int((best - at09["ARI"] <= margin).sum())
+    ok = spread > margin and near >= 4
+    evidence = (f"mean ARI over the grid spans {g['ARI'].min():.2f}-{best:.2f}; at damping 0.9, {near} of "
+                f"{len(at09)} preferences are within {margin:g} points of the best")
+    return _result("C5", SUPPORTED if ok else NOT_SUPPORTED, evidence)
+
+
+def check_c6(clustering: pd.DataFrame) -> dict[str, Any]:
+    margin, g = _grid_check("C6", clustering, "birch")
+    if g.empty:
+        return _result("C6", NOT_TESTABLE, "BIRCH was not run.")
+    best = g["ARI"].max()
+    low = g[g["param_threshold"].astype(float) <= 0.3 + 1e-9]
+    near = int((best - low["ARI"] <= margin).sum())
+    ok = near == len(low) and len(low) > 0
+    evidence = (f"best mean ARI {best:.2f}; thresholds 0.1-0.3: {near} of {len(low)} settings within {margin:g} points "
+                f"(range {low['ARI'].min():.2f}-{low['ARI'].max():.2f}); thresholds > 0.3: "
+                f"{g[g['param_threshold'].astype(float) > 0.3]['ARI'].mean():.2f} on average")
+    return _result("C6", SUPPORTED if ok else NOT_SUPPORTED, evidence)
+
+
+def check_c7(clustering: pd.DataFrame) -> dict[str, Any]:
+    margin, g = _grid_check("C7", clustering, "gmm")
+    if g.empty:
+        return _result("C7", NOT_TESTABLE, "GMM was not run.")
+    spread = g["ARI"].max() - g["ARI"].min()
+    evidence = ", ".join(f"{t} {v:.2f}" for t, v in zip(g["param_covariance_type"], g["ARI"])) + f" (spread {spread:.2f})"
+    return _result("C7", SUPPORTED if spread <= margin else NOT_SUPPORTED, evidence)
+
+
+def check_c8(variants: pd.DataFrame | None) -> dict[str, Any]:
+    """``variants``: one row per (encoder, seed) with ARI (fraction) and ``encoder`` ("default", ...)."""
+    if variants is None or variants.empty:
+        return _result("C8", NOT_TESTABLE, "the encoder variants were not trained in this run.")
+    margin = rules()["C8"]["margin"]
+    ari = variants.assign(ARI=100 * variants["ARI"]).groupby("encoder")["ARI"].mean()
+    base = ari["default"]
+    diffs = {e: round(v - base, 2) for e, v in ari.items() if e != "default"}
+    ok = all(-margin <= d < 0 for d in diffs.values())
+    default_rows = variants[variants.encoder == "default"].set_index("seed")["ARI"]
+    pvals = {e: paired_test(default_rows, variants[variants.encoder == e].set_index("seed")["ARI"].reindex(default_rows.index))
+             for e in diffs}
+    evidence = f"default encoder mean ARI {base:.2f}; " + ", ".join(f"{e}: {d:+.2f}" for e, d in diffs.items())
+    return _result("C8", SUPPORTED if ok else NOT_SUPPORTED, evidence, wilcoxon_p=pvals)
+
+
+def check_c9(rows: pd.DataFrame, baseline_rows: pd.DataFrame | None) -> dict[str, Any]:
+    if baseline_rows is None or "pca32+kmeans" not in set(baseline_rows["method"]):
+        return _result("C9", NOT_TESTABLE, "the live PCA+K-means baseline was not run.")
+    margin = rules()["C9"]["margin"]
+    pca = 100 * float(baseline_rows.loc[baseline_rows.method == "pca32+kmeans", "CA"].iloc[0])
+    km = rows[rows.method == "kmeans"]["CA"]
+    gap = km.mean() - pca
+    evidence = (f"VAE+K-means mean CA {km.mean():.2f} vs live PCA(32)+K-means {pca:.2f}: {gap:+.2f} points; "
+                f"{int((km > pca).sum())} of {len(km)} VAE seeds above PCA")
+    return _result("C9", SUPPORTED if gap >= margin else NOT_SUPPORTED, evidence)
+
+
+def check_all(clustering: pd.DataFrame, baseline_rows: pd.DataFrame | None = None,
+              variants: pd.DataFrame | None = None) -> pd.DataFrame:
+    """All nine checks, one row each: claim, statement, rule, verdict, evidence, numbers."""
+    rows = _paper_rows(clustering[clustering["method"].isin(SIX)])
+    checks = [check_c1(rows), check_c2(rows), check_c3(rows), check_c4(clustering, rows), check_c5(clustering),
+              check_c6(clustering), check_c7(clustering), check_c8(variants), check_c9(rows, baseline_rows)]
+    return pd.DataFrame(checks)
+
+
+def verdict_table(checks: pd.DataFrame) -> "pd.io.formats.style.Styler":
+    """The checks for readers, verdicts coloured."""
+    colours = {SUPPORTED: "#d9f0d3", NOT_SUPPORTED: "#f7d4d4", NOT_TESTABLE: "#eeeeee"}
+    shown = checks[["claim", "statement", "verdict", "evidence"]]
+    return shown.style.apply(lambda col: [f"background-color: {colours.get(v, '')}" for v in col],
+                             subset=["verdict"]).hide(axis="index")
+
+
+def seed_statistics(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per method at the paper's setting: mean, s.d. and 95% bootstrap CI over VAE seeds (percent)."""
+    out = []
+    for method, g in rows.groupby("method"):
+        rec = {"method": method, "seeds": len(g)}
+        for m in METRICS:
+            lo, hi = bootstrap_ci(g[m])
+            rec[f"{m} mean"], rec[f"{m} s.d."] = g[m].mean(), g[m].std(ddof=1)
+            rec[f"{m} 95% CI"] = f"{lo:.1f}–{hi:.1f}"
+        out.append(rec)
+    return pd.DataFrame(out)
