@@ -36,6 +36,22 @@ def _title_page(path: Path, method_title: str) -> None:
     nbformat.write(nb, path)
 
 
+def write_run_info(folder: Path, manifest: dict) -> Path:
+    """``_generated/run_info.md``: the run a prose page shows (dataset, profile, date, versions)."""
+    import datetime as dt
+
+    versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
+    date = manifest.get("date") or dt.date.today().isoformat()
+    text = (f"```{{admonition}} The run shown in this book\n:class: note\n"
+            f"Dataset `{manifest.get('dataset', '?')}`, profile `{manifest.get('profile', '?')}`, "
+            f"clustering methods: {', '.join(manifest.get('methods', [])) or '?'}; run finished {date}.\n"
+            f"Versions: {versions}.\n```\n")
+    path = folder / "_generated" / "run_info.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 def write_toc(folder: Path, sections: list[str]) -> Path:
     """The book's _toc.yml: intro, methods, the run's sections (a page per clustering method), the rest."""
     lines = ["format: jb-book", "root: intro", "chapters:"]
@@ -87,6 +103,7 @@ def build(run: str | Path, *, strict: bool = True) -> Path:
         if name.startswith(PER_METHOD + "-"):
             _title_page(stage / f"{name}.ipynb", _method_title(name.split("-", 1)[1]))
     write_toc(stage, sections)
+    write_run_info(stage, info)
     cmd = [_jupyter_book(), "build", "--all", str(stage)]
     if strict:
         cmd[3:3] = ["-W", "-n", "--keep-going"]

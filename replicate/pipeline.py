@@ -204,6 +204,9 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
                                          "seconds": round(time.perf_counter() - t0, 1), "skipped": False}
         store.write_json(manifest_path, manifest)
     manifest["seconds"] = round(time.perf_counter() - start, 1)
+    import datetime as dt
+
+    manifest["date"] = dt.date.today().isoformat()
     store.write_json(manifest_path, manifest)
     print(f"done in {manifest['seconds']:.0f}s: {out}")
     return out

@@ -101,3 +101,11 @@ def test_statistics():
     assert np.isnan(claims.bootstrap_ci([1.0])[0])
     assert claims.paired_test([1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7]) == pytest.approx(0.03125)
     assert np.isnan(claims.paired_test([1, 2], [1, 2]))
+
+
+def test_c7_counts_failed_fits_against_the_claim():
+    r = results(others=0.83)
+    full = (r.method == "gmm") & (r.param_covariance_type == "full") & (r.embedding != "vae_seed=0")
+    r.loc[full, ["status", "CA", "NMI", "ARI"]] = ["failed", np.nan, np.nan, np.nan]
+    check = claims.check_all(r).set_index("claim").loc["C7"]
+    assert check["verdict"] == claims.NOT_SUPPORTED and "full 4 of 5" in check["evidence"]
