@@ -13,7 +13,7 @@ from .pipeline import PER_METHOD, project_root
 
 #: Prose pages of book/ around the executed sections, in reading order.
 BEFORE = ["methods"]
-AFTER = ["rerun", "exercises"]
+AFTER = ["discussion", "rerun", "exercises"]
 
 
 def _method_title(method: str) -> str:

@@ -122,3 +122,10 @@ def table1_display(table: pd.DataFrame) -> "pd.io.formats.style.Styler":
         return ["font-weight: bold" if i == best[metric] else "" for i in col.index]
 
     return shown.style.apply(bold).hide(axis="index")
+
+
+def glue_name(row: str) -> str:
+    """A Table 1 row name as a glue key: lower case, letters, digits and underscores only."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")

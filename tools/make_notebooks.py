@@ -232,6 +232,11 @@ for rec in table[table.selection == report.SELECTIONS["paper"]].to_dict("records
         glue(f"{method}_{m}_ours", rec[f"ours_{m}"], display=False)
         glue(f"{method}_{m}_paper", rec[f"paper_{m}"], display=False)
 glue("n_seeds", len(seeds), display=False)
+for rec in table[table.selection == "live baseline"].to_dict("records"):
+    for m in report.METRICS:
+        glue(f"live_{report.glue_name(rec['row'])}_{m}", rec[f"ours_{m}"], display=False)
+for rec in table[table.selection == report.SELECTIONS["best"]].to_dict("records"):
+    glue(f"best_{report.glue_name(rec['row'])}_ARI", rec["ours_ARI"], display=False)
 report.table1_display(table)'''),
         code('plots.table1_bars(table);'),
         md("""
