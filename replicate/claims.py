@@ -238,3 +238,11 @@ def seed_statistics(rows: pd.DataFrame) -> pd.DataFrame:
             rec[f"{m} 95% CI"] = f"{lo:.1f}–{hi:.1f}"
         out.append(rec)
     return pd.DataFrame(out)
+
+
+def glue_verdicts(checks: pd.DataFrame) -> None:
+    """Glue the verdict counts (``n_supported``, ``n_not_supported``, ``n_not_testable_here``)."""
+    from myst_nb import glue
+
+    for verdict in (SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE):
+        glue(f"n_{verdict.replace(' ', '_')}", int((checks["verdict"] == verdict).sum()), display=False)

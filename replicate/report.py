@@ -51,10 +51,10 @@ SELECTIONS = {
 
 #: Our live baselines, shown under these names (method column of replicate.baselines' rows).
 LIVE_BASELINES = {
-    "pca32+kmeans": "PCA+k-means (ours, live)",
-    "genes+kmeans": "K-means on z-scored genes (ours, live)",
-    "scanpy+leiden": "scanpy Leiden, default resolution (ours, live)",
-    "scanpy+leiden(count)": "scanpy Leiden, resolution giving the label count (ours, live)",
+    "pca32+kmeans": "PCA(32)+k-means (live)",
+    "genes+kmeans": "k-means on genes (live)",
+    "scanpy+leiden": "Leiden, resolution 1 (live)",
+    "scanpy+leiden(count)": "Leiden, label count (live)",
 }
 
 
@@ -105,23 +105,31 @@ def table1(clustering: pd.DataFrame, baseline_rows: pd.DataFrame | None = None) 
     return pd.DataFrame(rows)
 
 
+SHORT_SELECTION = {SELECTIONS["paper"]: "paper's setting", SELECTIONS["best"]: "best in grid †",
+                   SELECTIONS["label_free"]: "label-free ‡", "copied by the paper": "copied",
+                   "live baseline": "live (ours)"}
+
+
 def table1_display(table: pd.DataFrame) -> "pd.io.formats.style.Styler":
     """Table 1 for readers: 'mean ± s.d.' cells, the best of ours per column in bold."""
-    shown = pd.DataFrame({"Table 1 row": table["row"], "selection": table["selection"]})
+    shown = pd.DataFrame({"Table 1 row": table["row"], "setting": table["selection"].map(SHORT_SELECTION)})
     for m in METRICS:
-        shown[f"paper {m}"] = table[f"paper_{m}"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
-        shown[f"ours {m}"] = [("" if pd.isna(a) else f"{a:.2f}" + ("" if pd.isna(b) else f" ± {b:.2f}"))
+        shown[f"{m} paper"] = table[f"paper_{m}"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
+        shown[f"{m} ours"] = [("" if pd.isna(a) else f"{a:.2f}" + ("" if pd.isna(b) else f" ± {b:.1f}"))
                               for a, b in zip(table[f"ours_{m}"], table[f"sd_{m}"])]
-        shown[f"Δ {m}"] = table[f"diff_{m}"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
+        shown[f"{m} Δ"] = table[f"diff_{m}"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
     best = {m: table[f"ours_{m}"].idxmax() for m in METRICS if table[f"ours_{m}"].notna().any()}
 
     def bold(col: pd.Series) -> list[str]:
-        metric = col.name.split()[-1]
-        if not col.name.startswith("ours") or metric not in best:
+        metric, kind = (col.name.split() + [""])[:2]
+        if kind != "ours" or metric not in best:
             return [""] * len(col)
         return ["font-weight: bold" if i == best[metric] else "" for i in col.index]
 
-    return shown.style.apply(bold).hide(axis="index")
+    caption = ("Percent. ours: mean ± s.d. over VAE seeds; Δ: ours − paper; bold: our best per column. "
+               "† chosen with the true labels (optimistic). ‡ chosen by silhouette, without labels.")
+    return (shown.style.apply(bold).hide(axis="index").set_caption(caption)
+            .set_table_styles([{"selector": "td, th", "props": "white-space: nowrap; font-size: 0.8em; padding: 2px 6px"}]))
 
 
 def glue_name(row: str) -> str:
@@ -129,3 +137,24 @@ def glue_name(row: str) -> str:
     import re
 
     return re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")
+
+
+def glue_table1(table: pd.DataFrame, n_seeds: int) -> None:
+    """Glue Table 1's numbers for the prose pages (myst-nb).
+
+    Keys: ``<method>_<metric>_ours`` / ``_paper`` (VAE rows at the paper's setting),
+    ``best_<row>_ARI`` (best in grid), ``live_<row>_<metric>`` (live baselines), ``n_seeds``.
+    """
+    from myst_nb import glue
+
+    methods = paper_table1().set_index("row")["method"]
+    for rec in table[table["selection"] == SELECTIONS["paper"]].to_dict("records"):
+        for m in METRICS:
+            glue(f"{methods[rec['row']]}_{m}_ours", rec[f"ours_{m}"], display=False)
+            glue(f"{methods[rec['row']]}_{m}_paper", rec[f"paper_{m}"], display=False)
+    for rec in table[table["selection"] == "live baseline"].to_dict("records"):
+        for m in METRICS:
+            glue(f"live_{glue_name(rec['row'])}_{m}", rec[f"ours_{m}"], display=False)
+    for rec in table[table["selection"] == SELECTIONS["best"]].to_dict("records"):
+        glue(f"best_{glue_name(rec['row'])}_ARI", rec["ours_ARI"], display=False)
+    glue("n_seeds", int(n_seeds), display=False)

@@ -69,7 +69,7 @@ def test_smoke_run_writes_every_section(smoke_run):
     vae = table[table["selection"] == "paper's setting"]
     assert len(vae) == 6 and vae[["ours_CA", "ours_NMI", "ours_ARI"]].stack().between(0, 100).all()
     assert (smoke_run / "03_clustering-affinity_propagation" / "clustering_affinity_propagation.csv").is_file()
-    assert "PCA+k-means (ours, live)" in set(table["row"])
+    assert "PCA(32)+k-means (live)" in set(table["row"])
     assert not list(smoke_run.rglob(".*.running.ipynb"))
 
 

@@ -218,26 +218,15 @@ at the paper's setting (the like-for-like comparison), at the best setting in th
 """),
         code(DATA_PARAMS + "\n" + VAE_PARAMS + "\n" + CLUSTER_PARAMS.replace(METHOD_LINE, ""), ["parameters"]),
         code(SETUP_VAE + "\n" + CHECK_CLUSTER.format(extra="")),
-        code('''from myst_nb import glue
-from replicate import clustering, report
+        code('''from replicate import clustering, report
 
 rows = study.cluster(adata, results, seeds, clustering.PAPER_METHODS, grid=grid,
                      random_state=cluster_random_state, n_jobs=n_jobs, scheduler=scheduler, progress=False)
 base = study.baselines(adata, random_state=cluster_random_state)
 table = report.table1(rows, base)
 study.save_table(table, output_dir, "table1")
-for rec in table[table.selection == report.SELECTIONS["paper"]].to_dict("records"):
-    method = report.paper_table1().set_index("row").loc[rec["row"], "method"]
-    for m in report.METRICS:
-        glue(f"{method}_{m}_ours", rec[f"ours_{m}"], display=False)
-        glue(f"{method}_{m}_paper", rec[f"paper_{m}"], display=False)
-glue("n_seeds", len(seeds), display=False)
-for rec in table[table.selection == "live baseline"].to_dict("records"):
-    for m in report.METRICS:
-        glue(f"live_{report.glue_name(rec['row'])}_{m}", rec[f"ours_{m}"], display=False)
-for rec in table[table.selection == report.SELECTIONS["best"]].to_dict("records"):
-    glue(f"best_{report.glue_name(rec['row'])}_ARI", rec["ours_ARI"], display=False)
-report.table1_display(table)'''),
+report.glue_table1(table, len(seeds))'''),
+        code("report.table1_display(table)", ["full-width"]),
         code('plots.table1_bars(table);'),
         md("""
 At the paper's setting, VAE + K-means reached CA {glue:text}`kmeans_CA_ours:.2f`, NMI
@@ -268,8 +257,7 @@ with 10 seeds the smallest possible two-sided p-value is about 0.002).
              ["parameters"]),
         code(SETUP_VAE + "\n" + CHECK_CLUSTER.format(extra="")
              + "\nreplicate.params.check(variant_seeds=variant_seeds, encoder_variants=encoder_variants);"),
-        code('''from myst_nb import glue
-from replicate import claims, clustering
+        code('''from replicate import claims, clustering
 
 rows = study.cluster(adata, results, seeds, clustering.methods(), grid=grid, random_state=cluster_random_state,
                      n_jobs=n_jobs, scheduler=scheduler, progress=False)
@@ -278,8 +266,7 @@ variants = study.encoder_variants(adata, config, variant_seeds, encoder_variants
 checks = claims.check_all(rows, base, variants)
 study.save_table(checks, output_dir, "claims")
 study.save_table(variants, output_dir, "encoder_variants")
-for verdict in (claims.SUPPORTED, claims.NOT_SUPPORTED, claims.NOT_TESTABLE):
-    glue(f"n_{verdict.replace(' ', '_')}", int((checks.verdict == verdict).sum()), display=False)
+claims.glue_verdicts(checks)
 claims.verdict_table(checks)'''),
         md("""
 Of the nine claims, {glue:text}`n_supported:d` are supported, {glue:text}`n_not_supported:d` are
