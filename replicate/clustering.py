@@ -45,7 +45,6 @@ __all__ = [
     "single_threaded",
     "params_json",
     "kmeans",
-    "score_kmeans",
 ]
 
 # --------------------------------------------------------------------------- 0.24.1 settings
@@ -463,17 +462,3 @@ def kmeans(Z: np.ndarray, n_clusters: int, *, random_state: int = 0) -> np.ndarr
     Z, _ = check_inputs(Z, None, n_clusters)
     with single_threaded():
         return KMeans(n_clusters=n_clusters, random_state=random_state, **SKLEARN_0241_KMEANS).fit_predict(Z)
-
-
-def score_kmeans(latents: list[np.ndarray], labels: Any, *, seeds: list[int], random_state: int = 0) -> "Any":
-    """One row per VAE seed: K-means on its latent mean, scored against ``labels``."""
-    import pandas as pd
-
-    labels = np.asarray(labels)
-    k = len(np.unique(labels))
-    rows = []
-    for seed, Z in zip(seeds, latents, strict=True):
-        pred = kmeans(Z, k, random_state=random_state)
-        rows.append({"vae_seed": seed, "method": "kmeans", "n_clusters": k,
-                     "clusters_found": int(len(np.unique(pred))), **evaluate(labels, pred)})
-    return pd.DataFrame(rows)

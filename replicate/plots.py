@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["label_counts", "loss_curves", "latent_umap", "paper_vs_ours"]
+__all__ = ["label_counts", "loss_curves", "latent_umap", "grid_heatmaps", "contingency", "metric_bars", "table1_bars"]
 
 PALETTE = "colorblind"
 
@@ -58,24 +58,6 @@ def latent_umap(adata: Any, *, rep: str = "X_vae", color: str = "label") -> Any:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     sc.pl.umap(adata, color=color, ax=ax, show=False, palette=sc.pl.palettes.default_102,
                title=f"UMAP of the VAE latent mean ({rep}), coloured by true {color}")
-    fig.tight_layout()
-    return fig
-
-
-def paper_vs_ours(table: pd.DataFrame) -> Any:
-    """Bars: the paper's value and ours (mean, error bar = s.d. over VAE seeds) per metric."""
-    import matplotlib.pyplot as plt
-
-    sns = _sns()
-    colors = sns.color_palette(PALETTE)
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    x = range(len(table))
-    ax.bar([i - 0.2 for i in x], table["paper"], width=0.4, label="paper", color=colors[0])
-    ax.bar([i + 0.2 for i in x], table["ours_mean"], width=0.4, yerr=table["ours_sd"].fillna(0), capsize=4,
-           label=f"ours (mean ± s.d., {int(table['n_seeds'].iloc[0])} VAE seeds)", color=colors[1])
-    ax.set_xticks(list(x), table["metric"])
-    ax.set(ylabel="percent", ylim=(0, 100), title=str(table["row"].iloc[0]))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 

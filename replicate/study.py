@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 
 from . import datasets, store
-from .clustering import score_kmeans
 from .preprocess import preprocess
 from .vae import VAEConfig, VAEResult, config_from, vae_latents
 
-__all__ = ["prepare", "vae_config", "train_latents", "history_frame", "kmeans_scores", "cluster",
+__all__ = ["prepare", "vae_config", "train_latents", "history_frame", "cluster",
            "baselines", "parse_grid", "save_table", "run_info", "versions"]
 
 _VERSIONED = ("replicate-vae-scrna", "numpy", "scipy", "scikit-learn", "scanpy", "anndata", "tensorflow-cpu",
@@ -54,14 +53,6 @@ def history_frame(results: list[VAEResult], seeds: list[int]) -> pd.DataFrame:
         df.insert(0, "seed", seed)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
-
-
-def kmeans_scores(adata: Any, results: list[VAEResult], seeds: list[int], *, random_state: int = 0) -> pd.DataFrame:
-    """K-means (8 clusters for PBMC: the label count) on each seed's latent mean, with CA/NMI/ARI."""
-    if "label" not in adata.obs:
-        raise ValueError("this dataset has no labels, so clustering cannot be scored.")
-    return score_kmeans([r.mu for r in results], adata.obs["label"].to_numpy(), seeds=list(seeds),
-                        random_state=random_state)
 
 
 def parse_grid(grid: Any) -> int | str | None:

@@ -20,7 +20,7 @@ def _rows(method: str, score: float, settings=None, seeds=SEEDS) -> list[dict]:
         s = score(params) if callable(score) else score
         for seed in seeds:
             out.append({"dataset": "test", "method": method, "embedding": f"vae_seed={seed}", "parameters": json.dumps(params, sort_keys=True),
-                        "status": "ok", "CA": s + 0.001 * seed, "NMI": s, "ARI": s - 0.001 * seed,
+                        "status": "ok", "silhouette": s / 2, "CA": s + 0.001 * seed, "NMI": s, "ARI": s - 0.001 * seed,
                         **{f"param_{k}": v for k, v in params.items()}})
     return out
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+
+from replicate.metrics import clustering_accuracy
 import pytest
 from sklearn import cluster, mixture
 from sklearn.datasets import make_blobs
@@ -127,8 +129,7 @@ def test_foundation_kmeans_keeps_working(blobs):
     assert SKLEARN_0241_KMEANS["n_init"] == 10
     pred = clustering.kmeans(Z, 8)
     assert len(np.unique(pred)) == 8
-    table = clustering.score_kmeans([Z, Z], y, seeds=[0, 1])
-    assert list(table["vae_seed"]) == [0, 1] and (table["CA"] > 0.9).all()
+    assert clustering_accuracy(y, pred) > 0.9
 
 
 # --------------------------------------------------------------------------- one cell
