@@ -6,7 +6,7 @@ import pandas as pd
 
 from ._resources import paper
 
-__all__ = ["paper_table1", "table1", "table1_display", "glue_table1", "glue_name"]
+__all__ = ["paper_table1", "table1", "table1_display", "selection_effect", "glue_table1", "glue_name"]
 
 METRICS = ("CA", "NMI", "ARI")
 
@@ -76,6 +76,12 @@ def table1(clustering: pd.DataFrame, baseline_rows: pd.DataFrame | None = None) 
                 pub = paper_table1().set_index("row").loc["PCA+k-means"] if method == "pca32+kmeans" else None
                 rows.append(_summary_row(label, "live baseline", pub, part))
     return pd.DataFrame(rows)
+
+
+def selection_effect(table: pd.DataFrame, metric: str = "ARI") -> pd.DataFrame:
+    """Our mean ``metric`` per VAE row under each way of choosing a setting (rows x selections)."""
+    chosen = table[table["selection"].isin(SELECTIONS.values())]
+    return chosen.pivot(index="row", columns="selection", values=f"ours_{metric}")
 
 
 SHORT_SELECTION = {SELECTIONS["paper"]: "paper's setting", SELECTIONS["best"]: "best in grid †",

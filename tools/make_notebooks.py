@@ -275,12 +275,7 @@ below; the evidence column above gives the numbers each verdict rests on.
 """),
         code('checks[["claim", "rule"]].style.hide(axis="index")'),
         md("## Seed statistics at the paper's settings (percent)"),
-        code('''from replicate.execution import paper_choice
-
-at_paper = paper_choice(rows[rows.method.isin(claims.SIX)]).copy()
-for m in ("CA", "NMI", "ARI"):
-    at_paper[m] = 100 * at_paper[m]
-stats = claims.seed_statistics(at_paper)
+        code('''stats = claims.seed_statistics(rows)
 study.save_table(stats, output_dir, "seed_statistics")
 stats.round(2)'''),
         md("""
@@ -347,7 +342,7 @@ a user without labels could do. The gap between them is the price of not knowing
 rows = study.cluster(adata, results, seeds, clustering.PAPER_METHODS, grid=grid, random_state=cluster_random_state,
                      n_jobs=n_jobs, scheduler=scheduler, progress=False)
 table = report.table1(rows)
-choice = table[table.selection.isin(report.SELECTIONS.values())].pivot(index="row", columns="selection", values="ours_ARI")
+choice = report.selection_effect(table)
 study.save_table(choice.reset_index(), output_dir, "selection_effect")
 choice.round(2)'''),
     ],
