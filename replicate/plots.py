@@ -142,7 +142,7 @@ def metric_bars(rows: pd.DataFrame, by: str, *, title: str = "") -> Any:
     sns.barplot(long, x=by, y="percent", hue="metric", ax=ax, palette=PALETTE, errorbar="sd")
     ax.set(ylim=(0, 100), xlabel="", ylabel="percent", title=title)
     ax.tick_params(axis="x", labelrotation=20)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, frameon=False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)  # clear of the rotated labels
     fig.tight_layout()
     return fig
 
