@@ -1,22 +1,28 @@
-# The README's two commands. Everything installs into .venv (override: make VENV=/path ...).
+# The README's commands. Everything installs into .venv (override: make VENV=/path ...).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= quick
 DATASET ?= pbmc68k-reduced
 RUN := results/$(DATASET)/$(PROFILE)
+# setuptools prints a warning block about editable installs of a flat layout; nothing to act on
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet
 
-.PHONY: quick test install install-test book clean
+.PHONY: quick test install install-test browser book clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) --upgrade pip "setuptools>=77"
 
 install: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) -e .
 
 install-test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(PIP) -e ".[test]"
+
+## headless Chromium for the browser test of the built book (Debian's package)
+browser:
+	-@tools/ensure-chromium
 
 ## run the profile on the dataset, then build the book from that run
 quick: install
@@ -27,7 +33,7 @@ book:
 	$(BIN)/replicate book --run $(RUN)
 
 ## the whole test suite (slow tests included; `-m "not slow"` for the fast ones)
-test: install-test
+test: install-test browser
 	$(BIN)/python -m pytest -ra
 
 clean:

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from .errors import ReplicateError
-from .pipeline import PER_METHOD, project_root
+from .pipeline import PER_METHOD
+from .provenance import project_root, run_info, run_info_markdown
 
 #: Prose pages of book/ around the executed sections, in reading order.
 BEFORE = ["methods"]
@@ -37,15 +38,12 @@ def _title_page(path: Path, method_title: str) -> None:
 
 
 def write_run_info(folder: Path, manifest: dict) -> Path:
-    """``_generated/run_info.md``: the run a prose page shows (dataset, profile, date, versions)."""
-    import datetime as dt
-
-    versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
-    date = manifest.get("date") or dt.date.today().isoformat()
+    """``_generated/run_info.md``: the run a prose page shows (dataset, profile, methods, date, versions)."""
+    info = run_info(dataset=manifest.get("dataset", "?"), profile=manifest.get("profile", ""),
+                    date=manifest.get("date"), methods=manifest.get("methods", []),
+                    version_map=manifest.get("versions", {}))
     text = (f"```{{admonition}} The run shown in this book\n:class: note\n"
-            f"Dataset `{manifest.get('dataset', '?')}`, profile `{manifest.get('profile', '?')}`, "
-            f"clustering methods: {', '.join(manifest.get('methods', [])) or '?'}; run finished {date}.\n"
-            f"Versions: {versions}.\n```\n")
+            f"{run_info_markdown(info)}\n```\n")
     path = folder / "_generated" / "run_info.md"
     path.parent.mkdir(exist_ok=True)
     path.write_text(text)

@@ -1,4 +1,4 @@
-"""Clustering the latent space: the paper's grids (SPEC 4) and one grid cell.
+"""Clustering the latent space: the paper's grids and one grid cell.
 
 The grids live in ``replicate/data/grids.toml``; the scikit-learn 0.24.1 settings every estimator
 is built with live in :data:`SKLEARN_0241` below, each with the reason it is set. One grid cell
@@ -45,6 +45,7 @@ __all__ = [
     "single_threaded",
     "params_json",
     "kmeans",
+    "kmeans_scores",
 ]
 
 # --------------------------------------------------------------------------- 0.24.1 settings
@@ -160,7 +161,7 @@ def method_info(method: str) -> dict[str, Any]:
 
 def paper_setting(method: str) -> dict[str, Any]:
     """The paper's chosen setting of ``method`` (Table 1's VAE rows use it)."""
-    return dict(method_info(method)["paper_choice"])
+    return dict(method_info(method)["paper_setting"])
 
 
 def _ordinal(n: int) -> str:
@@ -169,22 +170,22 @@ def _ordinal(n: int) -> str:
 
 
 def grid_label(thin: int | str | None = None) -> str:
-    """What the ``grid`` column says for a thinning: ``full``, ``thinned:every-3rd+paper`` or ``paper-choice``."""
+    """What the ``grid`` column says for a thinning: ``full``, ``thinned:every-3rd+paper`` or ``paper-setting``."""
     if thin is None or thin == 1:
         return "full"
     if thin == "paper":
-        return "paper-choice"
+        return "paper-setting"
     if isinstance(thin, Integral) and not isinstance(thin, bool) and thin > 1:
         return f"thinned:every-{_ordinal(int(thin))}+paper"
     raise ParameterError(f"thin = {thin!r} is invalid: use None (full grid), an integer >= 1 "
-                         "(keep every n-th cell) or 'paper' (only the paper's choice).")
+                         "(keep every n-th cell) or 'paper' (only the paper's setting).")
 
 
 def expand_grid(method: str, thin: int | str | None = None) -> list[dict[str, Any]]:
     """The grid of ``method`` as a list of parameter dicts, in the file's order.
 
-    ``thin=n`` keeps every n-th cell **plus the paper's choice** (Table 1 needs it);
-    ``thin="paper"`` keeps only the paper's choice. Whatever is kept, :func:`grid_label` names it,
+    ``thin=n`` keeps every n-th cell **plus the paper's setting** (Table 1 needs it);
+    ``thin="paper"`` keeps only the paper's setting. Whatever is kept, :func:`grid_label` names it,
     and the runner writes that name into every row, so a thinned grid is never mistaken for the full one.
     """
     label = grid_label(thin)
@@ -199,7 +200,7 @@ def expand_grid(method: str, thin: int | str | None = None) -> list[dict[str, An
     choice = paper_setting(method)
     if label == "full":
         return cells
-    if label == "paper-choice":
+    if label == "paper-setting":
         return [choice]
     kept = cells[:: int(thin)]  # type: ignore[arg-type]
     if choice not in kept:
@@ -425,8 +426,8 @@ def run_cell(Z: Any, labels: Any, method: str, params: dict[str, Any], *, n_clus
 def single_threaded() -> Any:
     """BLAS and OpenMP limited to one thread, for every fit and score of a cell.
 
-    Two reasons: the numbers then do not depend on the executor (local, loky or Dask: stack-facts
-    6), and cells, not threads, are the parallel work; OpenMP threads competing for busy cores
+    Two reasons: the numbers then do not depend on the executor (local, loky or Dask: measured
+    bit-identical under one thread, not always with more), and cells, not threads, are the parallel work; OpenMP threads competing for busy cores
     made one OPTICS fit on 200 points take 9.4 s instead of 0.09 s (measured on 2 loaded cores).
     """
     from threadpoolctl import threadpool_limits
@@ -452,7 +453,7 @@ def capture(fit: Any) -> tuple[np.ndarray | None, list[str], float]:
     return pred, [f"{w.category.__name__}: {w.message}" for w in records] + error, seconds
 
 
-# --------------------------------------------------------------------------- the foundation's K-means
+# --------------------------------------------------------------------------- K-means at the paper's setting
 
 
 def kmeans(Z: np.ndarray, n_clusters: int, *, random_state: int = 0) -> np.ndarray:
@@ -462,3 +463,13 @@ def kmeans(Z: np.ndarray, n_clusters: int, *, random_state: int = 0) -> np.ndarr
     Z, _ = check_inputs(Z, None, n_clusters)
     with single_threaded():
         return KMeans(n_clusters=n_clusters, random_state=random_state, **SKLEARN_0241_KMEANS).fit_predict(Z)
+
+
+def kmeans_scores(latents: dict[str, np.ndarray], labels: Any, *, random_state: int = 0) -> Any:
+    """VAE+K-means (0.24.1 settings, the label count) on named latents: one row per latent (fractions)."""
+    import pandas as pd
+
+    y = np.asarray(labels)
+    k = int(len(np.unique(y)))
+    return pd.DataFrame([{"latent": name, **evaluate(y, kmeans(Z, k, random_state=random_state))}
+                         for name, Z in latents.items()])

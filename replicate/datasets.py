@@ -2,8 +2,8 @@
 
 Every loader returns an :class:`~anndata.AnnData` with
 
-- ``X``: dense float32, cells x genes; raw counts, or log-normalised values when
-  ``adata.uns["dataset"]["log_normalised"]`` is true (then preprocessing skips normalise + log);
+- ``X``: dense float32, cells x genes; raw counts, or log-normalised values, which then carry
+  scanpy's marker ``uns["log1p"]`` (so preprocessing skips normalise + log);
 - ``obs["label"]``: the true cell type as a categorical (absent for unlabelled data);
 - ``uns["dataset"]``: provenance (name, path, format, sha256, origin, licence, ...).
 
@@ -246,7 +246,7 @@ def load(
     adata, fmt, log_norm = _read_user_path(path, label_key)
     _validate(adata, path, counts=not log_norm)
     adata.uns["dataset"] = _provenance(
-        path.name, path, {"format": fmt, "origin": f"user file {path.resolve()}", "log_normalised": log_norm}
+        path.name, path, {"format": fmt, "origin": f"user file {path.name}", "log_normalised": log_norm}
     )
     return adata
 
@@ -276,6 +276,7 @@ def _read_scanpy_builtin(info: dict[str, Any]) -> Any:
         var=pd.DataFrame(index=raw.raw.var_names.copy()),
     )
     adata.obs[_LABEL] = pd.Categorical(raw.obs[info["label_key"]].astype(str))
+    adata.uns["log1p"] = {"base": None}  # scanpy's marker: .raw holds log1p of normalised counts
     return adata
 
 

@@ -10,15 +10,12 @@ input recomputes that cell.
 
 Every cell runs with BLAS/OpenMP limited to one thread (clustering.single_threaded): the cells
 themselves are the parallel work (joblib over all cores, or Dask workers), and one thread makes
-the numbers bit-identical whatever the executor (stack-facts 6).
-
-Selection helpers pick a setting per method three ways: the paper's choice, the best in the
-grid by a metric (uses the true labels, so optimistic) and a label-free choice (silhouette).
+the numbers bit-identical whatever the executor. Choosing a setting from the rows is
+:mod:`replicate.selection`'s job.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -31,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import store
+from . import progress
 from .clustering import (
     PAPER_METHODS,
     check_inputs,
@@ -39,7 +37,6 @@ from .clustering import (
     expand_grid,
     grid_label,
     method_info,
-    paper_setting,
     run_cell,
     sklearn_0241_kwargs,
 )
@@ -53,10 +50,6 @@ __all__ = [
     "run",
     "execute",
     "load_results",
-    "paper_choice",
-    "best_in_grid",
-    "label_free_choice",
-    "settings_table",
     "describe_run",
 ]
 
@@ -140,22 +133,34 @@ def plan(embeddings: Mapping[str, Any], labels: Any, *, dataset: str = "",
 
 
 class Progress:
-    """cells done / total, elapsed, ETA: a tqdm bar on a terminal, plain lines otherwise."""
+    """Cells done / total, elapsed, ETA.
+
+    A tqdm bar on an interactive terminal; otherwise a line through
+    :func:`replicate.progress.report` at most every ``every_s`` seconds (``replicate run`` shows
+    those lines on its terminal while the notebook executes), or to ``stream`` when one is given.
+    """
 
     def __init__(self, total: int, done_before: int = 0, *, enabled: bool = True, stream: Any = None,
-                 every_s: float = 10.0) -> None:
+                 every_s: float = 10.0, label: str = "clustering") -> None:
         self.total, self.done, self.before = total, done_before, done_before
-        self.stream = stream or sys.stderr
+        self.stream, self.label = stream, label
         self.enabled, self.every_s = enabled, every_s
         self.start = time.perf_counter()
         self.last = -np.inf
         self.bar = None
-        if enabled and getattr(self.stream, "isatty", lambda: False)():
+        interactive = not os.environ.get(progress.ENV) and getattr(sys.stderr, "isatty", lambda: False)()
+        if enabled and stream is None and interactive:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, initial=done_before, unit="cell", file=self.stream)
+            self.bar = tqdm(total=total, initial=done_before, unit="cell", desc=label)
         elif enabled and done_before:
-            print(f"[clustering] {done_before}/{total} cells already done in earlier runs", file=self.stream, flush=True)
+            self._say(f"[{label}] {done_before}/{total} cells already done in earlier runs")
+
+    def _say(self, text: str) -> None:
+        if self.stream is not None:
+            print(text, file=self.stream, flush=True)
+        else:
+            progress.report(text)
 
     def line(self) -> str:
         elapsed = time.perf_counter() - self.start
@@ -163,7 +168,7 @@ class Progress:
         left = self.total - self.done
         eta = elapsed / new * left if new else float("nan")
         fmt = lambda s: "?" if not np.isfinite(s) else time.strftime("%H:%M:%S", time.gmtime(s))  # noqa: E731
-        return f"[clustering] {self.done}/{self.total} cells, elapsed {fmt(elapsed)}, ETA {fmt(eta)}"
+        return f"[{self.label}] {self.done}/{self.total} cells, elapsed {fmt(elapsed)}, ETA {fmt(eta)}"
 
     def update(self, n: int = 1) -> None:
         self.done += n
@@ -175,7 +180,7 @@ class Progress:
         now = time.perf_counter()
         if now - self.last >= self.every_s or self.done == self.total:
             self.last = now
-            print(self.line(), file=self.stream, flush=True)
+            self._say(self.line())
 
     def close(self) -> None:
         if self.bar is not None:
@@ -279,8 +284,8 @@ def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, d
 
     old = {str(r.get("sklearn")) for k, r in stored.items() if k in identity} - {sklearn.__version__}
     if old and progress:
-        print(f"[clustering] reusing rows computed with scikit-learn {', '.join(sorted(old))} "
-              f"(now {sklearn.__version__}); see the sklearn column.", file=sys.stderr)
+        progress.report(f"[clustering] reusing rows computed with scikit-learn {', '.join(sorted(old))} "
+                        f"(now {sklearn.__version__}); see the sklearn column.")
 
     def with_identity(row: dict[str, Any], cell: Cell) -> dict[str, Any]:
         return {**row, "dataset": cell.dataset, "embedding": cell.embedding, "grid": cell.grid}
@@ -305,84 +310,6 @@ def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, d
         if dirty or not out.is_file():
             flush()
     return _frame(with_identity(stored[c.key], c) for c in cells)
-
-
-# --------------------------------------------------------------------------- selection
-
-
-def paper_choice(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows run with the paper's chosen setting of their method (K-means: its single cell).
-
-    This is the choice Table 1's VAE rows report; it was made by the paper's author on labelled
-    data, so it is not label-free either, but it is fixed in advance for this replication.
-    """
-    keep = [paper_setting(m) == json.loads(p) for m, p in zip(results["method"], results["parameters"])]
-    chosen = results[keep].copy()
-    chosen["selection"] = "paper's choice"
-    chosen.attrs["note"] = "The setting the paper reports per method (replicate/data/grids.toml)."
-    return chosen
-
-
-def _choose(results: pd.DataFrame, score: str, selection: str, note: str) -> pd.DataFrame:
-    """Per (dataset, method): the setting with the highest mean ``score`` over embeddings.
-
-    A choice must work on every latent: a setting with a NaN score on any embedding cannot be
-    chosen, and one with a failed cell is chosen only when every setting has one (the rows keep
-    their ``status``, so that shows). Ties go to the earlier setting in the grid.
-    """
-    if score not in results.columns:
-        raise ParameterError(f"score = {score!r} is not a column of the results; use one of CA, NMI, ARI, silhouette.")
-    frames = []
-    for _, group in results.groupby(["dataset", "method"], sort=False, dropna=False):
-        by_setting = group.groupby("parameters", sort=False)
-        means = by_setting[score].agg(lambda s: s.mean(skipna=False))
-        clean = by_setting["status"].agg(lambda s: bool((s != "failed").all()))
-        candidates = means[clean & means.notna()]
-        if candidates.empty:
-            candidates = means.dropna()
-        if candidates.empty:
-            continue
-        best = candidates.index[int(np.argmax(candidates.to_numpy()))]
-        frames.append(group[group["parameters"] == best])
-    chosen = pd.concat(frames) if frames else results.iloc[0:0].copy()
-    chosen = chosen.copy()
-    chosen["selection"] = selection
-    chosen.attrs["note"] = note
-    return chosen
-
-
-def best_in_grid(results: pd.DataFrame, metric: str = "ARI") -> pd.DataFrame:
-    """Per method, the setting with the highest mean ``metric`` (CA, NMI or ARI) over embeddings.
-
-    **Optimistic**: the choice uses the true labels it is then scored on, so the result is an upper
-    bound on what a user without labels would get. Compare with :func:`label_free_choice`.
-    The returned frame's ``attrs["note"]`` and ``selection`` column say so.
-    """
-    if metric not in ("CA", "NMI", "ARI"):
-        raise ParameterError(f"metric = {metric!r} is invalid: use 'CA', 'NMI' or 'ARI'.")
-    return _choose(results, metric, f"best in grid by {metric} (uses the labels: optimistic)",
-                   f"Best-in-grid by {metric}: chosen with the true labels it is scored on, so optimistic "
-                   "(an upper bound for a user without labels).")
-
-
-def label_free_choice(results: pd.DataFrame, score: str = "silhouette") -> pd.DataFrame:
-    """Per method, the setting with the highest mean silhouette of its labelling on the embedding.
-
-    Uses no labels, so it is what a user could do on new data; methods given the true count still
-    use that count. Silhouette favours compact, well-separated clusters and can prefer a setting
-    that is poor by the labels: that is the point of comparing it with :func:`best_in_grid`.
-    """
-    return _choose(results, score, f"label-free: highest mean {score}",
-                   f"Label-free choice: the setting with the highest mean {score} on the embedding "
-                   "(no labels used, except the cluster count for methods that take one).")
-
-
-def settings_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Paper's choice, best-by-ARI and label-free choice side by side: one row per (method, selection)."""
-    parts = [paper_choice(results), best_in_grid(results, "ARI"), label_free_choice(results)]
-    frame = pd.concat(parts, ignore_index=True)
-    keys = ["dataset", "method", "selection", "parameters"]
-    return frame.groupby(keys, sort=False, dropna=False)[["CA", "NMI", "ARI", "silhouette"]].mean().reset_index()
 
 
 def describe_run(results: pd.DataFrame) -> str:

@@ -2,20 +2,24 @@
 
 Values arrive from papermill (``-p name value``), from ``replicate run --set name=value`` or from
 a profile. They are parsed as literals (numbers, lists, None, True/False) or kept as strings;
-nothing is ever ``eval``-ed.
+nothing is ever ``eval``-ed. A notebook validates its parameters with one call in its first code
+cell, :func:`from_notebook`, which also refuses names papermill injected that the notebook does
+not declare (papermill itself only warns about them).
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ._resources import registry
 from .errors import ParameterError
+from .vae import ACTIVATIONS
 
-__all__ = ["SPECS", "check", "parse_value"]
+__all__ = ["SPECS", "check", "parse_value", "declared_names", "check_injected", "from_notebook"]
 
 
 def _int_ge(lo: int) -> tuple[Callable[[Any], bool], str]:
@@ -38,8 +42,6 @@ def _int_list(min_value: int) -> Callable[[Any], bool]:
 def _dataset(v: Any) -> bool:
     return isinstance(v, str) and (v in registry() or Path(v).expanduser().exists())
 
-
-ACTIVATIONS = ("relu", "elu", "tanh", "sigmoid", "selu", "gelu", "softplus", "leaky_relu")
 
 #: name -> (check, what is allowed)
 SPECS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -108,3 +110,70 @@ def check(**params: Any) -> dict[str, Any]:
                 f"Re-run with a valid value, e.g. papermill ... -p {name} <value>."
             )
     return dict(params)
+
+
+#: The first line papermill writes into the cell it injects after the ``parameters`` cell.
+INJECTED_MARKER = "# Parameters"
+
+
+def declared_names(source: str) -> list[str]:
+    """Names assigned at the top level of a parameters cell, in order."""
+    names: list[str] = []
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def check_injected(declared: Sequence[str], injected: Sequence[str]) -> None:
+    """Refuse an injected name the notebook does not declare, naming the closest declared one."""
+    for name in injected:
+        if name not in declared:
+            close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ParameterError(
+                f"parameter {name!r} was passed to this notebook (papermill -p), but the notebook does not "
+                f"declare it.{hint} Its parameters are: {', '.join(declared)}."
+            )
+
+
+def _executed_cells() -> list[str]:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return []
+    shell = get_ipython()
+    return [c for c in (shell.user_ns.get("In", []) if shell is not None else []) if c]
+
+
+def from_notebook(namespace: Mapping[str, Any], cells: Sequence[str] | None = None) -> dict[str, Any]:
+    """Validate a notebook's parameters (call it in the first code cell after the parameters cell).
+
+    ``namespace`` is the notebook's ``globals()``. The declared parameters are the names the
+    ``parameters`` cell assigns; papermill's injected cell (its first line is ``# Parameters``)
+    may only set those. ``cells`` are the sources of the cells executed so far (default: the
+    kernel's history ``In``). Returns ``{name: value}`` of the declared parameters, each checked
+    by :data:`SPECS`; raises :class:`~replicate.errors.ParameterError` naming a misspelled or
+    invalid one.
+    """
+    cells = list(_executed_cells() if cells is None else cells)
+    injected_at = next((i for i, c in enumerate(cells) if c.lstrip().startswith(INJECTED_MARKER)), None)
+    candidates = cells[:injected_at] if injected_at is not None else cells
+    declared: list[str] = []
+    for source in candidates:  # the parameters cell: the first executed cell made only of assignments
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        if tree.body and all(isinstance(n, (ast.Assign, ast.AnnAssign)) for n in tree.body):
+            declared = declared_names(source)
+            break
+    if not declared:
+        raise ParameterError("cannot find this notebook's parameters cell among the executed cells; run the "
+                             "notebook from the top (Kernel > Restart & Run All).")
+    if injected_at is not None:
+        check_injected(declared, declared_names(cells[injected_at]))
+    missing = [n for n in declared if n not in namespace]
+    if missing:
+        raise ParameterError(f"parameters {', '.join(missing)} are not defined; run the parameters cell first.")
+    return check(**{n: namespace[n] for n in declared})

@@ -1,22 +1,30 @@
 """`replicate run`: execute the section notebooks in order with papermill into a run folder.
 
 A run lives in ``results/<dataset>/<profile>/``: one folder per section holding the executed
-notebook and its tables, plus ``manifest.json`` (parameters, timings, versions, status).
+notebook and its tables, plus ``manifest.json`` (parameters, timings, versions, status). Every
+path recorded there is relative to the run folder. While a notebook executes, its progress
+lines (VAE epochs, grid cells) are printed on the terminal; the kernel's own log noise goes to
+``<section>/.kernel.log`` instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import store
+from . import progress, store
 from ._resources import profiles
 from .errors import ParameterError, ReplicateError
 from .params import check
+from .provenance import project_root, versions
 
-__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "project_root", "notebook_dir", "notebook_parameters", "resolve_parameters", "run"]
+__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "notebook_dir", "notebook_parameters",
+           "resolve_parameters", "run"]
 
 #: Section notebooks in dependency order.
 SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1", "06_claims", "07_open_points")
@@ -35,18 +43,8 @@ def expand_sections(methods: list[str], sections: tuple[str, ...] = SECTIONS) ->
     return out
 
 
-def project_root() -> Path:
-    """The source checkout this package runs from (it holds notebooks/ and book/)."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "notebooks").is_dir():
-        raise ReplicateError(
-            f"cannot find the notebooks/ folder next to the package ({root}). "
-            "Run `replicate` from a clone of the repository installed with `pip install -e .`."
-        )
-    return root
-
-
 def notebook_dir() -> Path:
+    """The section notebooks (``.ipynb``, paired with their text sources by jupytext)."""
     return project_root() / "notebooks"
 
 
@@ -132,6 +130,25 @@ def section_key(section: str, params: dict[str, Any]) -> str:
     return store.content_key(nb, visible, _package_hash(), _data_identity(str(params.get("dataset", ""))))
 
 
+@contextlib.contextmanager
+def _kernel_output_to(log: Path) -> Iterator[None]:
+    """Send this process's standard error, which the kernel inherits, to ``log`` for the duration.
+
+    The kernel's own start-up lines (ipykernel's transport warning, TensorFlow's absl and oneDNN
+    notices) then land in the log, not on the terminal; the executed notebook keeps its outputs.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "ab") as f:
+        os.dup2(f.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[str, Any] | None = None,
         results: str | os.PathLike = "results", sections: tuple[str, ...] = SECTIONS,
         methods: list[str] | None = None, log_output: bool = False, force: bool = False) -> Path:
@@ -140,9 +157,12 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     A section whose key (:func:`section_key`) matches the manifest's is skipped, unless
     ``force``. On a failing section the run stops; earlier sections stay intact, the failed
     notebook is kept (as ``<section>.failed.ipynb``) so the failing cell can be read, and the
-    manifest says which section failed.
+    manifest says which section failed. Progress reaches the terminal at least every 15 s.
+    ``log_output`` streams every cell's output (and the kernel's log) to the terminal instead.
     """
+    import datetime as dt
     import json
+
     import papermill as pm
 
     overrides = dict(overrides or {})
@@ -160,17 +180,14 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     manifest_path = out / "manifest.json"
     previous = json.loads(manifest_path.read_text()).get("sections", {}) if manifest_path.is_file() else {}
     manifest: dict[str, Any] = {"profile": profile, "dataset": ds, "methods": chosen, "sections": {},
-                                "order": [name for name, _, _ in plan]}  # JSON keys are stored sorted
-    from .study import versions
-
-    manifest["versions"] = versions()
+                                "order": [name for name, _, _ in plan], "versions": versions()}
     start = time.perf_counter()
     for i, (name, section, fixed) in enumerate(plan, 1):
-        sec_dir = (out / name).resolve()
+        sec_dir = out / name
         sec_dir.mkdir(exist_ok=True)
         params = {**per_section[section], **fixed}
         if "output_dir" in notebook_parameters(section):
-            params["output_dir"] = str(sec_dir)
+            params["output_dir"] = "."  # the notebook runs in its section folder: no machine path anywhere
         key = section_key(section, params)
         target = sec_dir / f"{name}.ipynb"
         before = previous.get(name, {})
@@ -182,30 +199,39 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
         print(f"[{i}/{len(plan)}] {name} (elapsed {time.perf_counter() - start:.0f}s)", flush=True)
         t0 = time.perf_counter()
         scratch = sec_dir / f".{name}.running.ipynb"
+        progress_file = sec_dir / ".progress.log"
+        heartbeat = lambda: f"    {name}: still running, {time.perf_counter() - t0:.0f}s"  # noqa: E731
+        os.environ[progress.ENV] = str(progress_file.resolve())
         try:
-            pm.execute_notebook(str(notebook_dir() / f"{section}.ipynb"), str(scratch), parameters=params,
-                                cwd=str(sec_dir), kernel_name="python3", progress_bar=False,
-                                log_output=log_output)
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(progress.follow(progress_file, lambda line: print(f"    {line}", flush=True),
+                                                    heartbeat=heartbeat, heartbeat_s=15.0))
+                if not log_output:
+                    stack.enter_context(_kernel_output_to(sec_dir / ".kernel.log"))
+                pm.execute_notebook(str(notebook_dir() / f"{section}.ipynb"), str(scratch), parameters=params,
+                                    cwd=str(sec_dir), kernel_name="python3", progress_bar=False,
+                                    log_output=log_output)
         except pm.PapermillExecutionError as exc:
             failed = sec_dir / f"{name}.failed.ipynb"
             scratch.replace(failed)
             manifest["sections"][name] = {"status": "failed", "parameters": params, "error": exc.evalue,
-                                             "notebook": str(failed)}
+                                          "notebook": failed.relative_to(out).as_posix()}
             store.write_json(manifest_path, manifest)
             raise ReplicateError(
                 f"section {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
-                f"The executed notebook with the failing cell is {failed}."
+                f"The executed notebook with the failing cell is {failed}; the kernel's log is "
+                f"{sec_dir / '.kernel.log'}."
             ) from None
         except BaseException:
             scratch.unlink(missing_ok=True)
             raise
+        finally:
+            os.environ.pop(progress.ENV, None)
         scratch.replace(target)
         manifest["sections"][name] = {"status": "done", "parameters": params, "key": key,
-                                         "seconds": round(time.perf_counter() - t0, 1), "skipped": False}
+                                      "seconds": round(time.perf_counter() - t0, 1), "skipped": False}
         store.write_json(manifest_path, manifest)
     manifest["seconds"] = round(time.perf_counter() - start, 1)
-    import datetime as dt
-
     manifest["date"] = dt.date.today().isoformat()
     store.write_json(manifest_path, manifest)
     print(f"done in {manifest['seconds']:.0f}s: {out}")

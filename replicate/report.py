@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ._resources import paper
+from .selection import SELECTIONS, best_in_grid, label_free_choice, paper_setting_rows
 
-__all__ = ["paper_table1", "table1", "table1_display", "selection_effect", "glue_table1", "glue_name"]
+__all__ = ["grid_summary", "paper_table1", "table1", "table1_display", "selection_effect", "glue_table1", "glue_name"]
 
 METRICS = ("CA", "NMI", "ARI")
 
@@ -15,12 +16,6 @@ def paper_table1() -> pd.DataFrame:
     """The paper's Table 1 (percent) with ``source``: "copied" (baselines) or "paper" (VAE rows)."""
     return pd.DataFrame(paper()["table1"])
 
-
-SELECTIONS = {
-    "paper": "paper's setting",
-    "best": "best in grid by ARI (optimistic: looks at the labels)",
-    "label_free": "label-free choice (silhouette)",
-}
 
 #: Our live baselines, shown under these names (method column of replicate.baselines' rows).
 LIVE_BASELINES = {
@@ -57,9 +52,7 @@ def table1(clustering: pd.DataFrame, baseline_rows: pd.DataFrame | None = None) 
     baselines keep the paper's numbers; where we can run the same method (PCA+k-means) our live
     value stands beside it, and our other live baselines follow.
     """
-    from .execution import best_in_grid, label_free_choice, paper_choice
-
-    chosen = {SELECTIONS["paper"]: paper_choice(clustering),
+    chosen = {SELECTIONS["paper"]: paper_setting_rows(clustering),
               SELECTIONS["best"]: best_in_grid(clustering, "ARI"),
               SELECTIONS["label_free"]: label_free_choice(clustering)}
     rows = []
@@ -137,3 +130,15 @@ def glue_table1(table: pd.DataFrame, n_seeds: int) -> None:
     for rec in table[table["selection"] == SELECTIONS["best"]].to_dict("records"):
         glue(f"best_{glue_name(rec['row'])}_ARI", rec["ours_ARI"], display=False)
     glue("n_seeds", int(n_seeds), display=False)
+
+
+def grid_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per setting of a method's grid: CA / NMI / ARI (percent, mean ± s.d. over VAE seeds), clusters found, statuses."""
+    g = rows.groupby("parameters", sort=False)
+    span = lambda s: f"{s.min()}–{s.max()}" if s.min() != s.max() else f"{s.min()}"  # noqa: E731
+    out = pd.DataFrame({"clusters found": g["clusters_found"].agg(span),
+                        "status": g["status"].agg(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items()))})
+    for m in METRICS:
+        mean, sd = 100 * g[m].mean(), 100 * g[m].std(ddof=1)
+        out[f"{m} (%)"] = [("—" if pd.isna(a) else f"{a:.1f}" + ("" if pd.isna(b) else f" ± {b:.1f}")) for a, b in zip(mean, sd)]
+    return out

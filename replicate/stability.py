@@ -1,4 +1,5 @@
-"""The VAE stability study (SPEC 9): which readings of the paper's configuration train?
+"""Readings of the paper: which VAE configurations train (the stability study), and how much a
+preprocessing reading moves VAE+K-means.
 
 Each reading (``replicate/data/stability.toml``) is trained with several seeds on one dataset;
 every training becomes one row: whether it trained, diverged (non-finite loss), blew up (finite
@@ -28,7 +29,8 @@ from ._resources import load_toml
 from .errors import TrainingError
 from .vae import VAEConfig, vae_latents
 
-__all__ = ["readings", "run_study", "summarize", "choose_default"]
+__all__ = ["readings", "run_study", "summarize", "choose_default", "committed_summary", "readable",
+           "preprocessing_sensitivity"]
 
 PREPROCESS_KEYS = ("clip_zscore",)
 
@@ -100,7 +102,7 @@ def run_study(dataset: str, seeds: list[int], out: str | os.PathLike, *, epochs:
     Finished (reading, seed) pairs already in ``out`` are not recomputed.
     """
     from . import datasets
-    from .preprocess import preprocess
+    from .preprocess import zscore
 
     out = Path(out)
     done = pd.read_csv(out) if out.is_file() else pd.DataFrame()
@@ -115,7 +117,7 @@ def run_study(dataset: str, seeds: list[int], out: str | os.PathLike, *, epochs:
     for i, reading in enumerate(todo):
         clip = reading["params"].get("clip_zscore")
         if clip not in prepared:
-            prepared[clip] = preprocess(raw, clip=clip).X
+            prepared[clip] = zscore(raw, clip=clip, copy=True).X
         cfg = reading_config(reading, epochs)
         for j, seed in enumerate(seeds):
             if (reading["name"], seed) in finished:
@@ -161,33 +163,10 @@ def choose_default(summary: pd.DataFrame) -> str:
     return str(ok.sort_values("deviations", kind="stable").index[0])
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m replicate.stability", description=__doc__)
-    p.add_argument("--dataset", default="pbmc2100-top2000")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--epochs", type=int, default=None, help="default: the paper's 30")
-    p.add_argument("--out", default=None, help="CSV of rows (default results/stability/<dataset>.csv)")
-    args = p.parse_args(argv)
-    out = Path(args.out or f"results/stability/{args.dataset}.csv")
-    rows = run_study(args.dataset, args.seeds, out, epochs=args.epochs)
-    summary = summarize(rows)
-    store.atomic_write(out.with_name(out.stem + "-summary.csv"), lambda p: summary.to_csv(p))
-    print(summary.to_string())
-    print(f"default by the rule (fewest deviations among readings where every seed trained): "
-          f"{choose_default(summary)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def committed_summary(dataset: str = "pbmc2100-top2000") -> pd.DataFrame:
     """The committed study summary (``results/stability/<dataset>-summary.csv``) of this checkout."""
     from .errors import ReplicateError
-    from .pipeline import project_root
+    from .provenance import project_root
 
     path = project_root() / "results" / "stability" / f"{dataset}-summary.csv"
     if not path.is_file():
@@ -213,3 +192,46 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
         "unexplained variance": summary["unexplained"].round(2),
         "CA (%)": pm("CA"), "NMI (%)": pm("NMI"), "ARI (%)": pm("ARI"),
     })
+
+
+def preprocessing_sensitivity(dataset: str, config: VAEConfig, seeds: list[int], readings: dict[str, dict[str, Any]],
+                              *, label_key: str | None = None, verbose: bool = False) -> pd.DataFrame:
+    """VAE+K-means under alternative preprocessing readings, same VAE seeds; fractions.
+
+    ``readings``: name -> keyword arguments of :func:`replicate.study.prepare` (``target_sum``,
+    ``clip_zscore``).
+    """
+    from .clustering import kmeans_scores
+    from .study import prepare
+
+    frames = []
+    for name, kw in readings.items():
+        ad = prepare(dataset, label_key=label_key, **kw)
+        res = vae_latents(ad.X, config, seeds=list(seeds), verbose=verbose)
+        rows = kmeans_scores({str(s): r.mu for s, r in zip(seeds, res)}, ad.obs["label"].to_numpy())
+        frames.append(rows.assign(reading=name, seed=[int(s) for s in seeds],
+                                  final_loss=[r.history["loss"][-1] for r in res]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m replicate.stability", description=__doc__)
+    p.add_argument("--dataset", default="pbmc2100-top2000")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=None, help="default: the paper's 30")
+    p.add_argument("--out", default=None, help="CSV of rows (default results/stability/<dataset>.csv)")
+    args = p.parse_args(argv)
+    out = Path(args.out or f"results/stability/{args.dataset}.csv")
+    rows = run_study(args.dataset, args.seeds, out, epochs=args.epochs)
+    summary = summarize(rows)
+    store.atomic_write(out.with_name(out.stem + "-summary.csv"), lambda p: summary.to_csv(p))
+    print(summary.to_string())
+    print(f"default by the rule (fewest deviations among readings where every seed trained): "
+          f"{choose_default(summary)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -109,3 +109,15 @@ def test_c7_counts_failed_fits_against_the_claim():
     r.loc[full, ["status", "CA", "NMI", "ARI"]] = ["failed", np.nan, np.nan, np.nan]
     check = claims.check_all(r).set_index("claim").loc["C7"]
     assert check["verdict"] == claims.NOT_SUPPORTED and "full 4 of 5" in check["evidence"]
+
+
+def test_rules_and_thresholds_come_from_the_data_file(monkeypatch):
+    assert "at damping 0.9, at least 4 of the 7 preferences are within 5.0 points" in claims.rule_text("C5")
+    assert "every threshold in 0.1-0.3" in claims.rule_text("C6")
+    assert claims.COUNT_TAKING == ("agglomerative", "birch", "gmm", "kmeans", "spectral")
+    assert verdicts(results(kmeans=0.85), BASE)["C9"] == claims.SUPPORTED  # 30 points above PCA
+    stricter = {cid: dict(rule) for cid, rule in claims.rules().items()}
+    stricter["C9"]["margin"] = 40.0
+    monkeypatch.setattr(claims, "rules", lambda: stricter)
+    check = claims.check_all(results(kmeans=0.85), BASE).set_index("claim").loc["C9"]
+    assert check["verdict"] == claims.NOT_SUPPORTED and "by at least 40.0 points" in check["rule"]

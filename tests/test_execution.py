@@ -10,7 +10,7 @@ from sklearn.datasets import make_blobs
 from replicate import execution
 from replicate.clustering import PAPER_METHODS, paper_setting, run_cell
 from replicate.errors import ParameterError
-from replicate.execution import COLUMNS, best_in_grid, label_free_choice, paper_choice, plan, run
+from replicate.execution import COLUMNS, plan, run
 
 # Small but real grids: every K-means/GMM/agglomerative cell, thinned BIRCH and spectral.
 METHODS = ["kmeans", "gmm", "agglomerative", "birch"]
@@ -204,55 +204,8 @@ def test_parallel_and_dask_runs_equal_the_serial_run(tmp_path, embeddings, monke
                                       _rows_by_key(by_env))
 
 
-# --------------------------------------------------------------------------- selection
-
-
-def _results() -> pd.DataFrame:
-    """Two embeddings x three BIRCH settings and one K-means cell, with known scores."""
-    rows = []
-    settings = [({"threshold": 0.2, "branching_factor": 50}, [0.80, 0.84], [0.30, 0.30], "ok"),   # paper's choice
-                ({"threshold": 0.1, "branching_factor": 10}, [0.90, 0.70], [0.50, 0.52], "ok"),   # best silhouette
-                ({"threshold": 0.5, "branching_factor": 20}, [0.85, 0.86], [0.20, 0.10], "ok"),   # best ARI
-                ({"threshold": 0.7, "branching_factor": 70}, [0.99, 0.99], [0.90, 0.90], "failed")]
-    for params, aris, sils, status in settings:
-        for emb, ari, sil in zip(("vae_seed=0", "vae_seed=1"), aris, sils):
-            rows.append({"dataset": "d", "embedding": emb, "method": "birch",
-                         "parameters": json.dumps(params, sort_keys=True), "CA": ari, "NMI": ari, "ARI": ari, "silhouette": sil,
-                         "status": "failed" if status == "failed" and emb == "vae_seed=1" else "ok"})
-    for emb in ("vae_seed=0", "vae_seed=1"):
-        rows.append({"dataset": "d", "embedding": emb, "method": "kmeans", "parameters": "{}", "CA": 0.9, "NMI": 0.9,
-                     "ARI": 0.9, "silhouette": 0.4, "status": "ok"})
-    return pd.DataFrame(rows)
-
-
-def test_paper_choice_selects_the_papers_setting():
-    chosen = paper_choice(_results())
-    birch = chosen[chosen["method"] == "birch"]
-    assert len(birch) == 2 and {json.dumps(paper_setting("birch"), sort_keys=True)} == set(birch["parameters"])
-    assert len(chosen[chosen["method"] == "kmeans"]) == 2
-    assert set(chosen["selection"]) == {"paper's choice"}
-
-
-def test_best_in_grid_is_labelled_optimistic_and_skips_failed_settings():
-    chosen = best_in_grid(_results(), "ARI")
-    birch = chosen[chosen["method"] == "birch"]
-    assert set(birch["parameters"]) == {json.dumps({"branching_factor": 20, "threshold": 0.5})}
-    assert "optimistic" in chosen.attrs["note"] and chosen["selection"].str.contains("optimistic").all()
-    with pytest.raises(ParameterError, match="metric = 'silhouette' is invalid"):
-        best_in_grid(_results(), "silhouette")
-
-
-def test_label_free_choice_uses_silhouette():
-    chosen = label_free_choice(_results())
-    birch = chosen[chosen["method"] == "birch"]
-    assert set(birch["parameters"]) == {json.dumps({"branching_factor": 10, "threshold": 0.1})}
-    assert "no labels" in chosen.attrs["note"]
-
-
-def test_settings_table_and_description(tmp_path, embeddings):
+def test_description_of_a_run(tmp_path, embeddings):
     embs, y = embeddings
     table = run(embs, y, tmp_path / "r.csv", methods=["kmeans", "gmm"], n_jobs=1, progress=False)
-    summary = execution.settings_table(table)
-    assert set(summary["method"]) == {"kmeans", "gmm"} and len(summary) == 6
     line = execution.describe_run(table)
     assert line.startswith("10 cells") and "grids: full" in line and "sklearn" in line

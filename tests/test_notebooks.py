@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -14,7 +11,6 @@ import pytest
 from replicate.pipeline import SECTIONS, notebook_dir, notebook_parameters
 from replicate.vae import VAEConfig
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY_VAE = dict(seeds=[0], epochs=2, encoder_hidden=[32], decoder_hidden=[16], latent_dim=4,
                 learning_rate=0.001)
 
@@ -32,17 +28,27 @@ def test_one_parameters_cell(section):
     assert all(c.cell_type == "markdown" for c in nb.cells[:i]), "only narrative before the parameters"
 
 
-def test_committed_notebooks_match_their_generator(tmp_path):
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import make_notebooks
-    finally:
-        sys.path.pop(0)
-    for name, nb in make_notebooks.build().items():
-        committed = nbformat.read(notebook_dir() / f"{name}.ipynb", as_version=4)
-        assert [c.source for c in committed.cells] == [c.source for c in nb.cells], (
-            f"{name}.ipynb differs from tools/make_notebooks.py: run `python tools/make_notebooks.py`")
-        assert all(not c.get("outputs") for c in committed.cells if c.cell_type == "code"), "strip outputs"
+def _cells(nb) -> list[tuple[str, str, list[str]]]:
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_notebooks_and_their_text_sources_are_in_sync(section):
+    import jupytext
+
+    source = jupytext.read(notebook_dir() / f"{section}.md")
+    committed = nbformat.read(notebook_dir() / f"{section}.ipynb", as_version=4)
+    assert _cells(committed) == _cells(source), (
+        f"notebooks/{section}.ipynb and {section}.md differ: run `jupytext --sync notebooks/{section}.md`")
+    assert all(not c.get("outputs") and c.get("execution_count") is None
+               for c in committed.cells if c.cell_type == "code"), "commit notebooks without outputs"
+
+
+def test_every_parameter_a_notebook_declares_has_a_spec():
+    from replicate.params import SPECS
+
+    for section in SECTIONS:
+        assert set(notebook_parameters(section)) <= set(SPECS), section
 
 
 def test_notebook_defaults_are_the_package_defaults():
@@ -89,12 +95,15 @@ def test_each_notebook_runs_alone_on_a_tiny_dataset(section, tiny_h5_session, tm
 @pytest.mark.parametrize("section, name, value, fragment", [
     ("01_data", "dataset", "no-such-dataset", "registered dataset"),
     ("02_vae", "epochs", -3, "integer >= 1"),
+    ("01_data", "datset", "pbmc2100-top2000", "does not declare it. Did you mean 'dataset'?"),
+    ("05_table1", "learning_rat", 0.001, "Did you mean 'learning_rate'?"),
 ])
-def test_invalid_parameter_fails_in_the_first_cell(section, name, value, fragment, tmp_path):
+def test_invalid_or_misspelled_parameter_fails_in_the_first_cell(section, name, value, fragment, tmp_path):
     with pytest.raises(pm.PapermillExecutionError) as err:
         _execute(section, tmp_path / "bad.ipynb", **{name: value})
     assert err.value.ename == "ParameterError"
-    assert name in err.value.evalue and repr(value) in err.value.evalue and fragment in err.value.evalue
+    assert repr(name) in err.value.evalue or f"{name} = {value!r}" in err.value.evalue
+    assert fragment in err.value.evalue
     nb = nbformat.read(tmp_path / "bad.ipynb", as_version=4)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     failed = [i for i, c in enumerate(code_cells) if any(o.get("output_type") == "error" for o in c.outputs)]

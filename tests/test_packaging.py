@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 
@@ -42,3 +43,32 @@ def test_environment_yml_matches_pyproject():
 def test_jupyter_book_stays_below_2():
     # Jupyter Book 2 downloads its theme at build time and fails offline.
     assert "<2" in _pyproject()["jupyter-book"]
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_data_files_and_works_outside_the_checkout(tmp_path):
+    """`pip install .` (not editable): build the wheel, install it elsewhere, use it from there."""
+    import subprocess
+    import sys
+    import zipfile
+
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", str(ROOT),
+                            "-w", str(tmp_path / "dist")], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-2000:]
+    assert "importable, but is absent" not in build.stderr and "not listed" not in build.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for toml in ("paper", "datasets", "grids", "claims", "profiles", "stability"):
+        assert f"replicate/data/{toml}.toml" in names
+    assert not any(n.startswith(("tests/", "notebooks/", "book/", "results/")) for n in names)
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target",
+                              str(target), str(wheel)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-2000:]
+    code = ("import replicate, replicate.claims as c, replicate.report as r; "
+            "print(replicate.__file__); print(len(r.paper_table1()), len(c.rules()))")
+    used = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert used.returncode == 0, used.stderr[-2000:]
+    where, counts = used.stdout.split()[0], used.stdout.split()[1:]
+    assert where.startswith(str(target)) and counts == ["13", "9"]

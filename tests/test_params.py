@@ -36,3 +36,35 @@ def test_unknown_parameter_lists_known_ones():
 def test_valid_values_pass_through():
     ok = dict(dataset="pbmc68k-reduced", seeds=[0, 1], epochs=3, learning_rate=1, logvar_clamp=None)
     assert check(**ok) == ok
+
+
+PARAMS_CELL = 'dataset = "pbmc68k-reduced"  # a comment\nepochs = 30\nseeds = [0]\n'
+
+
+def test_from_notebook_checks_the_declared_parameters():
+    from replicate.params import from_notebook
+
+    ns = {"dataset": "pbmc68k-reduced", "epochs": 3, "seeds": [0, 1]}
+    cells = [PARAMS_CELL, "# Parameters\nepochs = 3\nseeds = [0, 1]\n"]
+    assert from_notebook(ns, cells) == ns
+    with pytest.raises(ParameterError, match="epochs = 0 is invalid"):
+        from_notebook({**ns, "epochs": 0}, cells)
+
+
+def test_from_notebook_refuses_a_misspelled_injected_name_and_suggests_the_declared_one():
+    from replicate.params import from_notebook
+
+    ns = {"dataset": "pbmc68k-reduced", "epochs": 30, "seeds": [0], "datset": "pbmc2100-top2000"}
+    with pytest.raises(ParameterError, match="'datset' was passed .* Did you mean 'dataset'\\?"):
+        from_notebook(ns, [PARAMS_CELL, '# Parameters\ndatset = "pbmc2100-top2000"\n'])
+    with pytest.raises(ParameterError, match="'zzz' was passed .*does not declare it. Its parameters are: dataset"):
+        from_notebook({**ns, "zzz": 1}, [PARAMS_CELL, "# Parameters\nzzz = 1\n"])
+
+
+def test_from_notebook_without_papermill_and_without_a_parameters_cell():
+    from replicate.params import declared_names, from_notebook
+
+    assert declared_names(PARAMS_CELL) == ["dataset", "epochs", "seeds"]
+    assert from_notebook({"dataset": "pbmc68k-reduced", "epochs": 30, "seeds": [0]}, [PARAMS_CELL])["epochs"] == 30
+    with pytest.raises(ParameterError, match="cannot find this notebook's parameters cell"):
+        from_notebook({}, ["import os\nprint(1)"])

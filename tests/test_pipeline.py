@@ -71,6 +71,12 @@ def test_smoke_run_writes_every_section(smoke_run):
     assert (smoke_run / "03_clustering-affinity_propagation" / "clustering_affinity_propagation.csv").is_file()
     assert "PCA(32)+k-means (live)" in set(table["row"])
     assert not list(smoke_run.rglob(".*.running.ipynb"))
+    # nothing recorded names the machine's folders: paths are relative to the run folder
+    root = str(smoke_run.resolve().parents[2])
+    assert root not in (smoke_run / "manifest.json").read_text()
+    assert manifest["sections"]["05_table1"]["parameters"]["output_dir"] == "."
+    for nb in smoke_run.glob("*/*.ipynb"):
+        assert root not in nb.read_text(), nb.name
 
 
 @pytest.mark.slow
@@ -141,3 +147,15 @@ def test_failing_section_stops_the_run_and_keeps_earlier_ones(tmp_path):
     assert (out / "02_vae" / "02_vae.failed.ipynb").is_file()
     assert not (out / "02_vae" / "02_vae.ipynb").exists()
     assert re.search(r"02_vae\.failed\.ipynb", str(err.value))
+
+
+@pytest.mark.slow
+def test_the_terminal_shows_progress_and_no_kernel_noise(tmp_path, capfd):
+    run("smoke", None, results=tmp_path, sections=("01_data", "02_vae"), overrides={"epochs": 2})
+    out, err = capfd.readouterr()
+    assert "[2/2] 02_vae" in out and "VAE seed 0: epoch 2/2" in out
+    assert "Kernel is running over TCP" not in out + err and "absl::InitializeLog" not in out + err
+    log = run_dir("pbmc68k-reduced", "smoke", tmp_path) / "02_vae" / ".kernel.log"
+    assert log.is_file()  # the kernel's own lines are kept for debugging
+    nb = (run_dir("pbmc68k-reduced", "smoke", tmp_path) / "02_vae" / "02_vae.ipynb").read_text()
+    assert "VAE seed 0: epoch" not in nb  # progress lines stay out of the executed notebook (and the book)

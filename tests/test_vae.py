@@ -3,8 +3,8 @@ import pytest
 
 from replicate import datasets, store
 from replicate.errors import ParameterError, TrainingError
-from replicate.preprocess import preprocess
-from replicate.vae import VAEConfig, VAEResult, train_vae, vae, vae_latents
+from replicate.preprocess import zscore
+from replicate.vae import VAEConfig, VAEModel, VAEResult, fit, train_vae, vae_latents
 
 TINY = dict(encoder_hidden=(32,), decoder_hidden=(16,), latent_dim=4, epochs=3, batch_size=16,
             learning_rate=1e-3)
@@ -12,7 +12,7 @@ TINY = dict(encoder_hidden=(32,), decoder_hidden=(16,), latent_dim=4, epochs=3, 
 
 @pytest.fixture(scope="module")
 def tiny_adata(tiny_h5_session):
-    return preprocess(datasets.load(tiny_h5_session))
+    return zscore(datasets.load(tiny_h5_session), copy=True)
 
 
 def test_paper_reading_and_the_documented_deviations():
@@ -24,6 +24,7 @@ def test_paper_reading_and_the_documented_deviations():
     assert (lit.learning_rate, lit.batch_size, lit.epochs) == (m["learning_rate"], m["batch_size"], m["epochs"])
     assert lit.logvar_clamp is None and lit.grad_clipnorm is None and not lit.batch_norm
     assert lit.reconstruction == "sum" and lit.adam_epsilon == 1e-7
+    assert lit.reconstruction_weight == 1.0 and lit.kl_warmup_epochs == 0
     # the default differs from the literal reading only in the one documented place
     diff = {k for k, v in VAEConfig().__dict__.items() if getattr(lit, k) != v}
     assert diff == {"batch_norm"}
@@ -98,11 +99,73 @@ def test_cache_hit_and_invalidation(tiny_adata, capsys):
     assert not any(p.name.endswith(".tmp") for p in entries)
 
 
-def test_scanpy_style_entry_point(tiny_adata):
-    a = tiny_adata.copy()
-    vae(a, VAEConfig(**{**TINY, "epochs": 1}), seed=0, verbose=False)
-    assert a.obsm["X_vae"].shape == (120, 4) and a.obsm["X_vae_logvar"].shape == (120, 4)
-    assert a.uns["X_vae"]["params"]["seed"] == 0
+def test_cache_keys_of_the_first_format_are_kept():
+    # fields added later are left out of the key while neutral, so older cache entries stay valid
+    v1 = {"encoder_hidden", "decoder_hidden", "latent_dim", "activation", "reconstruction", "learning_rate",
+          "batch_size", "epochs", "logvar_clamp", "grad_clipnorm", "adam_epsilon", "batch_norm", "xla"}
+    assert set(VAEConfig().cache_fields()) == v1
+    assert set(VAEConfig(reconstruction_weight=8.0).cache_fields()) == v1 | {"reconstruction_weight"}
+    assert set(VAEConfig(kl_warmup_epochs=5).cache_fields()) == v1 | {"kl_warmup_epochs"}
+
+
+def test_fit_returns_a_model_also_from_the_cache(tiny_adata):
+    cfg = VAEConfig(**{**TINY, "epochs": 2})
+    first = fit(tiny_adata.X, cfg, seed=11, verbose=False)
+    again = fit(tiny_adata.X, cfg, seed=11, verbose=False)
+    assert not first.cached and again.cached and again.model is not None
+    mu, _ = again.model.encode(tiny_adata.X)
+    np.testing.assert_allclose(mu, first.mu, atol=1e-6)
+    # an entry without weights (written before weights were stored) is trained again, same latents
+    for p in (store.cache_dir() / "vae").glob("*.weights.npz"):
+        p.unlink()
+    third = fit(tiny_adata.X, cfg, seed=11, verbose=False)
+    np.testing.assert_allclose(third.model.encode(tiny_adata.X)[0], first.mu, atol=1e-6)
+    assert list((store.cache_dir() / "vae").glob("*.weights.npz"))
+
+
+def test_encode_refuses_other_genes(tiny_adata):
+    res = train_vae(tiny_adata.X, VAEConfig(**{**TINY, "epochs": 1}), seed=0, verbose=False)
+    with pytest.raises(ParameterError, match="trained on 60 genes"):
+        res.model.encode(tiny_adata.X[:, :10])
+    mu, _ = res.model.encode(tiny_adata)  # an AnnData is accepted
+    np.testing.assert_allclose(mu, res.mu, atol=1e-6)
+
+
+def test_elbo_terms_match_a_hand_computation():
+    """A 2-gene, 1-latent network with hand-set weights: the loss terms equal eqs. 4 and 5 by hand."""
+    cfg = VAEConfig(encoder_hidden=(2,), decoder_hidden=(1,), latent_dim=1, batch_norm=False, epochs=1)
+    enc = {"enc_000": np.eye(2, dtype=np.float32), "enc_001": np.zeros(2, np.float32),       # hidden = relu(x)
+           "enc_002": np.array([[1.0], [-1.0]], np.float32), "enc_003": np.array([0.5], np.float32),  # mu
+           "enc_004": np.array([[0.2], [0.1]], np.float32), "enc_005": np.array([-1.0], np.float32)}  # log var
+    dec = {"dec_000": np.array([[2.0]], np.float32), "dec_001": np.array([0.0], np.float32),     # relu(2 z)
+           "dec_002": np.array([[1.0, -1.0]], np.float32), "dec_003": np.array([0.1, 0.2], np.float32)}
+    model = VAEModel.from_weights(cfg, 2, {**enc, **dec})
+    x = np.array([[1.0, 2.0], [3.0, 0.0]], np.float32)
+    eps = np.array([[0.5], [-1.0]], np.float32)
+    rec, kl = model.loss_terms(x, eps)
+    relu = lambda v: np.maximum(v, 0)  # noqa: E731
+    h = relu(x)
+    mu = h @ [[1.0], [-1.0]] + 0.5
+    logvar = h @ [[0.2], [0.1]] - 1.0
+    z = mu + np.exp(0.5 * logvar) * eps
+    x_hat = relu(2 * z) @ [[1.0, -1.0]] + [0.1, 0.2]
+    np.testing.assert_allclose(rec, 0.5 * ((x - x_hat) ** 2).sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(kl, -0.5 * (1 + logvar - mu**2 - np.exp(logvar)).sum(axis=1), rtol=1e-5)
+    # first cell by hand: h = (1, 2), mu = -0.5, log var = -0.6, z = -0.5 + 0.5 e^-0.3, x_hat = (0.1, 0.2)
+    z0 = -0.5 + 0.5 * np.exp(-0.3)
+    assert z0 < 0 and rec[0] == pytest.approx(0.5 * (0.9**2 + 1.8**2), rel=1e-5)
+    assert kl[0] == pytest.approx(-0.5 * (1 - 0.6 - 0.25 - np.exp(-0.6)), rel=1e-5)
+
+
+def test_reconstruction_weight_and_kl_warmup_train_and_report_the_unweighted_elbo(tiny_adata):
+    base = train_vae(tiny_adata.X, VAEConfig(**TINY), seed=0, verbose=False)
+    heavy = train_vae(tiny_adata.X, VAEConfig(**TINY, reconstruction_weight=8.0), seed=0, verbose=False)
+    warm = train_vae(tiny_adata.X, VAEConfig(**TINY, kl_warmup_epochs=3), seed=0, verbose=False)
+    for res in (heavy, warm):
+        assert np.allclose(np.array(res.history["reconstruction"]) + res.history["kl"], res.history["loss"])
+    # weighting the reconstruction term lets the latent spend more KL on it
+    assert heavy.history["kl"][-1] > base.history["kl"][-1]
+    assert not np.allclose(warm.mu, base.mu)
 
 
 def test_save_load_round_trip(tiny_adata, tmp_path):

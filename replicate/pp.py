@@ -1,0 +1,7 @@
+"""Preprocessing, scanpy style: ``rp.pp.zscore(adata)``."""
+
+from __future__ import annotations
+
+from .preprocess import zscore
+
+__all__ = ["zscore"]

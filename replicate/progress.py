@@ -1,0 +1,95 @@
+"""Progress of long work (VAE epochs, grid cells) for the person waiting at the terminal.
+
+Lines go to ``$REPLICATE_PROGRESS_FILE`` when it is set -- ``replicate run`` sets it for each
+notebook it executes and prints the lines as they arrive, so the terminal shows progress while
+the executed notebook (and the book page made from it) stays free of log lines. Without it,
+lines go to standard error, where an interactive user sees them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["ENV", "report", "Throttle", "follow"]
+
+#: Environment variable naming the file progress lines are appended to.
+ENV = "REPLICATE_PROGRESS_FILE"
+
+
+def report(message: str) -> None:
+    """Send one progress line to the progress file, or else to standard error."""
+    target = os.environ.get(ENV)
+    if target:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(message.rstrip("\n") + "\n")
+    else:
+        print(message, file=sys.stderr, flush=True)
+
+
+class Throttle:
+    """True at most every ``every_s`` seconds (and always for ``force``): keeps the terminal readable."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.every_s, self.last = every_s, -float("inf")
+
+    def __call__(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if force or now - self.last >= self.every_s:
+            self.last = now
+            return True
+        return False
+
+
+class follow:
+    """Context manager: print new lines of ``path`` through ``emit`` as they are written.
+
+    With ``heartbeat_s``, also emits ``heartbeat()`` whenever nothing arrived for that long, so a
+    quiet stretch (a long clustering cell, a slow import) never leaves the terminal silent.
+    """
+
+    def __init__(self, path: str | os.PathLike, emit: Callable[[str], None], *, heartbeat_s: float | None = 15.0,
+                 heartbeat: Callable[[], str] | None = None, poll_s: float = 0.5) -> None:
+        self.path, self.emit, self.poll_s = Path(path), emit, poll_s
+        self.heartbeat_s, self.heartbeat = heartbeat_s, heartbeat
+        self._pos = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> follow:
+        self.path.write_text("", encoding="utf-8")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._drain()
+
+    def _drain(self) -> bool:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._pos)
+                data = f.read()
+        except FileNotFoundError:
+            return False
+        end = data.rfind(b"\n")
+        if end < 0:
+            return False  # nothing, or half a line still being written
+        self._pos += end + 1
+        for line in data[:end].decode("utf-8", "replace").splitlines():
+            self.emit(line)
+        return True
+
+    def _loop(self) -> None:
+        quiet_since = time.monotonic()
+        while not self._stop.wait(self.poll_s):
+            if self._drain():
+                quiet_since = time.monotonic()
+            elif self.heartbeat_s and self.heartbeat and time.monotonic() - quiet_since >= self.heartbeat_s:
+                self.emit(self.heartbeat())
+                quiet_since = time.monotonic()

@@ -1,0 +1,87 @@
+"""Where the package runs from and what a run was made with (a neutral module: imports nothing heavy).
+
+Every page, table and manifest that names its run uses :func:`run_info` and
+:func:`run_info_markdown`; paths are shown relative to the repository or the run folder, never
+as the absolute path of the machine that ran them (:func:`relative`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["project_root", "relative", "versions", "run_info", "run_info_markdown"]
+
+#: Distributions whose versions shape the numbers (shown on every page).
+VERSIONED = ("replicate-vae-scrna", "numpy", "scipy", "scikit-learn", "scanpy", "anndata", "tensorflow-cpu",
+             "tensorflow", "keras", "papermill", "jupyter-book")
+
+
+def project_root(*, required: bool = True) -> Path | None:
+    """The source checkout this package runs from (it holds ``notebooks/`` and ``book/``).
+
+    ``required=False`` returns None for an installed wheel (no checkout); otherwise a
+    :class:`~replicate.errors.ReplicateError` says how to get one.
+    """
+    root = Path(__file__).resolve().parents[1]
+    if (root / "notebooks").is_dir() and (root / "pyproject.toml").is_file():
+        return root
+    if not required:
+        return None
+    from .errors import ReplicateError
+
+    raise ReplicateError(
+        "this command needs the repository's notebooks/ and book/ folders, which a plain "
+        "`pip install` does not carry. Clone the repository and run `pip install -e .` in it."
+    )
+
+
+def relative(path: str | os.PathLike, *, to: str | os.PathLike | None = None) -> str:
+    """``path`` relative to ``to`` (default: the repository, else the working folder), POSIX style.
+
+    A path outside both is reduced to its name, so no absolute machine path is ever shown.
+    """
+    p = Path(path).resolve()
+    bases = [Path(to).resolve()] if to is not None else []
+    root = project_root(required=False)
+    bases += [root] if root is not None else []
+    bases.append(Path.cwd().resolve())
+    for base in bases:
+        try:
+            return p.relative_to(base).as_posix() or "."
+        except ValueError:
+            continue
+    return p.name
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the libraries that shape the numbers."""
+    out = {"python": platform.python_version()}
+    for dist in VERSIONED:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def run_info(*, dataset: str, cells: int | None = None, genes: int | None = None, profile: str = "",
+             date: str | None = None, methods: list[str] | None = None,
+             version_map: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a page shows about the run it comes from: dataset, shape, profile, date, versions."""
+    return {"dataset": dataset, "cells": cells, "genes": genes, "profile": profile,
+            "date": date or _dt.date.today().isoformat(), "methods": list(methods or []),
+            "versions": dict(version_map) if version_map is not None else versions()}
+
+
+def run_info_markdown(info: dict[str, Any]) -> str:
+    """:func:`run_info` as one Markdown paragraph (the one text every page and the book use)."""
+    shape = f" ({info['cells']:,} cells × {info['genes']:,} genes)" if info.get("cells") else ""
+    methods = f"; clustering methods: {', '.join(info['methods'])}" if info.get("methods") else ""
+    libs = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
+    return (f"**Run:** dataset `{info['dataset']}`{shape}, profile `{info.get('profile') or '-'}`"
+            f"{methods}, {info['date']}. **Versions:** {libs}.")
