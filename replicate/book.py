@@ -1,4 +1,10 @@
-"""`replicate book`: build the Jupyter Book (1.x, offline) from a run folder."""
+"""`replicate book`: build the Jupyter Book (1.x, offline) from a run folder.
+
+The run's executed notebooks are rendered as they are (never executed again); the one page that
+the build executes is ``own_data`` (the five-line route on one's own AnnData). Facts the prose
+pages mention -- library versions, counts -- are MyST substitutions written from the run's
+manifest and the package's data files, so no page types them.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from .errors import ReplicateError
 from .pipeline import PER_METHOD
 from .provenance import project_root, run_info, run_info_markdown
 
+__all__ = ["build", "substitutions", "write_toc", "write_run_info"]
+
 #: Prose pages of book/ around the executed sections, in reading order.
 BEFORE = ["methods"]
-AFTER = ["discussion", "rerun", "exercises"]
+AFTER = ["discussion", "own_data", "rerun", "exercises"]
 
 
 def _method_title(method: str) -> str:
@@ -63,7 +72,38 @@ def write_toc(folder: Path, sections: list[str]) -> Path:
     path.write_text("\n".join(lines) + "\n")
     return path
 
-__all__ = ["build"]
+def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
+    """The facts prose pages quote (``{{ name }}``), from the run's manifest and the data files."""
+    from ._resources import paper
+
+    versions = manifest.get("versions", {})
+    facts = paper()
+    out = {
+        "run_tensorflow": versions.get("tensorflow-cpu", versions.get("tensorflow", "?")),
+        "run_keras": versions.get("keras", "?"),
+        "run_sklearn": versions.get("scikit-learn", "?"),
+        "paper_framework": facts["model"]["framework"],
+        "paper_sklearn": facts["model"]["clustering_library"],
+        "paper_genes": f"{facts['data']['n_genes']:,}",
+        "paper_cells": f"{facts['data']['n_cells_table1']:,}",
+        "paper_vaes": str(facts["model"]["n_vaes"]),
+    }
+    try:
+        from .stability import committed_summary
+
+        out["n_readings"] = str(len(committed_summary()))
+    except ReplicateError:
+        out["n_readings"] = "several"
+    return out
+
+
+def _write_config(stage: Path, manifest: dict[str, Any]) -> None:
+    import yaml
+
+    path = stage / "_config.yml"
+    config = yaml.safe_load(path.read_text())
+    config.setdefault("parse", {})["myst_substitutions"] = substitutions(manifest)
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
 def _jupyter_book() -> str:
@@ -102,6 +142,7 @@ def build(run: str | Path, *, strict: bool = True) -> Path:
             _title_page(stage / f"{name}.ipynb", _method_title(name.split("-", 1)[1]))
     write_toc(stage, sections)
     write_run_info(stage, info)
+    _write_config(stage, info)
     cmd = [_jupyter_book(), "build", "--all", str(stage)]
     if strict:
         cmd[3:3] = ["-W", "-n", "--keep-going"]

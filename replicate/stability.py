@@ -62,7 +62,8 @@ def trivial_reconstruction(X: np.ndarray, reduction: str) -> float:
     return float(0.5 * sq.sum(axis=1).mean() if reduction == "sum" else sq.mean())
 
 
-def _train_one(X: np.ndarray, labels: np.ndarray, reading: dict[str, Any], cfg: VAEConfig, seed: int) -> dict:
+def _train_one(X: np.ndarray, labels: np.ndarray, reading: dict[str, Any], cfg: VAEConfig, seed: int, *,
+               keep_weights: bool = True) -> dict:
     from .clustering import kmeans
     from .metrics import evaluate
 
@@ -70,7 +71,7 @@ def _train_one(X: np.ndarray, labels: np.ndarray, reading: dict[str, Any], cfg: 
                            "params": json.dumps(reading["params"], sort_keys=True)}
     t0 = time.perf_counter()
     try:
-        (res,) = vae_latents(X, cfg, seeds=[seed], verbose=False)
+        (res,) = vae_latents(X, cfg, seeds=[seed], verbose=False, keep_weights=keep_weights)
     except TrainingError as exc:
         hist = getattr(exc, "history", {}) or {}
         first = hist.get("loss", [np.nan])[0] if hist.get("loss") else np.nan

@@ -1,0 +1,397 @@
+"""Why our numbers differ from the paper's: each candidate factor measured, then ranked.
+
+Experiments (each resumable; rows go to CSV files under ``results/why/`` and every VAE comes
+through the latent cache):
+
+- :func:`readings_study`: more readings of the paper's VAE (``replicate/data/stability.toml``),
+  3 seeds each: trains / diverges / collapses, label-free fingerprints
+  (:mod:`replicate.fingerprints`), KL spikes, and VAE+K-means / VAE+AP at the paper's settings
+  (for information: the labels choose nothing). :func:`matched_reading` picks the reading whose
+  fingerprints are closest to what the paper's reports imply -- by fingerprints only.
+- :func:`dataset_rows`: the paper's six methods at its settings (and the live baselines) for a
+  reading on a dataset -- the gene-set (``pbmc2100-top2000-scdcc``) and cell-set
+  (``pbmc4k-top2000``) factors.
+- :func:`gene_count_rows`: on the worm neurons, whose files have all genes, the VAE and the
+  baselines on all genes and on 2,000 selected genes.
+- :func:`factor_effects` / :func:`decomposition`: paired differences by VAE seed with bootstrap
+  intervals, one row per factor and score, ranked; and the share of the gap they explain.
+
+``python -m replicate.why`` runs the experiments in order (about 90 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import progress, store
+from .clustering import PAPER_METHODS
+from .errors import ReplicateError
+from .vae import VAEConfig, vae_latents
+
+__all__ = ["readings_study", "matched_reading", "kl_spikes", "dataset_rows", "gene_count_rows", "select_genes",
+           "paired_effect", "factor_effects", "decomposition", "main"]
+
+#: Scores the decomposition follows: the paper's headline method and its most different one.
+HEADLINE = (("kmeans", "CA"), ("kmeans", "ARI"), ("affinity_propagation", "CA"), ("affinity_propagation", "ARI"))
+
+
+def results_dir() -> Path:
+    """The committed folder of this study (``results/why`` of the checkout)."""
+    from .provenance import project_root
+
+    return project_root() / "results" / "why"
+
+
+def _append(out: Path, rows: list[dict[str, Any]]) -> None:
+    store.atomic_write(out, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+
+
+def _done(out: Path) -> list[dict[str, Any]]:
+    return pd.read_csv(out).to_dict("records") if out.is_file() else []
+
+
+# --------------------------------------------------------------------------- training health
+
+
+def kl_spikes(history: dict[str, list[float]], *, factor: float | None = None) -> dict[str, Any]:
+    """Label-free: did the epoch's mean KL jump above ``factor`` x its median over training?"""
+    from .fingerprints import targets
+
+    factor = factor if factor is not None else float(targets()["training_health"]["kl_spike_factor"])
+    kl = np.asarray(history.get("kl", []), dtype=float)
+    if kl.size < 2:
+        return {"kl_spike": False, "kl_max": float(kl.max()) if kl.size else np.nan, "kl_spike_epochs": ""}
+    median = float(np.median(kl))
+    spikes = [i + 1 for i, v in enumerate(kl) if v > factor * median]
+    return {"kl_spike": bool(spikes), "kl_max": float(kl.max()), "kl_spike_epochs": " ".join(map(str, spikes))}
+
+
+# --------------------------------------------------------------------------- readings
+
+
+def _reading(name: str) -> dict[str, Any]:
+    from .stability import readings
+
+    for r in readings():
+        if r["name"] == name:
+            return r
+    raise ReplicateError(f"no reading named {name!r} in replicate/data/stability.toml.")
+
+
+def candidate_readings() -> list[str]:
+    """Readings to fingerprint: the new ones, and the earlier ones where every seed trained.
+
+    Readings of the first stability study that diverged, blew up or collapsed for some seed cannot
+    be chosen as a reading of the paper, so their latents are not fingerprinted (that would cost
+    ~20 minutes of training for nothing that can change the choice).
+    """
+    from .stability import committed_summary, readings
+
+    try:
+        first = committed_summary()
+    except ReplicateError:
+        first = pd.DataFrame(columns=["trained", "seeds"])
+    names = []
+    for r in readings():
+        if r["name"] not in first.index:
+            names.append(r["name"])
+        elif first.loc[r["name"], "trained"] == first.loc[r["name"], "seeds"]:
+            names.append(r["name"])
+    return names
+
+
+def readings_study(dataset: str, seeds: list[int], out: str | os.PathLike, *, names: list[str] | None = None,
+                   verbose: bool = True) -> pd.DataFrame:
+    """Train, fingerprint and score every reading in ``names`` with every seed; resumable rows in ``out``."""
+    from . import datasets
+    from .clustering import kmeans_scores, run_cell
+    from .fingerprints import fingerprint
+    from .preprocess import zscore
+    from .stability import _train_one, reading_config
+
+    out = Path(out)
+    rows = _done(out)
+    finished = {(r["reading"], int(r["seed"])) for r in rows}
+    raw = datasets.load(dataset)
+    y = raw.obs["label"].to_numpy()
+    k = int(len(np.unique(y)))
+    prepared: dict[Any, np.ndarray] = {}
+    names = names or candidate_readings()
+    start = time.perf_counter()
+    for i, name in enumerate(names):
+        reading = _reading(name)
+        clip = reading["params"].get("clip_zscore")
+        if clip not in prepared:
+            prepared[clip] = zscore(raw, clip=clip, copy=True).X
+        X = prepared[clip]
+        cfg = reading_config(reading)
+        for seed in seeds:
+            if (name, int(seed)) in finished:
+                continue
+            row = _train_one(X, y, reading, cfg, int(seed), keep_weights=False)
+            row = {"dataset": dataset, **row}
+            if row["status"] != "diverged":
+                (res,) = vae_latents(X, cfg, seeds=[seed], verbose=False)
+                row.update(kl_spikes(res.history))
+                row.update(fingerprint(res.mu, res.logvar, res.history, n_clusters=k))
+                km = kmeans_scores({"m": res.mu}, y).iloc[0]
+                ap = run_cell(res.mu, y, "affinity_propagation", {"preference": -350, "damping": 0.9}, n_clusters=k)
+                row.update({f"kmeans_{m}": float(km[m]) for m in ("CA", "NMI", "ARI")})
+                row.update({f"ap_{m}": float(ap[m]) for m in ("CA", "NMI", "ARI")})
+            rows.append(row)
+            _append(out, rows)
+            if verbose:
+                progress.report(f"[readings {i + 1}/{len(names)}] {name}, seed {seed}: {row['status']}, "
+                                f"fingerprint distance {row.get('distance', float('nan')):.2f} "
+                                f"(elapsed {time.perf_counter() - start:.0f}s)")
+    return pd.DataFrame(rows)
+
+
+def readings_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per reading: seeds trained, KL spikes, mean fingerprints and distance, metrics (for information)."""
+    g = rows.groupby("reading", sort=False)
+    out = pd.DataFrame({"deviations": g["deviations"].first(), "seeds": g.size(),
+                        "trained": g["status"].agg(lambda s: int((s == "trained").sum())),
+                        "outcomes": g["status"].agg(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items())),
+                        "kl_spikes": g["kl_spike"].agg(lambda s: int(s.fillna(False).astype(bool).sum()))})
+    numeric = [c for c in rows.columns if c.startswith(("ap_clusters", "birch_", "gmm_failures", "median_sq",
+                                                        "nn_", "dim_", "active_", "sigma_", "kl_per", "penalty_"))]
+    for c in numeric + ["distance"] + [f"{p}_{m}" for p in ("kmeans", "ap") for m in ("CA", "NMI", "ARI")]:
+        if c in rows:
+            out[c] = g[c].mean()
+    return out
+
+
+def matched_reading(dataset: str = "pbmc2100-top2000") -> tuple[str, VAEConfig]:
+    """The fingerprint-matched reading from the committed readings study: (name, its configuration).
+
+    Chosen by :func:`replicate.fingerprints.choose_matched` among readings where every seed
+    trained; labels play no part.
+    """
+    from .fingerprints import choose_matched
+    from .stability import reading_config
+
+    path = results_dir() / f"{dataset}-readings.csv"
+    if not path.is_file():
+        raise ReplicateError(f"no readings study at {path.name}; run `python -m replicate.why --dataset {dataset}`.")
+    rows = pd.read_csv(path)
+    summary = readings_summary(rows)
+    name = choose_matched(rows[rows["status"] != "diverged"], trained=summary["trained"] == summary["seeds"])
+    return name, reading_config(_reading(name))
+
+
+def reading_params(config: VAEConfig) -> dict[str, Any]:
+    """The notebook parameters that select ``config`` (those differing from the default)."""
+    default = VAEConfig()
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.__dict__.items()
+            if getattr(default, k) != v}
+
+
+# --------------------------------------------------------------------------- datasets and genes
+
+
+def select_genes(adata: Any, n: int, how: str) -> Any:
+    """The ``n`` genes of raw counts ``adata`` with the highest mean ('mean') or dispersion ('hvg').
+
+    'hvg' is scanpy's ``highly_variable_genes`` (flavor 'seurat', on log-normalised counts),
+    the selection scDeepCluster's and scDCC's 2,000-gene files were made with; 'mean' ranks
+    genes by their mean normalised count. Returns a copy with those genes, raw counts kept.
+    """
+    import scanpy as sc
+
+    norm = adata.copy()
+    sc.pp.normalize_total(norm, target_sum=float(np.median(np.asarray(adata.X.sum(axis=1)).ravel())))
+    if how == "mean":
+        order = np.argsort(-np.asarray(norm.X.mean(axis=0)).ravel(), kind="stable")[:n]
+        keep = np.sort(order)
+    elif how == "hvg":
+        sc.pp.log1p(norm)
+        sc.pp.highly_variable_genes(norm, n_top_genes=n, flavor="seurat")
+        keep = np.flatnonzero(norm.var["highly_variable"].to_numpy())
+    else:
+        raise ReplicateError(f"how = {how!r} is invalid: use 'hvg' or 'mean'.")
+    return adata[:, keep].copy()
+
+
+def _paper_setting_rows(adata: Any, latents: dict[str, np.ndarray], methods: tuple[str, ...]) -> pd.DataFrame:
+    from . import execution
+
+    path = store.cache_dir() / "clustering" / f"{store.array_hash(adata.X)[:24]}.csv"
+    return execution.run(latents, adata.obs["label"].to_numpy(), path,
+                         dataset=adata.uns.get("dataset", {}).get("name", ""), methods=list(methods), thin="paper",
+                         progress=False)
+
+
+def dataset_rows(adata: Any, reading: str, config: VAEConfig, seeds: list[int], *,
+                 methods: tuple[str, ...] = PAPER_METHODS, baselines: bool = True, keep_weights: bool = False,
+                 label: str = "") -> pd.DataFrame:
+    """VAE + each method at the paper's setting, one row per (seed, method); plus live baselines.
+
+    ``adata`` is preprocessed (z-scores). Rows: dataset, variant (``label``), reading, seed, method,
+    clusters_found, CA, NMI, ARI (fractions), status, vae_seconds.
+    """
+    res = vae_latents(adata.X, config, seeds=list(seeds), verbose=True, keep_weights=keep_weights)
+    latents = {f"vae_seed={s}": r.mu for s, r in zip(seeds, res)}
+    cells = _paper_setting_rows(adata, latents, methods)
+    cells = cells.assign(seed=cells["embedding"].str.removeprefix("vae_seed=").astype(int))
+    seconds = {int(s): float(np.sum(r.history["seconds"])) for s, r in zip(seeds, res)}
+    spikes = {int(s): kl_spikes(r.history)["kl_spike"] for s, r in zip(seeds, res)}
+    out = cells[["method", "seed", "clusters_found", "CA", "NMI", "ARI", "status"]].assign(
+        vae_seconds=cells["seed"].map(seconds), kl_spike=cells["seed"].map(spikes), reading=reading)
+    name = adata.uns.get("dataset", {}).get("name", "")
+    out = out.assign(dataset=name, variant=label or name, cells=adata.n_obs, genes=adata.n_vars)
+    if baselines:
+        out = pd.concat([out, _baselines_only(adata, label or name)], ignore_index=True)
+    return out
+
+
+def gene_count_rows(dataset: str, readings: dict[str, VAEConfig], seeds: list[int], *, n_genes: int = 2000,
+                    selections: tuple[str, ...] = ("hvg", "mean"), methods: tuple[str, ...] = ("kmeans",)) -> pd.DataFrame:
+    """All genes vs ``n_genes`` selected genes of the same cells: the VAE readings and the baselines."""
+    from . import datasets
+    from .preprocess import zscore
+
+    raw = datasets.load(dataset)
+    variants = {"all genes": raw}
+    for how in selections:
+        variants[f"{n_genes} genes ({how})"] = select_genes(raw, n_genes, how)
+    frames = []
+    for label, counts in variants.items():
+        ad = zscore(counts, copy=True)
+        for name, cfg in readings.items():
+            frames.append(dataset_rows(ad, name, cfg, seeds, methods=methods, baselines=False, label=label))
+        frames.append(_baselines_only(ad, label))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _baselines_only(adata: Any, label: str) -> pd.DataFrame:
+    from .baselines import cached_baselines
+
+    base = cached_baselines(adata)
+    keep = base[base["method"].isin(["pca32+kmeans", "scanpy+leiden(count)"])]
+    return keep[["method", "clusters_found", "CA", "NMI", "ARI", "status"]].assign(
+        reading="baseline", seed=-1, dataset=adata.uns.get("dataset", {}).get("name", ""), variant=label,
+        cells=adata.n_obs, genes=adata.n_vars)
+
+
+# --------------------------------------------------------------------------- effects
+
+
+def paired_effect(a: pd.Series, b: pd.Series, *, n_boot: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """Mean of b - a over the seeds both have (paired), with a 95% bootstrap interval; percent points."""
+    from .claims import bootstrap_ci
+
+    both = pd.concat([a.rename("a"), b.rename("b")], axis=1).dropna()
+    diff = 100 * (both["b"] - both["a"])
+    lo, hi = bootstrap_ci(diff.to_numpy(), n_boot=n_boot, seed=seed)
+    return {"effect": float(diff.mean()) if len(diff) else np.nan, "ci_low": lo, "ci_high": hi, "n": int(len(diff))}
+
+
+def unpaired_effect(a: pd.Series, b: pd.Series, *, n_boot: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """Mean of b minus mean of a (different cells or seeds: not paired), 95% bootstrap interval; points."""
+    rng = np.random.default_rng(seed)
+    a, b = 100 * a.dropna().to_numpy(float), 100 * b.dropna().to_numpy(float)
+    if len(a) < 2 or len(b) < 2:
+        return {"effect": float(b.mean() - a.mean()) if len(a) and len(b) else np.nan, "ci_low": np.nan,
+                "ci_high": np.nan, "n": int(min(len(a), len(b)))}
+    boot = rng.choice(b, (n_boot, len(b))).mean(1) - rng.choice(a, (n_boot, len(a))).mean(1)
+    return {"effect": float(b.mean() - a.mean()), "ci_low": float(np.quantile(boot, 0.025)),
+            "ci_high": float(np.quantile(boot, 0.975)), "n": int(min(len(a), len(b)))}
+
+
+def _by_seed(rows: pd.DataFrame, method: str, metric: str) -> pd.Series:
+    part = rows[rows["method"] == method]
+    return part.groupby("seed")[metric].mean()
+
+
+def factor_effects(factors: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (factor, score): the effect (ours after the change minus before), 95% CI, n.
+
+    ``factors``: dicts with ``factor``, ``change`` (words), ``page`` (where the evidence is),
+    ``before`` and ``after`` (rows with method, seed, CA/NMI/ARI), ``paired`` (same seeds).
+    """
+    out = []
+    for f in factors:
+        for method, metric in HEADLINE:
+            a, b = _by_seed(f["before"], method, metric), _by_seed(f["after"], method, metric)
+            eff = paired_effect(a, b) if f.get("paired", True) else unpaired_effect(a, b)
+            out.append({"factor": f["factor"], "change": f["change"], "score": f"VAE+{_short(method)} {metric}",
+                        "paired": bool(f.get("paired", True)), "page": f.get("page", ""), **eff})
+    return pd.DataFrame(out)
+
+
+def _short(method: str) -> str:
+    return {"kmeans": "K-means", "affinity_propagation": "AP"}.get(method, method)
+
+
+def decomposition(effects: pd.DataFrame, gaps: dict[str, float]) -> pd.DataFrame:
+    """Rank the factors by the share of the gap to the paper each closes, per score.
+
+    ``gaps``: score -> paper minus ours (points). A factor closes ``effect / gap`` of it (negative:
+    it widens the gap). The last row per score, "not explained", is the gap minus the sum of the
+    factors' effects -- an upper bound on what additivity would allow, said so on the page.
+    """
+    rows = []
+    for score, gap in gaps.items():
+        part = effects[effects["score"] == score].copy()
+        part["gap"] = gap
+        part["share_of_gap"] = part["effect"] / gap
+        part = part.sort_values("effect", ascending=False, key=lambda s: s.abs())
+        rows.append(part)
+        explained = float(part["effect"].clip(lower=0).sum())
+        rows.append(pd.DataFrame([{"factor": "not explained by the measured factors", "change": "", "score": score,
+                                   "effect": gap - explained, "gap": gap, "share_of_gap": (gap - explained) / gap}]))
+    return pd.concat(rows, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m replicate.why", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="pbmc2100-top2000")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the readings study")
+    p.add_argument("--steps", nargs="+", default=["readings", "gene-set", "cell-set", "gene-count"],
+                   choices=["readings", "gene-set", "cell-set", "gene-count"])
+    p.add_argument("--table-seeds", type=int, nargs="+", default=list(range(10)),
+                   help="VAE seeds of the gene-set and cell-set runs (the paper's 10)")
+    p.add_argument("--worm-seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = p.parse_args(argv)
+    from . import datasets
+    from .preprocess import zscore
+
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    if "readings" in args.steps:
+        readings_study(args.dataset, args.seeds, folder / f"{args.dataset}-readings.csv")
+        rows = pd.read_csv(folder / f"{args.dataset}-readings.csv")
+        store.atomic_write(folder / f"{args.dataset}-readings-summary.csv",
+                           lambda f: readings_summary(rows).to_csv(f))
+    name, matched = matched_reading(args.dataset)
+    progress.report(f"fingerprint-matched reading: {name} ({matched.describe()})")
+    both = {"default": VAEConfig(), "fingerprint-matched": matched}
+    for step, ds in (("gene-set", "pbmc2100-top2000-scdcc"), ("cell-set", "pbmc4k-top2000")):
+        if step not in args.steps:
+            continue
+        ad = zscore(datasets.load(ds), copy=True)
+        frames = [dataset_rows(ad, r, cfg, args.table_seeds, baselines=(r == "default")) for r, cfg in both.items()]
+        store.atomic_write(folder / f"{ds}.csv", lambda f: pd.concat(frames, ignore_index=True).to_csv(f, index=False))
+    if "gene-count" in args.steps:
+        rows = gene_count_rows("worm-2100", both, args.worm_seeds)
+        store.atomic_write(folder / "worm-2100-gene-count.csv", lambda f: rows.to_csv(f, index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
