@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ReplicateError
-from .pipeline import PER_METHOD
+from .pipeline import PER_METHOD, notebook_parameters
 from .provenance import project_root, run_info, run_info_markdown
 
 __all__ = ["build", "substitutions", "write_toc", "write_run_info"]
@@ -33,15 +33,49 @@ def _method_title(method: str) -> str:
     return rows[method].removeprefix("VAE+") if method in rows else method.upper()
 
 
-def _title_page(path: Path, method_title: str) -> None:
-    """Put the method in the page's first heading (every method's page comes from one notebook)."""
+def _ran_with(params: dict[str, Any], defaults: dict[str, Any]) -> str:
+    """One line: the dataset, seeds and profile of a page, and every parameter that differs from its default."""
+    shown = {k: params[k] for k in ("dataset", "profile", "seeds", "method") if k in params}
+    changed = {k: v for k, v in params.items()
+               if k not in shown and k != "output_dir" and k in defaults and defaults[k] != v}
+    parts = [f"{k} `{_short_value(v)}`" for k, v in shown.items()]
+    line = "**This page ran with** " + ", ".join(parts)
+    if changed:
+        line += "; changed from the notebook's defaults: " + ", ".join(f"`{k} = {v!r}`" for k, v in changed.items())
+    else:
+        line += "; every other parameter at the notebook's default"
+    return line + "."
+
+
+def _short_value(v: Any) -> str:
+    if isinstance(v, list) and len(v) > 3 and all(isinstance(x, int) for x in v) and v == list(range(v[0], v[-1] + 1)):
+        return f"{v[0]}–{v[-1]}"
+    return str(v)
+
+
+def prepare_page(path: Path, *, params: dict[str, Any], defaults: dict[str, Any], title_suffix: str = "") -> None:
+    """Make an executed notebook read result-first on the site (the run's own copy is not touched).
+
+    The parameters cell and papermill's injected cell are removed, every code cell's input is
+    folded away (one click shows it), and a line under the title says what the page ran with.
+    """
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if cell.cell_type != "code":
+            continue
+        if "parameters" in tags or "injected-parameters" in tags:
+            tags.append("remove-cell")
+        elif not any(t.startswith("remove-") or t == "hide-input" for t in tags):
+            tags.append("hide-input")
+    for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
-            head, _, rest = cell.source.lstrip().partition("\n")
-            cell.source = f"{head}: {method_title}\n{rest}"
+            if title_suffix:
+                head, _, rest = cell.source.lstrip().partition("\n")
+                cell.source = f"{head}: {title_suffix}\n{rest}"
+            nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(_ran_with(params, defaults)))
             break
     nbformat.write(nb, path)
 
@@ -71,6 +105,13 @@ def write_toc(folder: Path, sections: list[str]) -> Path:
     path = folder / "_toc.yml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+def _defaults(section: str) -> dict[str, Any]:
+    try:
+        return notebook_parameters(section)
+    except (OSError, ValueError):  # a section that no longer exists in notebooks/
+        return {}
+
 
 def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
     """The facts prose pages quote (``{{ name }}``), from the run's manifest and the data files."""
@@ -137,9 +178,12 @@ def build(run: str | Path, *, strict: bool = True) -> Path:
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(project_root() / "book", stage, ignore=shutil.ignore_patterns("_build"))
     for name in sections:
-        shutil.copyfile(run / name / f"{name}.ipynb", stage / f"{name}.ipynb")
-        if name.startswith(PER_METHOD + "-"):
-            _title_page(stage / f"{name}.ipynb", _method_title(name.split("-", 1)[1]))
+        page = stage / f"{name}.ipynb"
+        shutil.copyfile(run / name / f"{name}.ipynb", page)
+        section = name.split("-", 1)[0] if name.startswith(PER_METHOD + "-") else name
+        suffix = _method_title(name.split("-", 1)[1]) if section == PER_METHOD else ""
+        prepare_page(page, params=info["sections"][name].get("parameters", {}),
+                     defaults=_defaults(section), title_suffix=suffix)
     write_toc(stage, sections)
     write_run_info(stage, info)
     _write_config(stage, info)

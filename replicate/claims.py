@@ -21,6 +21,7 @@ from ._resources import load_toml
 from .clustering import PAPER_METHODS, PRE_EXPERIMENTS, kmeans_scores, method_info
 from .report import METRICS, paper_table1
 from .selection import best_in_grid, paper_setting_rows
+from .stats import bootstrap_ci, paired_test
 
 __all__ = ["rules", "bootstrap_ci", "paired_test", "check_all", "verdict_table", "seed_statistics",
            "glue_verdicts", "encoder_variants", "variation_sources"]
@@ -37,28 +38,6 @@ def rules() -> dict[str, dict[str, Any]]:
 
 def _rule(cid: str, key: str) -> Any:
     return rules()[cid][key]
-
-
-def bootstrap_ci(values: Any, *, level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (resampling VAE seeds with replacement)."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    if len(v) < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = rng.choice(v, size=(n_boot, len(v)), replace=True).mean(axis=1)
-    a = (1 - level) / 2
-    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
-
-
-def paired_test(a: Any, b: Any) -> float:
-    """Two-sided Wilcoxon signed-rank p-value for paired per-seed values (NaN if not computable)."""
-    from scipy.stats import wilcoxon
-
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 2 or np.allclose(a, b):
-        return float("nan")
-    return float(wilcoxon(a, b).pvalue)
 
 
 def _paper_rows(clustering: pd.DataFrame) -> pd.DataFrame:
@@ -233,9 +212,18 @@ def check_all(clustering: pd.DataFrame, baseline_rows: pd.DataFrame | None = Non
     return pd.DataFrame(checks)
 
 
-def verdict_table(checks: pd.DataFrame) -> "pd.io.formats.style.Styler":
-    """The checks for readers, verdicts coloured."""
+def verdict_table(checks: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """The checks for readers, verdicts coloured; with several VAE readings, their verdicts side by side."""
     colours = {SUPPORTED: "#d9f0d3", NOT_SUPPORTED: "#f7d4d4", NOT_TESTABLE: "#eeeeee"}
+    if "reading" in checks and checks["reading"].nunique() > 1:
+        order = list(dict.fromkeys(checks["reading"]))
+        wide = checks.pivot(index="claim", columns="reading", values="verdict")[order]
+        first = checks[checks["reading"] == order[0]].set_index("claim")
+        shown = pd.concat([first[["statement"]], wide.rename(columns=lambda r: f"verdict: {r}"),
+                           first[["evidence"]].rename(columns={"evidence": f"evidence: {order[0]}"})], axis=1)
+        verdicts = [c for c in shown.columns if c.startswith("verdict")]
+        return (shown.reset_index().style.hide(axis="index")
+                .apply(lambda col: [f"background-color: {colours.get(v, '')}" for v in col], subset=verdicts))
     shown = checks[["claim", "statement", "verdict", "evidence"]]
     return shown.style.apply(lambda col: [f"background-color: {colours.get(v, '')}" for v in col],
                              subset=["verdict"]).hide(axis="index")
@@ -255,11 +243,16 @@ def seed_statistics(clustering: pd.DataFrame) -> pd.DataFrame:
 
 
 def glue_verdicts(checks: pd.DataFrame) -> None:
-    """Glue the verdict counts (``n_supported``, ``n_not_supported``, ``n_not_testable_here``)."""
+    """Glue the verdict counts: ``n_supported``, ``n_not_supported``, ``n_not_testable_here`` (the first
+    reading), and the same keys with ``_second`` for a second reading when there is one."""
     from myst_nb import glue
 
-    for verdict in (SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE):
-        glue(f"n_{verdict.replace(' ', '_')}", int((checks["verdict"] == verdict).sum()), display=False)
+    order = list(dict.fromkeys(checks["reading"])) if "reading" in checks else [None]
+    for i, reading in enumerate(order[:2]):
+        part = checks if reading is None else checks[checks["reading"] == reading]
+        for verdict in (SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE):
+            glue(f"n_{verdict.replace(' ', '_')}{'_second' if i else ''}", int((part["verdict"] == verdict).sum()),
+                 display=False)
 
 
 # --------------------------------------------------------------------------- analyses behind C1 and C8

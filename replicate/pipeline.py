@@ -27,7 +27,8 @@ __all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "notebook_dir", "noteboo
            "resolve_parameters", "run"]
 
 #: Section notebooks in dependency order.
-SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1", "06_claims", "07_open_points")
+SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1", "06_claims", "07_open_points",
+            "08_why")
 #: The section executed once per clustering method (its ``method`` parameter).
 PER_METHOD = "03_clustering"
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["label_counts", "loss_curves", "latent_umap", "grid_heatmaps", "contingency", "metric_bars", "table1_bars"]
+__all__ = ["label_counts", "loss_curves", "latent_umap", "grid_heatmaps", "contingency", "metric_bars", "table1_bars",
+           "headline", "forest", "fingerprint_scatter"]
 
 PALETTE = "colorblind"
 
@@ -166,5 +167,104 @@ def table1_bars(table: pd.DataFrame) -> Any:
     axs[0].set_ylabel("percent")
     axs[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2, frameon=False)
     fig.suptitle("Table 1, VAE rows at the paper's setting", y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def headline(table: pd.DataFrame, metrics: tuple[str, ...] = ("CA", "ARI")) -> Any:
+    """The replication in one figure: per VAE method, the paper's value and ours (mean and 95% CI
+    over VAE seeds, for each VAE reading), with the live PCA+K-means and Leiden baselines as lines."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .report import headline_frame
+
+    sns = _sns()
+    colors = sns.color_palette(PALETTE)
+    frame = headline_frame(table)
+    readings = list(dict.fromkeys(frame["reading"]))
+    methods = list(dict.fromkeys(frame["method"]))
+    live = table[table["selection"] == "live baseline"].set_index("row")
+    refs = [("PCA(32)+k-means (live)", "PCA(32)+K-means, live", "--"), ("Leiden, label count (live)", "Leiden, live", ":")]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 0.55 * len(methods) + 2.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    y = np.arange(len(methods))[::-1]
+    step = 0.22
+    for ax, m in zip(axes, metrics):
+        part = frame[frame["metric"] == m].set_index(["method", "reading"])
+        paper = [part.loc[(meth, readings[0]), "paper"] for meth in methods]
+        ax.scatter(paper, y + step, marker="D", s=36, color="black", label="paper", zorder=3)
+        for i, reading in enumerate(readings):
+            ours = np.array([part.loc[(meth, reading), "ours"] for meth in methods])
+            lo = np.array([part.loc[(meth, reading), "lo"] for meth in methods])
+            hi = np.array([part.loc[(meth, reading), "hi"] for meth in methods])
+            err = np.vstack([ours - lo, hi - ours])
+            ax.errorbar(ours, y - i * step, xerr=np.nan_to_num(err), fmt="o", ms=6, capsize=3, color=colors[i],
+                        label=f"ours, {reading} (95% CI over seeds)")
+        for row, name, style in refs:
+            if row in live.index:
+                ax.axvline(live.loc[row, f"ours_{m}"], color="grey", linestyle=style, linewidth=1.2, label=name)
+        ax.set(xlabel=f"{m} (%)", xlim=(0, 100), title=m)
+        ax.grid(axis="y", visible=False)
+    axes[0].set_yticks(y, methods)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.01))
+    fig.suptitle("Table 1, VAE rows at the paper's setting: paper vs this replication")
+    fig.tight_layout(rect=(0, 0.06 + 0.04 * len(readings), 1, 1))
+    return fig
+
+
+def forest(effects: pd.DataFrame, scores: tuple[str, ...] | None = None) -> Any:
+    """Each factor's effect on a score (points; mean and 95% CI), one panel per score.
+
+    Positive: the change moves our number up, towards the paper's (ours are below it).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    sns = _sns()
+    colors = sns.color_palette(PALETTE)
+    scores = scores or tuple(dict.fromkeys(effects["score"]))
+    factors = list(dict.fromkeys(effects["factor"]))
+    ncols = 2 if len(scores) > 1 else 1
+    nrows = -(-len(scores) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 0.42 * len(factors) * nrows + 1.6 * nrows),
+                             sharey=True, squeeze=False)
+    y = np.arange(len(factors))[::-1]
+    for ax, score in zip(axes.ravel(), scores):
+        part = effects[effects["score"] == score].set_index("factor").reindex(factors)
+        mean = part["effect"].to_numpy(float)
+        lo = np.where(np.isnan(part["ci_low"].to_numpy(float)), mean, part["ci_low"].to_numpy(float))
+        hi = np.where(np.isnan(part["ci_high"].to_numpy(float)), mean, part["ci_high"].to_numpy(float))
+        colour = [colors[2] if m > 0 and l > 0 else colors[3] if m < 0 and h < 0 else colors[7]
+                  for m, l, h in zip(mean, lo, hi)]
+        ax.errorbar(mean, y, xerr=np.vstack([mean - lo, hi - mean]), fmt="none", ecolor="grey", capsize=3)
+        ax.scatter(mean, y, c=colour, s=40, zorder=3)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set(title=score, xlabel="effect on our score (points; 95% CI)")
+        ax.grid(axis="y", visible=False)
+    for ax in axes.ravel()[len(scores):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_yticks(y, factors)
+    fig.tight_layout()
+    return fig
+
+
+def fingerprint_scatter(rows: pd.DataFrame | None) -> Any:
+    """Readings: distance to the paper's fingerprints (label-free) against VAE + K-means CA (for information)."""
+    import matplotlib.pyplot as plt
+
+    if rows is None or rows.empty:
+        return None
+    sns = _sns()
+    part = rows[rows["status"] != "diverged"]
+    means = part.groupby("reading", sort=False)[["distance", "kmeans_CA", "ap_CA"]].mean()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    for ax, col, title in zip(axes, ["kmeans_CA", "ap_CA"], ["VAE + K-means", "VAE + affinity propagation"]):
+        sns.scatterplot(x=means["distance"], y=100 * means[col], ax=ax, s=50, color=sns.color_palette(PALETTE)[0])
+        ax.set(xlabel="distance to the paper's fingerprints (0 = as reported)", ylabel="CA (%), for information",
+               title=title)
+    fig.suptitle("Readings of the VAE: closer to the paper's fingerprints, higher scores?")
     fig.tight_layout()
     return fig

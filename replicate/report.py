@@ -1,15 +1,22 @@
-"""Table 1: the paper's published numbers beside ours, computed from results."""
+"""Table 1: the paper's published numbers beside ours, computed from results, and its displays."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
 
 import pandas as pd
 
 from ._resources import paper
 from .selection import SELECTIONS, best_in_grid, label_free_choice, paper_setting_rows
+from .stats import bootstrap_ci
 
-__all__ = ["grid_summary", "paper_table1", "table1", "table1_display", "selection_effect", "glue_table1", "glue_name"]
+__all__ = ["METRICS", "DEFAULT_READING", "paper_table1", "table1", "table1_main", "table1_selections",
+           "selection_effect", "grid_summary", "glue_table1", "glue_name", "headline_frame"]
 
 METRICS = ("CA", "NMI", "ARI")
+#: The name of the default VAE reading in tables (batch normalisation, chosen by the stability study).
+DEFAULT_READING = "default"
 
 
 def paper_table1() -> pd.DataFrame:
@@ -26,8 +33,9 @@ LIVE_BASELINES = {
 }
 
 
-def _summary_row(row: str, selection: str, published: pd.Series | None, ours: pd.DataFrame | None) -> dict:
-    out: dict = {"row": row, "selection": selection}
+def _summary_row(row: str, selection: str, published: pd.Series | None, ours: pd.DataFrame | None,
+                 reading: str = "") -> dict:
+    out: dict = {"row": row, "reading": reading, "selection": selection}
     if ours is not None and len(ours):
         out["setting"] = ours["parameters"].iloc[0] if "parameters" in ours else ""
         out["n"] = int(len(ours))
@@ -37,99 +45,114 @@ def _summary_row(row: str, selection: str, published: pd.Series | None, ours: pd
         paper_value = float(published[m]) if published is not None else float("nan")
         vals = 100.0 * ours[m].astype(float) if ours is not None and len(ours) else pd.Series(dtype=float)
         mean = float(vals.mean()) if len(vals) else float("nan")
+        lo, hi = bootstrap_ci(vals.to_numpy()) if len(vals) > 1 else (float("nan"), float("nan"))
         out[f"paper_{m}"] = paper_value
         out[f"ours_{m}"] = mean
         out[f"sd_{m}"] = float(vals.std(ddof=1)) if len(vals) > 1 else float("nan")
         out[f"diff_{m}"] = mean - paper_value
+        out[f"ci_low_{m}"], out[f"ci_high_{m}"] = lo, hi
     return out
 
 
-def table1(clustering: pd.DataFrame, baseline_rows: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Table 1, paper beside ours: one row per (Table 1 row, selection), metrics in percent.
+def table1(clustering: pd.DataFrame | Mapping[str, pd.DataFrame], baseline_rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table 1, paper beside ours: one row per (Table 1 row, VAE reading, selection); percent.
 
-    VAE rows: our mean and s.d. over VAE seeds at the paper's setting, at the best setting in the
-    grid (optimistic: it is chosen with the true labels) and at a label-free choice. Copied
-    baselines keep the paper's numbers; where we can run the same method (PCA+k-means) our live
-    value stands beside it, and our other live baselines follow.
+    ``clustering``: the grid rows of one VAE reading, or ``{reading name: rows}`` for several
+    (the default reading first). VAE rows: our mean, s.d. and 95% bootstrap interval over VAE
+    seeds at the paper's setting, at the best setting in the grid (optimistic: chosen with the
+    true labels) and at a label-free choice. Copied baselines keep the paper's numbers; where we
+    can run the same method (PCA+k-means) our live value stands beside it, and our other live
+    baselines follow.
     """
-    chosen = {SELECTIONS["paper"]: paper_setting_rows(clustering),
-              SELECTIONS["best"]: best_in_grid(clustering, "ARI"),
-              SELECTIONS["label_free"]: label_free_choice(clustering)}
-    rows = []
+    by_reading = {DEFAULT_READING: clustering} if isinstance(clustering, pd.DataFrame) else dict(clustering)
+    chosen = {name: {SELECTIONS["paper"]: paper_setting_rows(rows), SELECTIONS["best"]: best_in_grid(rows, "ARI"),
+                     SELECTIONS["label_free"]: label_free_choice(rows)} for name, rows in by_reading.items()}
+    out = []
     for _, pub in paper_table1().iterrows():
-        if pub["source"] == "paper":
-            for name, frame in chosen.items():
-                rows.append(_summary_row(pub["row"], name, pub, frame[frame["method"] == pub["method"]]))
-        else:
-            rows.append(_summary_row(pub["row"], "copied by the paper", pub, None))
+        if pub["source"] != "paper":
+            out.append(_summary_row(pub["row"], "copied by the paper", pub, None))
+            continue
+        for reading, selections in chosen.items():
+            for name, frame in selections.items():
+                out.append(_summary_row(pub["row"], name, pub, frame[frame["method"] == pub["method"]], reading))
     if baseline_rows is not None:
         for method, label in LIVE_BASELINES.items():
             part = baseline_rows[baseline_rows["method"] == method]
             if len(part):
                 pub = paper_table1().set_index("row").loc["PCA+k-means"] if method == "pca32+kmeans" else None
-                rows.append(_summary_row(label, "live baseline", pub, part))
-    return pd.DataFrame(rows)
+                out.append(_summary_row(label, "live baseline", pub, part))
+    return pd.DataFrame(out)
 
 
-def selection_effect(table: pd.DataFrame, metric: str = "ARI") -> pd.DataFrame:
+def selection_effect(table: pd.DataFrame, metric: str = "ARI", reading: str = DEFAULT_READING) -> pd.DataFrame:
     """Our mean ``metric`` per VAE row under each way of choosing a setting (rows x selections)."""
-    chosen = table[table["selection"].isin(SELECTIONS.values())]
+    chosen = table[table["selection"].isin(SELECTIONS.values()) & (table["reading"] == reading)]
     return chosen.pivot(index="row", columns="selection", values=f"ours_{metric}")
 
 
-SHORT_SELECTION = {SELECTIONS["paper"]: "paper's setting", SELECTIONS["best"]: "best in grid †",
-                   SELECTIONS["label_free"]: "label-free ‡", "copied by the paper": "copied",
-                   "live baseline": "live (ours)"}
+# --------------------------------------------------------------------------- displays
+
+_CELL = {"selector": "td, th", "props": "white-space: nowrap; padding: 2px 5px; font-size: 0.82em"}
 
 
-def table1_display(table: pd.DataFrame) -> "pd.io.formats.style.Styler":
-    """Table 1 for readers: 'mean ± s.d.' cells, the best of ours per column in bold."""
-    shown = pd.DataFrame({"Table 1 row": table["row"], "setting": table["selection"].map(SHORT_SELECTION)})
-    for m in METRICS:
-        shown[f"{m} paper"] = table[f"paper_{m}"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
-        shown[f"{m} ours"] = [("" if pd.isna(a) else f"{a:.2f}" + ("" if pd.isna(b) else f" ± {b:.1f}"))
-                              for a, b in zip(table[f"ours_{m}"], table[f"sd_{m}"])]
-        shown[f"{m} Δ"] = table[f"diff_{m}"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
-    best = {m: table[f"ours_{m}"].idxmax() for m in METRICS if table[f"ours_{m}"].notna().any()}
-
-    def bold(col: pd.Series) -> list[str]:
-        metric, kind = (col.name.split() + [""])[:2]
-        if kind != "ours" or metric not in best:
-            return [""] * len(col)
-        return ["font-weight: bold" if i == best[metric] else "" for i in col.index]
-
-    caption = ("Percent. ours: mean ± s.d. over VAE seeds; Δ: ours − paper; bold: our best per column. "
-               "† chosen with the true labels (optimistic). ‡ chosen by silhouette, without labels.")
-    return (shown.style.apply(bold).hide(axis="index").set_caption(caption)
-            .set_table_styles([{"selector": "td, th", "props": "white-space: nowrap; font-size: 0.8em; padding: 2px 6px"}]))
+def _pm(mean: float, sd: float) -> str:
+    if pd.isna(mean):
+        return ""
+    return f"{mean:.1f}" + ("" if pd.isna(sd) else f" ± {sd:.1f}")
 
 
-def glue_name(row: str) -> str:
-    """A Table 1 row name as a glue key: lower case, letters, digits and underscores only."""
-    import re
-
-    return re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")
+def _delta(v: float) -> str:
+    return "" if pd.isna(v) else f"{v:+.1f}".replace("-", "−")
 
 
-def glue_table1(table: pd.DataFrame, n_seeds: int) -> None:
-    """Glue Table 1's numbers for the prose pages (myst-nb).
+def table1_main(table: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """Table 1 as the paper prints it: one row per method in its order, paper vs ours and Δ.
 
-    Keys: ``<method>_<metric>_ours`` / ``_paper`` (VAE rows at the paper's setting),
-    ``best_<row>_ARI`` (best in grid), ``live_<row>_<metric>`` (live baselines), ``n_seeds``.
+    The copied baselines (paper only), then the six VAE rows at the paper's setting -- one line
+    per VAE reading, adjacent -- then our live baselines. Percent; ours is mean ± s.d. over VAE
+    seeds; Δ = ours − paper.
     """
-    from myst_nb import glue
+    keep = table[table["selection"].isin(["copied by the paper", SELECTIONS["paper"], "live baseline"])]
+    readings = [r for r in keep["reading"].unique() if r]
+    records = []
+    for _, r in keep.iterrows():
+        if r["selection"] == "copied by the paper":
+            group, name = "copied by the paper", r["row"]
+        elif r["selection"] == "live baseline":
+            group, name = "live baselines (ours, same cells)", r["row"].removesuffix(" (live)")
+        else:
+            group = "VAE (ours: mean ± s.d. over VAE seeds)"
+            name = r["row"] + (f" · {r['reading']}" if len(readings) > 1 else "")
+        rec = {("", "group"): group, ("", "method"): name}
+        for m in METRICS:
+            rec[(m, "paper")] = "" if pd.isna(r[f"paper_{m}"]) or r["selection"] == "live baseline" else f"{r[f'paper_{m}']:.2f}"
+            rec[(m, "ours")] = _pm(r[f"ours_{m}"], r[f"sd_{m}"])
+            rec[(m, "Δ")] = "" if r["selection"] != SELECTIONS["paper"] else _delta(r[f"diff_{m}"])
+        records.append(rec)
+    shown = pd.DataFrame(records)
+    shown.columns = pd.MultiIndex.from_tuples(shown.columns)
+    shown = shown.set_index([("", "group"), ("", "method")])
+    shown.index.names = ["", ""]
+    caption = ("Percent. Paper: its Table 1 (baselines copied from earlier papers). Ours: mean ± s.d. over VAE seeds "
+               "at the paper's setting of each method; Δ = ours − paper. Live baselines: run here on the same cells.")
+    return shown.style.set_caption(caption).set_table_styles([_CELL])
 
-    methods = paper_table1().set_index("row")["method"]
-    for rec in table[table["selection"] == SELECTIONS["paper"]].to_dict("records"):
-        for m in METRICS:
-            glue(f"{methods[rec['row']]}_{m}_ours", rec[f"ours_{m}"], display=False)
-            glue(f"{methods[rec['row']]}_{m}_paper", rec[f"paper_{m}"], display=False)
-    for rec in table[table["selection"] == "live baseline"].to_dict("records"):
-        for m in METRICS:
-            glue(f"live_{glue_name(rec['row'])}_{m}", rec[f"ours_{m}"], display=False)
-    for rec in table[table["selection"] == SELECTIONS["best"]].to_dict("records"):
-        glue(f"best_{glue_name(rec['row'])}_ARI", rec["ours_ARI"], display=False)
-    glue("n_seeds", int(n_seeds), display=False)
+
+def table1_selections(table: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """Our VAE rows under the three ways of choosing a setting (one column per selection and metric)."""
+    part = table[table["selection"].isin(SELECTIONS.values())].copy()
+    short = {SELECTIONS["paper"]: "paper's", SELECTIONS["best"]: "best †", SELECTIONS["label_free"]: "label-free ‡"}
+    part["selection"] = part["selection"].map(short)
+    multi = part["reading"].nunique() > 1
+    part["method"] = part["row"] + (" · " + part["reading"] if multi else "")
+    wide = part.pivot_table(index="method", columns="selection", values=[f"ours_{m}" for m in ("CA", "ARI")],
+                            sort=False).round(1)
+    wide.columns = pd.MultiIndex.from_tuples([(c.removeprefix("ours_"), s) for c, s in wide.columns])
+    wide = wide.reindex(columns=[(m, s) for m in ("CA", "ARI") for s in short.values()])
+    wide.index.name = ""
+    caption = ("Percent, mean over VAE seeds. † best setting of the grid, chosen with the true labels (optimistic). "
+               "‡ highest silhouette, chosen without labels.")
+    return wide.style.format("{:.1f}", na_rep="").set_caption(caption).set_table_styles([_CELL])
 
 
 def grid_summary(rows: pd.DataFrame) -> pd.DataFrame:
@@ -142,3 +165,57 @@ def grid_summary(rows: pd.DataFrame) -> pd.DataFrame:
         mean, sd = 100 * g[m].mean(), 100 * g[m].std(ddof=1)
         out[f"{m} (%)"] = [("—" if pd.isna(a) else f"{a:.1f}" + ("" if pd.isna(b) else f" ± {b:.1f}")) for a, b in zip(mean, sd)]
     return out
+
+
+# --------------------------------------------------------------------------- glue
+
+
+def glue_name(row: str) -> str:
+    """A Table 1 row name as a glue key: lower case, letters, digits and underscores only."""
+    return re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")
+
+
+def glue_table1(table: pd.DataFrame, n_seeds: int) -> None:
+    """Glue Table 1's numbers for the prose pages (myst-nb).
+
+    Keys: ``<method>_<metric>_ours`` / ``_paper`` / ``_gap`` (paper − ours) / ``_lo`` / ``_hi``
+    (the default reading at the paper's setting); ``<method>_<metric>_<reading>`` for other
+    readings; ``best_<row>_ARI`` (best in grid); ``live_<row>_<metric>`` (live baselines);
+    ``n_seeds``; ``matched_name`` (the second reading's name, or "none").
+    """
+    from myst_nb import glue
+
+    methods = paper_table1().set_index("row")["method"]
+    paper_rows = table[table["selection"] == SELECTIONS["paper"]]
+    for rec in paper_rows.to_dict("records"):
+        key = methods[rec["row"]]
+        for m in METRICS:
+            if rec["reading"] == DEFAULT_READING:
+                glue(f"{key}_{m}_ours", rec[f"ours_{m}"], display=False)
+                glue(f"{key}_{m}_paper", rec[f"paper_{m}"], display=False)
+                glue(f"{key}_{m}_gap", -rec[f"diff_{m}"], display=False)
+                glue(f"{key}_{m}_lo", rec[f"ci_low_{m}"], display=False)
+                glue(f"{key}_{m}_hi", rec[f"ci_high_{m}"], display=False)
+            else:
+                glue(f"{key}_{m}_{glue_name(rec['reading'])}", rec[f"ours_{m}"], display=False)
+    for rec in table[table["selection"] == "live baseline"].to_dict("records"):
+        for m in METRICS:
+            glue(f"live_{glue_name(rec['row'])}_{m}", rec[f"ours_{m}"], display=False)
+    best = table[(table["selection"] == SELECTIONS["best"]) & (table["reading"] == DEFAULT_READING)]
+    for rec in best.to_dict("records"):
+        glue(f"best_{glue_name(rec['row'])}_ARI", rec["ours_ARI"], display=False)
+    glue("n_seeds", int(n_seeds), display=False)
+    others = [r for r in paper_rows["reading"].unique() if r != DEFAULT_READING]
+    glue("matched_name", others[0] if others else "none", display=False)
+
+
+def headline_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Per VAE method and reading at the paper's setting: paper, ours, 95% CI (long, for the headline figure)."""
+    part = table[table["selection"] == SELECTIONS["paper"]]
+    rows = []
+    for _, r in part.iterrows():
+        for m in METRICS:
+            rows.append({"method": r["row"].removeprefix("VAE+"), "reading": r["reading"], "metric": m,
+                         "paper": r[f"paper_{m}"], "ours": r[f"ours_{m}"], "lo": r[f"ci_low_{m}"],
+                         "hi": r[f"ci_high_{m}"]})
+    return pd.DataFrame(rows)

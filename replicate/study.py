@@ -20,8 +20,8 @@ from .vae import VAEConfig, VAEResult, config_from, vae_latents
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["prepare", "page_header", "vae_config", "train_latents", "history_frame", "parse_grid", "cluster",
-           "baselines", "save_table"]
+__all__ = ["prepare", "page_header", "vae_config", "compare_config", "train_latents", "history_frame", "parse_grid",
+           "cluster", "baselines", "save_table"]
 
 
 def prepare(dataset: str, *, label_key: str | None = None, target_sum: float | None = None,
@@ -42,11 +42,32 @@ def vae_config(params: dict[str, Any]) -> VAEConfig:
     return config_from(params)
 
 
-def train_latents(adata: AnnData, config: VAEConfig, seeds: list[int], *, verbose: bool = True) -> list[VAEResult]:
-    """One VAE per seed on ``adata.X`` through the latent cache; the first seed's latents go to ``obsm``."""
+def compare_config(name: str) -> tuple[str, VAEConfig] | None:
+    """The second VAE reading a run compares with the default: None for ``""``.
+
+    ``"fingerprint-matched"``: the reading whose latents are closest to what the paper's reports
+    imply (the committed readings study, :func:`replicate.why.matched_reading`; chosen without
+    labels). Any other name: that reading of ``replicate/data/stability.toml``.
+    """
+    if not name:
+        return None
+    from .stability import reading_config
+    from .why import _reading, matched_reading
+
+    if name == "fingerprint-matched":
+        reading, config = matched_reading()
+        return f"fingerprint-matched ({reading})", config
+    return name, reading_config(_reading(name))
+
+
+def train_latents(adata: AnnData, config: VAEConfig, seeds: list[int], *, verbose: bool = True,
+                  store: bool = True) -> list[VAEResult]:
+    """One VAE per seed on ``adata.X`` through the latent cache; with ``store``, the first seed's
+    latents go to ``obsm["X_vae"]``."""
     results = vae_latents(adata.X, config, seeds=list(seeds), verbose=verbose)
-    adata.obsm["X_vae"] = results[0].mu
-    adata.obsm["X_vae_logvar"] = results[0].logvar
+    if store:
+        adata.obsm["X_vae"] = results[0].mu
+        adata.obsm["X_vae_logvar"] = results[0].logvar
     return results
 
 

@@ -287,7 +287,7 @@ def _baselines_only(adata: Any, label: str) -> pd.DataFrame:
 
 def paired_effect(a: pd.Series, b: pd.Series, *, n_boot: int = 10_000, seed: int = 0) -> dict[str, float]:
     """Mean of b - a over the seeds both have (paired), with a 95% bootstrap interval; percent points."""
-    from .claims import bootstrap_ci
+    from .stats import bootstrap_ci
 
     both = pd.concat([a.rename("a"), b.rename("b")], axis=1).dropna()
     diff = 100 * (both["b"] - both["a"])
@@ -324,7 +324,8 @@ def factor_effects(factors: list[dict[str, Any]]) -> pd.DataFrame:
             a, b = _by_seed(f["before"], method, metric), _by_seed(f["after"], method, metric)
             eff = paired_effect(a, b) if f.get("paired", True) else unpaired_effect(a, b)
             out.append({"factor": f["factor"], "change": f["change"], "score": f"VAE+{_short(method)} {metric}",
-                        "paired": bool(f.get("paired", True)), "page": f.get("page", ""), **eff})
+                        "paired": bool(f.get("paired", True)), "counts": bool(f.get("counts", True)),
+                        "page": f.get("page", ""), **eff})
     return pd.DataFrame(out)
 
 
@@ -346,10 +347,248 @@ def decomposition(effects: pd.DataFrame, gaps: dict[str, float]) -> pd.DataFrame
         part["share_of_gap"] = part["effect"] / gap
         part = part.sort_values("effect", ascending=False, key=lambda s: s.abs())
         rows.append(part)
-        explained = float(part["effect"].clip(lower=0).sum())
+        counted = part[part["counts"].astype(bool)] if "counts" in part else part
+        explained = float(counted["effect"].clip(lower=0).sum())
         rows.append(pd.DataFrame([{"factor": "not explained by the measured factors", "change": "", "score": score,
-                                   "effect": gap - explained, "gap": gap, "share_of_gap": (gap - explained) / gap}]))
+                                   "effect": gap - explained, "gap": gap, "share_of_gap": (gap - explained) / gap,
+                                   "counts": True}]))
     return pd.concat(rows, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- the factors of a run
+
+
+def committed(name: str) -> pd.DataFrame | None:
+    """A committed table of this study (``results/why/<name>.csv``), or None when it was not run."""
+    path = results_dir() / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def readings_as_cells(rows: pd.DataFrame, reading: str) -> pd.DataFrame:
+    """The readings study's per-seed K-means and AP scores of one reading, as (method, seed, CA, NMI, ARI) rows."""
+    part = rows[(rows["reading"] == reading) & (rows["status"] != "diverged")]
+    out = []
+    for prefix, method in (("kmeans", "kmeans"), ("ap", "affinity_propagation")):
+        out.append(pd.DataFrame({"method": method, "seed": part["seed"].to_numpy(),
+                                 **{m: part[f"{prefix}_{m}"].to_numpy() for m in ("CA", "NMI", "ARI")}}))
+    return pd.concat(out, ignore_index=True)
+
+
+def paper_cells(rows: pd.DataFrame) -> pd.DataFrame:
+    """Grid rows at the paper's setting as (method, seed, CA, NMI, ARI)."""
+    from .selection import paper_setting_rows
+
+    chosen = paper_setting_rows(rows)
+    return chosen.assign(seed=chosen["embedding"].str.removeprefix("vae_seed=").astype(int))[
+        ["method", "seed", "CA", "NMI", "ARI"]]
+
+
+def seed_spread(latents: dict[int, np.ndarray], labels: Any, *, states: int = 10) -> pd.DataFrame:
+    """The clusterers' own seed: K-means and AP with random_state 1..states-1, each minus random_state 0.
+
+    Returned as (method, seed, CA, NMI, ARI) rows of the *differences* (fractions), one per
+    (latent, random_state), so their mean and interval show how far the clusterer's seed alone
+    moves a score.
+    """
+    from .clustering import run_cell
+
+    y = np.asarray(labels)
+    k = int(len(np.unique(y)))
+    out = []
+    for seed, mu in latents.items():
+        for method, params in (("kmeans", {}), ("affinity_propagation", {"preference": -350, "damping": 0.9})):
+            base = run_cell(mu, y, method, params, n_clusters=k, random_state=0)
+            for rs in range(1, states if method == "kmeans" else 2):
+                row = run_cell(mu, y, method, params, n_clusters=k, random_state=rs)
+                out.append({"method": method, "seed": seed * 100 + rs,
+                            **{m: row[m] - base[m] for m in ("CA", "NMI", "ARI")}})
+    return pd.DataFrame(out)
+
+
+#: Names of readings in the committed study the factors refer to (replicate/data/stability.toml).
+DEFAULT_READING_NAME = "batch normalisation"
+GENE_COUNT_READING = "batch normalisation, reconstruction x8.22 (16,449 genes)"
+
+
+def _cells_of(rows: pd.DataFrame, reading: str) -> pd.DataFrame:
+    part = rows[(rows["reading"] == reading)]
+    return part[part["seed"] >= 0][["method", "seed", "CA", "NMI", "ARI"]]
+
+
+def run_factors(dataset: str, default_rows: pd.DataFrame, second_rows: pd.DataFrame | None, second_name: str,
+                spread: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The factors measured for a run: this run's second reading, and the committed study's experiments.
+
+    The gene-set and cell-set factors compare with the paper's 2,100 cells and are used only when
+    the run is on them (``pbmc2100-top2000``); the worm gene count is shown but, being another
+    data set, not counted towards the PBMC gap (``counts=False``).
+    """
+    base = paper_cells(default_rows)
+    factors: list[dict[str, Any]] = []
+    if second_rows is not None:
+        factors.append({"factor": "VAE reading: fingerprint-matched" if second_name.startswith("fingerprint")
+                        else f"VAE reading: {second_name}", "change": second_name, "before": base,
+                        "after": paper_cells(second_rows), "paired": True, "page": "05_table1"})
+    readings = committed(f"{dataset}-readings")
+    if readings is not None and GENE_COUNT_READING in set(readings["reading"]):
+        factors.append({"factor": "loss balance: reconstruction x8.22 (16,449 genes)",
+                        "change": "the reconstruction term weighted as if the 2,000 genes were 16,449",
+                        "before": readings_as_cells(readings, DEFAULT_READING_NAME),
+                        "after": readings_as_cells(readings, GENE_COUNT_READING), "paired": True, "page": "08_why"})
+    if dataset == "pbmc2100-top2000":
+        genes = committed("pbmc2100-top2000-scdcc")
+        if genes is not None:
+            factors.append({"factor": "gene set: scDCC's 2,000 genes", "change": "195 of the 2,000 genes swapped",
+                            "before": base, "after": _cells_of(genes, "default"), "paired": True, "page": "08_why"})
+        cells = committed("pbmc4k-top2000")
+        if cells is not None:
+            factors.append({"factor": "cell set: all 4,271 cells", "change": "the full data set instead of the 2,100",
+                            "before": base, "after": _cells_of(cells, "default"), "paired": False, "page": "08_why"})
+    if spread is not None and len(spread):
+        zero = spread.assign(CA=0.0, NMI=0.0, ARI=0.0)
+        factors.append({"factor": "clusterer's own seed (random_state)", "change": "random_state 1-9 instead of 0",
+                        "before": zero, "after": spread, "paired": True, "page": "06_claims"})
+    worm = committed("worm-2100-gene-count")
+    if worm is not None:
+        all_genes = _cells_of(worm[worm["variant"] == "all genes"], "default")
+        hvg = _cells_of(worm[worm["variant"].str.contains("hvg")], "default")
+        factors.append({"factor": "gene count, worm neurons: all 13,488 genes", "change": "instead of 2,000 (hvg)",
+                        "before": hvg, "after": all_genes, "paired": True, "page": "08_why", "counts": False})
+    return factors
+
+
+def gaps(table: pd.DataFrame) -> dict[str, float]:
+    """Paper minus ours (points) at the paper's setting, default reading, for the headline scores."""
+    from .report import DEFAULT_READING, paper_table1
+    from .selection import SELECTIONS
+
+    rows = table[(table["selection"] == SELECTIONS["paper"]) & (table["reading"] == DEFAULT_READING)]
+    by_method = paper_table1().dropna(subset=["method"]).set_index("row")["method"]
+    out = {}
+    for method, metric in HEADLINE:
+        rec = rows[rows["row"].map(by_method) == method].iloc[0]
+        out[f"VAE+{_short(method)} {metric}"] = float(-rec[f"diff_{metric}"])
+    return out
+
+
+def glue_decomposition(ranked: pd.DataFrame, dataset: str) -> None:
+    """Glue the page's opening summary (``why_summary``) and its numbers (``why_gap``, ``why_explained``, ...)."""
+    from myst_nb import glue
+
+    km = ranked[ranked["score"] == "VAE+K-means CA"]
+    rest = km[km["factor"].str.startswith("not explained")].iloc[0]
+    factors = km[~km["factor"].str.startswith("not explained") & km["counts"].fillna(True).astype(bool)]
+    gap, remainder = float(rest["gap"]), float(rest["effect"])
+    top = factors.iloc[0] if len(factors) else None
+    glue("why_gap", gap, display=False)
+    glue("why_explained", gap - remainder, display=False)
+    glue("why_remainder", remainder, display=False)
+    if dataset != "pbmc2100-top2000":
+        summary = (f"This run is on `{dataset}`, not the paper's 2,100 cells, so its gap to the paper "
+                   f"({gap:.1f} CA points for VAE + K-means) is a difference of data sets; the factors below "
+                   "are shown for the method, and the decomposition of the real gap is on the study's site.")
+    else:
+        summary = (f"Of the {gap:.1f}-point gap between the paper's VAE + K-means CA and ours, the measured factors "
+                   f"that raise our score account for {gap - remainder:.1f} points; {remainder:.1f} points "
+                   f"({remainder / gap:.0%} of the gap) remain unexplained.")
+        if top is not None:
+            summary += (f" The largest factor is {top['factor']}: {top['effect']:+.1f} points "
+                        f"(95% CI {top['ci_low']:+.1f} to {top['ci_high']:+.1f}).")
+    glue("why_summary", summary, display=False)
+
+
+def ranked_display(ranked: pd.DataFrame, scores: str | list[str]) -> Any:
+    """The ranked decomposition for readers: factor, change, effect with CI, share of the gap, evidence page."""
+    scores = [scores] if isinstance(scores, str) else scores
+    part = ranked[ranked["score"].isin(scores)].copy()
+    ci = [("" if pd.isna(lo) else f"{lo:+.1f} to {hi:+.1f}") for lo, hi in zip(part["ci_low"], part["ci_high"])]
+    shown = pd.DataFrame({
+        "score": part["score"], "factor": part["factor"], "change": part["change"].fillna(""),
+        "effect (points)": part["effect"].map(lambda v: f"{v:+.1f}"), "95% CI": ci,
+        "seeds": part["n"].map(lambda v: "" if pd.isna(v) else f"{int(v)}"),
+        "share of the gap": [("" if c is False else f"{v:.0%}") for v, c in zip(part["share_of_gap"], part["counts"])],
+        "evidence": part["page"].fillna(""),
+    })
+    if len(scores) == 1:
+        shown = shown.drop(columns="score")
+    return shown.style.hide(axis="index").set_table_styles(
+        [{"selector": "td, th", "props": "padding: 2px 6px; font-size: 0.85em"}]).set_caption(
+        "Effect: our score after the change minus before (points); positive moves us towards the paper. "
+        "scikit-learn 0.24.1 itself cannot be measured here (it has no build for Python 3.11); its one known "
+        "difference, k-means++ draws, acts like another random_state (the clusterer's own seed row).")
+
+
+def readings_display() -> Any:
+    """The committed readings study: outcomes, fingerprints, distance, and metrics for information."""
+    rows = committed("pbmc2100-top2000-readings")
+    if rows is None:
+        return "The readings study has not been run: python -m replicate.why --steps readings"
+    summary = readings_summary(rows)
+    name, _ = matched_reading()
+    cols = {"trained": "trained", "kl_spikes": "KL spikes", "ap_clusters_350": "AP clusters (−350)",
+            "ap_clusters_100": "AP clusters (−100)", "birch_singletons": "BIRCH alone (0.7)",
+            "gmm_failures": "GMM fails", "median_sq_distance": "median d²", "active_units": "active units",
+            "distance": "distance", "kmeans_CA": "K-means CA †", "ap_CA": "AP CA †"}
+    shown = summary[[c for c in cols if c in summary]].rename(columns=cols)
+    shown["trained"] = [f"{t}/{n}" for t, n in zip(summary["trained"], summary["seeds"])]
+    for c in ("K-means CA †", "AP CA †"):
+        shown[c] = 100 * shown[c]
+    shown.index = [f"{i} ◀ matched" if i == name else f"{i} ◀ default" if i == DEFAULT_READING_NAME else i
+                   for i in shown.index]
+    return (shown.style.format(precision=1).format({"BIRCH alone (0.7)": "{:.2f}", "distance": "{:.2f}"})
+            .background_gradient(subset=["distance"], cmap="Greens_r")
+            .set_caption("Means over 3 seeds. Distance: to the fingerprints the paper's reports imply (0 = as "
+                         "reported). † for information only: labels chose nothing."))
+
+
+def spikes_display(results: list[Any], seeds: list[int], rows: pd.DataFrame) -> Any:
+    """This run's seeds: KL spike flag and largest KL, beside VAE + K-means CA (for information)."""
+    km = paper_cells(rows)
+    km = km[km["method"] == "kmeans"].set_index("seed")["CA"]
+    table = pd.DataFrame([{"seed": s, **kl_spikes(r.history)} for s, r in zip(seeds, results)]).set_index("seed")
+    table["K-means CA (%)"] = 100 * km.reindex(table.index)
+    spiky = table[table["kl_spike"]]
+    calm = table[~table["kl_spike"]]
+    note = (f"{len(spiky)} of {len(table)} seeds spike; their mean K-means CA "
+            f"{spiky['K-means CA (%)'].mean():.1f} vs {calm['K-means CA (%)'].mean():.1f} for the others."
+            if len(spiky) and len(calm) else f"{len(spiky)} of {len(table)} seeds spike.")
+    return table.rename(columns={"kl_spike": "KL spike", "kl_max": "largest KL / cell",
+                                 "kl_spike_epochs": "epochs"}).style.format(precision=1).set_caption(note)
+
+
+def _mean_sd(s: pd.Series) -> str:
+    return f"{100 * s.mean():.1f} ± {100 * s.std(ddof=1):.1f}" if len(s) > 1 else f"{100 * s.mean():.1f}"
+
+
+def gene_count_display() -> Any:
+    """Worm neurons, all genes vs 2,000: VAE + K-means per reading, PCA + K-means, Leiden; CA (%)."""
+    rows = committed("worm-2100-gene-count")
+    if rows is None:
+        return "The gene-count study has not been run: python -m replicate.why --steps gene-count"
+    out = []
+    for variant, part in rows.groupby("variant", sort=False):
+        rec = {"genes": variant}
+        for reading in [r for r in dict.fromkeys(part["reading"]) if r != "baseline"]:
+            rec[f"VAE ({reading}) + K-means"] = _mean_sd(part[(part["reading"] == reading) & (part["method"] == "kmeans")]["CA"])
+        pca = part[part["method"] == "pca32+kmeans"]["CA"]
+        rec["PCA(32) + K-means"] = _mean_sd(pca)
+        rec["Leiden (label count)"] = _mean_sd(part[part["method"] == "scanpy+leiden(count)"]["CA"])
+        vae = part[(part["reading"] == "default") & (part["method"] == "kmeans")]["CA"]
+        rec["VAE − PCA (default)"] = f"{100 * (vae.mean() - pca.mean()):+.1f}"
+        out.append(rec)
+    return pd.DataFrame(out).set_index("genes").style.set_caption(
+        "CA (%), mean ± s.d. over VAE seeds; worm neurons, 2,100 cells, 10 labels.")
+
+
+def datasets_display() -> Any:
+    """Gene set and cell set: the paper's six methods at its settings, per reading; CA (%) and ARI (%)."""
+    frames = [f for f in (committed("pbmc2100-top2000-scdcc"), committed("pbmc4k-top2000")) if f is not None]
+    if not frames:
+        return "The gene-set and cell-set runs have not been run: python -m replicate.why --steps gene-set cell-set"
+    rows = pd.concat(frames, ignore_index=True)
+    out = rows.groupby(["dataset", "reading", "method"], sort=False).agg(
+        CA=("CA", _mean_sd), ARI=("ARI", _mean_sd), seeds=("seed", "nunique"))
+    return out.style.set_caption("Percent, mean ± s.d. over VAE seeds (baselines: one run).")
 
 
 # --------------------------------------------------------------------------- command line

@@ -53,11 +53,12 @@ def test_every_parameter_a_notebook_declares_has_a_spec():
 
 def test_notebook_defaults_are_the_package_defaults():
     cfg = VAEConfig()
-    for section in ("02_vae", "03_clustering", "05_table1", "06_claims", "07_open_points"):
+    for section in ("02_vae", "03_clustering", "05_table1", "06_claims", "07_open_points", "08_why"):
         p = notebook_parameters(section)
         assert tuple(p["encoder_hidden"]) == cfg.encoder_hidden and tuple(p["decoder_hidden"]) == cfg.decoder_hidden
         for name in ("latent_dim", "learning_rate", "batch_size", "epochs", "activation", "reconstruction",
-                     "logvar_clamp", "grad_clipnorm", "adam_epsilon", "batch_norm"):
+                     "logvar_clamp", "grad_clipnorm", "adam_epsilon", "batch_norm", "reconstruction_weight",
+                     "kl_warmup_epochs"):
             assert p[name] == getattr(cfg, name), (section, name)
     for section in SECTIONS:
         p = notebook_parameters(section)
@@ -75,8 +76,10 @@ def test_each_notebook_runs_alone_on_a_tiny_dataset(section, tiny_h5_session, tm
     params = {"dataset": str(tiny_h5_session), "output_dir": str(tmp_path)}
     if section not in ("01_data", "04_baselines"):
         params.update(TINY_VAE)
-    if section in ("03_clustering", "05_table1", "06_claims", "07_open_points"):
+    if section in ("03_clustering", "05_table1", "06_claims", "07_open_points", "08_why"):
         params.update(grid="paper", n_jobs=1)
+    if section in ("05_table1", "06_claims", "08_why"):  # a second reading beside the default
+        params.update(compare_reading="batch normalisation, lr 0.001")
     if section == "06_claims":
         params.update(variant_seeds=[0], encoder_variants=[[16]])
     if section == "07_open_points":
@@ -87,7 +90,7 @@ def test_each_notebook_runs_alone_on_a_tiny_dataset(section, tiny_h5_session, tm
     written = {p.name for p in tmp_path.glob("*.csv")}
     expected = {"01_data": "label_counts.csv", "02_vae": "vae_history.csv", "03_clustering": "clustering_kmeans.csv",
                 "04_baselines": "baselines.csv", "05_table1": "table1.csv", "06_claims": "claims.csv",
-                "07_open_points": "preprocessing_sensitivity.csv"}[section]
+                "07_open_points": "preprocessing_sensitivity.csv", "08_why": "factor_effects.csv"}[section]
     assert expected in written
 
 
