@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dask", action="store_true", help="also time the grid on a 2-worker LocalCluster")
     p.add_argument("--latent", help="a real latent (.npy, cells x dims) instead of the synthetic ones")
     p.add_argument("--labels", help="its labels (.npy), required with --latent")
+    p.add_argument("--json", default=None, help="also write the figures to this JSON file (the book's performance page)")
     p.add_argument("--_ap-child", dest="ap_child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.ap_child:
@@ -142,17 +143,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average at start: {load} (other jobs on the machine slow every figure)")
 
     walls: dict[str, float] = {}
+    figures: dict = {"benchmark": "clustering_speed", "date": time.strftime("%Y-%m-%d"), "cores": joblib.cpu_count(),
+                     "sklearn": sklearn.__version__, "numpy": np.__version__, "load_average_at_start": os.getloadavg()[0],
+                     "grid": "full" if not args.thin else f"every {args.thin}", "latents": {}}
     for name, (Z, y) in latents.items():
         print(f"\n== {name} ({Z.shape[0]} cells, {len(np.unique(y))} labels)")
         wall, table = parallel_run(name, Z, y, args.methods, args.thin)
         walls[name] = wall
         print(f"  parallel run (joblib, n_jobs=-1): {fmt(wall)} wall for {len(table)} cells")
         breakdown(table)
+        entry = {"cells": int(Z.shape[0]), "grid_cells": int(len(table)), "parallel_wall_s": wall,
+                 "per_method": {m: {"cells": int(len(part)), "fit_seconds": float(part["seconds"].sum()),
+                                    "slowest_s": float(part["seconds"].max())}
+                                for m, part in table.groupby("method", sort=False)}}
+        figures["latents"][name] = entry
         wants_serial = bool(args.latent) or Z.shape[0] in (args.serial_cells or [])
         if wants_serial and not args.no_serial:
             serial = serial_loop(name, Z, y, args.methods, args.thin)
             print(f"  serial loop of run_cell:          {fmt(serial)} wall -> speed-up {serial / wall:.2f}x "
                   f"on {joblib.cpu_count()} cores")
+            entry.update(serial_wall_s=serial, speed_up=serial / wall)
         if args.dask:
             from dask.distributed import LocalCluster
 
@@ -171,12 +181,17 @@ def main(argv: list[str] | None = None) -> int:
               f"tracemalloc peak of the fit {info['traced_peak_mb']:.0f} MB; one n x n float64 matrix is "
               f"{Z.shape[0] ** 2 * 8 / 2**20:.0f} MB); {'under' if gb < 2 else 'OVER'} 2 GB; "
               f"fit {info['seconds']:.1f} s, {info['status']}, {info['clusters']} clusters")
+        figures["ap_memory"] = {"cells": int(Z.shape[0]), **info}
 
     small = [w for name, w in walls.items() if latents[name][0].shape[0] == 2100]
     if small:
         projected = 10 * small[0]
         print(f"\nprojected: grid x 10 latents of 2,100 cells = 10 x {small[0]:.1f} s = {fmt(projected)} "
               f"({'within' if projected < 1800 else 'OVER'} the 30-minute target)")
+        figures["projected_10_latents_2100_s"] = projected
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 
 

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-__all__ = ["chromium_path", "check_pages", "screenshot"]
+__all__ = ["chromium_path", "check_pages", "check_layout", "screenshot"]
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -62,6 +62,55 @@ def check_pages(html_dir: str | Path, pages: list[str]) -> dict[str, dict[str, A
                             "missing_images": missing, "images": len(page.query_selector_all("img"))}
         browser.close()
     return report
+
+
+_LAYOUT_JS = """(strict) => {
+  const art = document.querySelector('article.bd-article') || document.querySelector('main');
+  const ar = art.getBoundingClientRect();
+  const bad = [];
+  for (const el of art.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if (r.right <= ar.right + 1 && r.left >= ar.left - 1) continue;
+    let p = el.parentElement, boxed = false;
+    while (p && p !== art) {
+      const s = getComputedStyle(p);
+      if ((s.overflowX === 'auto' || s.overflowX === 'scroll' || s.overflowX === 'hidden')
+          && p.getBoundingClientRect().right <= ar.right + 1) { boxed = true; break; }
+      p = p.parentElement;
+    }
+    const shown = ['TABLE', 'IMG', 'SVG', 'FIGURE', 'CANVAS'].includes(el.tagName.toUpperCase());
+    if (!boxed || (strict && shown)) {
+      bad.push(`${el.tagName.toLowerCase()}.${String(el.className).split(' ')[0]} +${Math.round(r.right - ar.right)}px`);
+    }
+  }
+  return {pageScroll: document.documentElement.scrollWidth - window.innerWidth, articleWidth: ar.width,
+          offenders: [...new Set(bad)].slice(0, 8)};
+}"""
+
+
+def check_layout(html_dir: str | Path, pages: list[str], widths: tuple[int, ...] = (1280, 390)) -> dict[str, dict[int, Any]]:
+    """Per page and window width: horizontal page scroll (px) and elements sticking out of the content column.
+
+    At the first (desktop) width no table or figure may stick out, not even inside a scrolling
+    box (code may scroll in its own box); at the others (phones) a wide table may scroll inside
+    its own box, but nothing may make the page itself scroll sideways.
+    """
+    from playwright.sync_api import sync_playwright
+
+    html_dir = Path(html_dir).resolve()
+    out: dict[str, dict[int, Any]] = {}
+    with sync_playwright() as p:
+        browser = _browser(p)
+        for width in widths:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            for name in pages:
+                page.goto((html_dir / name).as_uri(), wait_until="load")
+                page.wait_for_timeout(200)
+                out.setdefault(name, {})[width] = page.evaluate(_LAYOUT_JS, width == widths[0])
+            page.close()
+        browser.close()
+    return out
 
 
 def screenshot(html_file: str | Path, out: str | Path, *, width: int = 1280) -> Path:

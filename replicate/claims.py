@@ -218,12 +218,14 @@ def verdict_table(checks: pd.DataFrame) -> pd.io.formats.style.Styler:
     if "reading" in checks and checks["reading"].nunique() > 1:
         order = list(dict.fromkeys(checks["reading"]))
         wide = checks.pivot(index="claim", columns="reading", values="verdict")[order]
+        names = {order[0]: "verdict, default reading", **{r: "verdict, second reading" for r in order[1:]}}
         first = checks[checks["reading"] == order[0]].set_index("claim")
-        shown = pd.concat([first[["statement"]], wide.rename(columns=lambda r: f"verdict: {r}"),
-                           first[["evidence"]].rename(columns={"evidence": f"evidence: {order[0]}"})], axis=1)
-        verdicts = [c for c in shown.columns if c.startswith("verdict")]
+        shown = pd.concat([first[["statement"]], wide.rename(columns=names),
+                           first[["evidence"]].rename(columns={"evidence": "evidence (default reading)"})], axis=1)
+        verdicts = list(names.values())
         return (shown.reset_index().style.hide(axis="index")
-                .apply(lambda col: [f"background-color: {colours.get(v, '')}" for v in col], subset=verdicts))
+                .apply(lambda col: [f"background-color: {colours.get(v, '')}" for v in col], subset=verdicts)
+                .set_caption(f"Second reading: {', '.join(order[1:])}. Its evidence is in claims.csv of the run."))
     shown = checks[["claim", "statement", "verdict", "evidence"]]
     return shown.style.apply(lambda col: [f"background-color: {colours.get(v, '')}" for v in col],
                              subset=["verdict"]).hide(axis="index")
@@ -248,7 +250,8 @@ def glue_verdicts(checks: pd.DataFrame) -> None:
     from myst_nb import glue
 
     order = list(dict.fromkeys(checks["reading"])) if "reading" in checks else [None]
-    for i, reading in enumerate(order[:2]):
+    order = order[:2] if len(order) > 1 else order * 2  # without a second reading, "_second" repeats the first
+    for i, reading in enumerate(order):
         part = checks if reading is None else checks[checks["reading"] == reading]
         for verdict in (SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE):
             glue(f"n_{verdict.replace(' ', '_')}{'_second' if i else ''}", int((part["verdict"] == verdict).sum()),

@@ -1,21 +1,30 @@
-"""Figures (matplotlib/seaborn, colour-blind-safe palette, labelled axes)."""
+"""Figures (matplotlib/seaborn, colour-blind-safe palette, labelled axes).
+
+Every figure is at most :data:`WIDTH` inches wide, the book's content column at 1280 px, so
+it is shown at its natural size and no text is smaller than 9 pt; legends sit outside the data.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["label_counts", "loss_curves", "latent_umap", "grid_heatmaps", "contingency", "metric_bars", "table1_bars",
+__all__ = ["WIDTH", "glued", "label_counts", "loss_curves", "latent_umap", "grid_heatmaps", "contingency", "metric_bars",
            "headline", "forest", "fingerprint_scatter"]
 
 PALETTE = "colorblind"
+#: Inches: the book's content column at a 1280 px window (~690 px at 100 dpi).
+WIDTH = 6.8
 
 
 def _sns() -> Any:
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid", palette=PALETTE)
+    sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
+                  rc={"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 9.5,
+                      "ytick.labelsize": 9.5, "legend.fontsize": 9.5, "legend.title_fontsize": 10})
     return sns
 
 
@@ -26,7 +35,7 @@ def label_counts(adata: Any) -> Any:
     sns = _sns()
     counts = adata.obs["label"].value_counts().rename_axis("label").reset_index(name="cells")
     counts["label"] = counts["label"].astype(str)
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 0.28 * len(counts) + 1.2))
     sns.barplot(counts, x="cells", y="label", ax=ax, color=sns.color_palette(PALETTE)[0])
     ax.set(xlabel="cells", ylabel="true label", title=f"{adata.n_obs} cells, {len(counts)} labels")
     fig.tight_layout()
@@ -34,31 +43,36 @@ def label_counts(adata: Any) -> Any:
 
 
 def loss_curves(history: pd.DataFrame) -> Any:
-    """Per-epoch reconstruction and KL (per cell), one line per VAE seed."""
+    """Per-epoch reconstruction and KL (per cell), one line per VAE seed; KL on a log scale (spikes)."""
     import matplotlib.pyplot as plt
 
     sns = _sns()
     long = history.melt(id_vars=["seed", "epoch"], value_vars=["reconstruction", "kl"], var_name="term",
                         value_name="per-cell loss")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    long["seed"] = long["seed"].astype(str)
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.9))
     for ax, term, title in zip(axes, ["reconstruction", "kl"], ["reconstruction (eq. 4)", "KL divergence (eq. 5)"]):
         sns.lineplot(long[long.term == term], x="epoch", y="per-cell loss", hue="seed", ax=ax,
-                     palette=PALETTE, marker="o", markersize=3)
+                     palette=PALETTE, marker="o", markersize=3, legend=term == "kl")
         ax.set(title=title, xlabel="epoch", ylabel="mean loss per cell (nats)")
+    axes[1].set_yscale("log")
+    axes[1].legend(title="seed", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+                   ncol=1 if history["seed"].nunique() <= 10 else 2)
     fig.tight_layout()
     return fig
 
 
 def latent_umap(adata: Any, *, rep: str = "X_vae", color: str = "label") -> Any:
-    """UMAP of a latent representation coloured by the true label."""
+    """UMAP of a latent representation coloured by ``color``; the legend beside the map."""
     import matplotlib.pyplot as plt
     import scanpy as sc
 
+    _sns()
     sc.pp.neighbors(adata, use_rep=rep, random_state=0)
     sc.tl.umap(adata, random_state=0)
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.85, 4.2))
     sc.pl.umap(adata, color=color, ax=ax, show=False, palette=sc.pl.palettes.default_102,
-               title=f"UMAP of the VAE latent mean ({rep}), coloured by true {color}")
+               title=f"UMAP of {rep}, coloured by {color}", legend_fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -73,11 +87,11 @@ GRID_AXES = {
 }
 
 
-def grid_heatmaps(results: pd.DataFrame, method: str) -> Any:
-    """CA / NMI / ARI (percent, mean over VAE seeds) over a method's grid.
+def grid_heatmaps(results: pd.DataFrame, method: str, metrics: tuple[str, ...] = ("CA", "ARI")) -> Any:
+    """CA and ARI (percent, mean over VAE seeds) over a method's grid, one heatmap above the other.
 
     Two-axis grids are heatmaps (spectral's rbf cells, which have no n_neighbors, form their own
-    row labelled "rbf"); one-axis grids are bar charts.
+    row labelled "rbf"); one-axis grids are bar charts of CA, NMI and ARI.
     """
     import matplotlib.pyplot as plt
 
@@ -86,37 +100,40 @@ def grid_heatmaps(results: pd.DataFrame, method: str) -> Any:
     if rows.empty:
         raise ValueError(f"no results for method {method!r}")
     params = [c for c in rows.columns if c.startswith("param_") and rows[c].nunique(dropna=False) > 1]
-    metrics = ["CA", "NMI", "ARI"]
-    for m in metrics:
+    for m in ("CA", "NMI", "ARI"):
         rows[m] = 100 * rows[m].astype(float)
     axes_pair = GRID_AXES.get(method)
     if axes_pair and all(f"param_{a}" in rows for a in axes_pair):
         x, y = (f"param_{a}" for a in axes_pair)
         if method == "spectral":
             rows[y] = rows[y].astype(object).where(rows["param_affinity"] == "nearest_neighbors", "rbf")
-        fig, axs = plt.subplots(1, 3, figsize=(13, 3.8))
-        for ax, m in zip(axs, metrics):
+        n_rows = rows[y].nunique()
+        fig, axs = plt.subplots(len(metrics), 1, figsize=(WIDTH * 0.85, (0.34 * n_rows + 1.0) * len(metrics)))
+        for ax, m in zip(np.atleast_1d(axs), metrics):
             table = rows.pivot_table(index=y, columns=x, values=m, aggfunc="mean")
             sns.heatmap(table, annot=True, fmt=".0f", cmap="viridis", vmin=0, vmax=100, ax=ax,
-                        cbar_kws={"label": f"{m} (%)"}, annot_kws={"size": 7})
+                        cbar_kws={"label": f"{m} (%)"}, annot_kws={"size": 9})
             ax.set(title=f"{m}, mean over VAE seeds", xlabel=x[6:], ylabel=y[6:])
-        fig.suptitle(f"{method}: the grid", y=1.02)
         fig.tight_layout()
         return fig
     label = params[0] if params else "parameters"
-    long = rows.melt(id_vars=[label], value_vars=metrics, var_name="metric", value_name="percent")
+    long = rows.melt(id_vars=[label], value_vars=["CA", "NMI", "ARI"], var_name="metric", value_name="percent")
     long[label] = long[label].astype(str)
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.85, 3.0))
     sns.barplot(long, x=label, y="percent", hue="metric", ax=ax, palette=PALETTE, errorbar="sd")
-    ax.set(ylim=(0, 100), xlabel=label.removeprefix("param_"), ylabel="percent (mean ± s.d. over seeds)",
+    ax.set(ylim=(0, 100), xlabel=label.removeprefix("param_"), ylabel="percent (mean ± s.d.)",
            title=f"{method}: the grid")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
 
 
 def contingency(true: Any, pred: Any, *, title: str = "") -> Any:
-    """Heatmap of cells per (true label, predicted cluster), clusters ordered by their best match."""
+    """Heatmap of cells per (true label, predicted cluster), clusters ordered by their best match.
+
+    Counts are written in the cells while there are at most 14 clusters; beyond that the colour
+    alone shows them (the numbers would be too small to read).
+    """
     import matplotlib.pyplot as plt
     from scipy.optimize import linear_sum_assignment
 
@@ -125,48 +142,30 @@ def contingency(true: Any, pred: Any, *, title: str = "") -> Any:
     r, c = linear_sum_assignment(table.to_numpy(), maximize=True)
     order = list(table.columns[c]) + [col for col in table.columns if col not in set(table.columns[c])]
     table = table[order]
-    fig, ax = plt.subplots(figsize=(0.5 * len(order) + 3, 0.4 * len(table) + 2))
-    sns.heatmap(table, annot=True, fmt="d", cmap="Blues", ax=ax, cbar_kws={"label": "cells"})
+    annotate = len(order) <= 14
+    width = min(WIDTH, 0.42 * len(order) + 2.6)
+    fig, ax = plt.subplots(figsize=(width, 0.34 * len(table) + 1.6))
+    sns.heatmap(table, annot=annotate, fmt="d", cmap="Blues", ax=ax, cbar_kws={"label": "cells"},
+                annot_kws={"size": 9})
     ax.set(title=title or "true label vs predicted cluster")
+    if not annotate:
+        ax.set_xticks([])
+        ax.set_xlabel(f"predicted cluster ({len(order)} clusters, best matches first)")
     fig.tight_layout()
     return fig
 
 
 def metric_bars(rows: pd.DataFrame, by: str, *, title: str = "") -> Any:
-    """Grouped bars of CA / NMI / ARI (percent) per value of column ``by``."""
+    """Grouped bars of CA / NMI / ARI (percent) per value of column ``by``; legend beside the axes."""
     import matplotlib.pyplot as plt
 
     sns = _sns()
     long = rows.melt(id_vars=[by], value_vars=["CA", "NMI", "ARI"], var_name="metric", value_name="fraction")
     long["percent"] = 100 * long["fraction"].astype(float)
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    sns.barplot(long, x=by, y="percent", hue="metric", ax=ax, palette=PALETTE, errorbar="sd")
-    ax.set(ylim=(0, 100), xlabel="", ylabel="percent", title=title)
-    ax.tick_params(axis="x", labelrotation=20)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)  # clear of the rotated labels
-    fig.tight_layout()
-    return fig
-
-
-def table1_bars(table: pd.DataFrame) -> Any:
-    """Paper vs ours (mean ± s.d. over VAE seeds, paper's setting) for each VAE row of Table 1."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    sns = _sns()
-    colors = sns.color_palette(PALETTE)
-    vae = table[table["selection"] == "paper's setting"].reset_index(drop=True)
-    fig, axs = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
-    x = np.arange(len(vae))
-    for ax, m in zip(axs, ["CA", "NMI", "ARI"]):
-        ax.bar(x - 0.2, vae[f"paper_{m}"], width=0.4, color=colors[0], label="paper")
-        ax.bar(x + 0.2, vae[f"ours_{m}"], width=0.4, yerr=vae[f"sd_{m}"].fillna(0), capsize=3, color=colors[1],
-               label="ours (mean ± s.d. over VAE seeds)")
-        ax.set_xticks(x, [r.removeprefix("VAE+") for r in vae["row"]], rotation=35, ha="right")
-        ax.set(title=m, ylim=(0, 100))
-    axs[0].set_ylabel("percent")
-    axs[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2, frameon=False)
-    fig.suptitle("Table 1, VAE rows at the paper's setting", y=1.02)
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
+    sns.barplot(long, y=by, x="percent", hue="metric", ax=ax, palette=PALETTE, errorbar="sd", orient="h")
+    ax.set(xlim=(0, 100), ylabel="", xlabel="percent (mean ± s.d.)", title=title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -175,7 +174,6 @@ def headline(table: pd.DataFrame, metrics: tuple[str, ...] = ("CA", "ARI")) -> A
     """The replication in one figure: per VAE method, the paper's value and ours (mean and 95% CI
     over VAE seeds, for each VAE reading), with the live PCA+K-means and Leiden baselines as lines."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from .report import headline_frame
 
@@ -186,21 +184,22 @@ def headline(table: pd.DataFrame, metrics: tuple[str, ...] = ("CA", "ARI")) -> A
     methods = list(dict.fromkeys(frame["method"]))
     live = table[table["selection"] == "live baseline"].set_index("row")
     refs = [("PCA(32)+k-means (live)", "PCA(32)+K-means, live", "--"), ("Leiden, label count (live)", "Leiden, live", ":")]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 0.55 * len(methods) + 2.2), sharey=True)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(WIDTH, 0.42 * len(methods) + 2.6), sharey=True)
     axes = np.atleast_1d(axes)
     y = np.arange(len(methods))[::-1]
-    step = 0.22
+    step = 0.2
+    names = {r: ("ours, " + ("default reading" if i == 0 else "second reading")) for i, r in enumerate(readings)}
     for ax, m in zip(axes, metrics):
         part = frame[frame["metric"] == m].set_index(["method", "reading"])
         paper = [part.loc[(meth, readings[0]), "paper"] for meth in methods]
-        ax.scatter(paper, y + step, marker="D", s=36, color="black", label="paper", zorder=3)
+        ax.scatter(paper, y + step, marker="D", s=30, color="black", label="paper", zorder=3)
         for i, reading in enumerate(readings):
-            ours = np.array([part.loc[(meth, reading), "ours"] for meth in methods])
-            lo = np.array([part.loc[(meth, reading), "lo"] for meth in methods])
-            hi = np.array([part.loc[(meth, reading), "hi"] for meth in methods])
-            err = np.vstack([ours - lo, hi - ours])
-            ax.errorbar(ours, y - i * step, xerr=np.nan_to_num(err), fmt="o", ms=6, capsize=3, color=colors[i],
-                        label=f"ours, {reading} (95% CI over seeds)")
+            ours = np.array([part.loc[(meth, reading), "ours"] for meth in methods], dtype=float)
+            lo = np.array([part.loc[(meth, reading), "lo"] for meth in methods], dtype=float)
+            hi = np.array([part.loc[(meth, reading), "hi"] for meth in methods], dtype=float)
+            err = np.nan_to_num(np.vstack([ours - lo, hi - ours]))
+            ax.errorbar(ours, y - i * step, xerr=err, fmt="o", ms=5, capsize=2.5, color=colors[i],
+                        label=names[reading] + " (95% CI)")
         for row, name, style in refs:
             if row in live.index:
                 ax.axvline(live.loc[row, f"ours_{m}"], color="grey", linestyle=style, linewidth=1.2, label=name)
@@ -208,63 +207,68 @@ def headline(table: pd.DataFrame, metrics: tuple[str, ...] = ("CA", "ARI")) -> A
         ax.grid(axis="y", visible=False)
     axes[0].set_yticks(y, methods)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle("Table 1, VAE rows at the paper's setting: paper vs this replication")
-    fig.tight_layout(rect=(0, 0.06 + 0.04 * len(readings), 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    fig.suptitle("VAE rows of Table 1 at the paper's setting: paper vs ours")
+    fig.tight_layout(rect=(0, 0.07 + 0.04 * len(readings), 1, 1))
     return fig
 
 
 def forest(effects: pd.DataFrame, scores: tuple[str, ...] | None = None) -> Any:
-    """Each factor's effect on a score (points; mean and 95% CI), one panel per score.
+    """Each factor's effect (points; mean and 95% CI), one colour per score, factors ranked top-down.
 
     Positive: the change moves our number up, towards the paper's (ours are below it).
     """
     import matplotlib.pyplot as plt
-    import numpy as np
 
     sns = _sns()
     colors = sns.color_palette(PALETTE)
     scores = scores or tuple(dict.fromkeys(effects["score"]))
     factors = list(dict.fromkeys(effects["factor"]))
-    ncols = 2 if len(scores) > 1 else 1
-    nrows = -(-len(scores) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 0.42 * len(factors) * nrows + 1.6 * nrows),
-                             sharey=True, squeeze=False)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.5 * len(factors) + 1.9))
     y = np.arange(len(factors))[::-1]
-    for ax, score in zip(axes.ravel(), scores):
+    step = 0.8 / max(len(scores), 1)
+    for i, score in enumerate(scores):
         part = effects[effects["score"] == score].set_index("factor").reindex(factors)
         mean = part["effect"].to_numpy(float)
         lo = np.where(np.isnan(part["ci_low"].to_numpy(float)), mean, part["ci_low"].to_numpy(float))
         hi = np.where(np.isnan(part["ci_high"].to_numpy(float)), mean, part["ci_high"].to_numpy(float))
-        colour = [colors[2] if m > 0 and l > 0 else colors[3] if m < 0 and h < 0 else colors[7]
-                  for m, l, h in zip(mean, lo, hi)]
-        ax.errorbar(mean, y, xerr=np.vstack([mean - lo, hi - mean]), fmt="none", ecolor="grey", capsize=3)
-        ax.scatter(mean, y, c=colour, s=40, zorder=3)
-        ax.axvline(0, color="black", linewidth=0.8)
-        ax.set(title=score, xlabel="effect on our score (points; 95% CI)")
-        ax.grid(axis="y", visible=False)
-    for ax in axes.ravel()[len(scores):]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_yticks(y, factors)
-    fig.tight_layout()
+        off = y + 0.4 - (i + 0.5) * step
+        ax.errorbar(mean, off, xerr=np.nan_to_num(np.vstack([mean - lo, hi - mean])), fmt="o", ms=4.5,
+                    capsize=2, color=colors[i], label=score)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y, [f if len(f) <= 42 else f[:40] + "…" for f in factors])
+    ax.set(xlabel="effect on our score (points, 95% CI); > 0 moves towards the paper")
+    ax.grid(axis="y", visible=False)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.9 / (0.5 * len(factors) + 1.9), 1, 1))
     return fig
 
 
 def fingerprint_scatter(rows: pd.DataFrame | None) -> Any:
-    """Readings: distance to the paper's fingerprints (label-free) against VAE + K-means CA (for information)."""
+    """Readings: distance to the paper's fingerprints (label-free) against VAE + K-means / AP CA (for information)."""
     import matplotlib.pyplot as plt
 
     if rows is None or rows.empty:
         return None
     sns = _sns()
+    colors = sns.color_palette(PALETTE)
     part = rows[rows["status"] != "diverged"]
     means = part.groupby("reading", sort=False)[["distance", "kmeans_CA", "ap_CA"]].mean()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
-    for ax, col, title in zip(axes, ["kmeans_CA", "ap_CA"], ["VAE + K-means", "VAE + affinity propagation"]):
-        sns.scatterplot(x=means["distance"], y=100 * means[col], ax=ax, s=50, color=sns.color_palette(PALETTE)[0])
-        ax.set(xlabel="distance to the paper's fingerprints (0 = as reported)", ylabel="CA (%), for information",
-               title=title)
-    fig.suptitle("Readings of the VAE: closer to the paper's fingerprints, higher scores?")
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.85, 3.4))
+    ax.scatter(means["distance"], 100 * means["kmeans_CA"], color=colors[0], label="VAE + K-means")
+    ax.scatter(means["distance"], 100 * means["ap_CA"], color=colors[1], marker="s", label="VAE + AP")
+    ax.set(xlabel="distance to the paper's fingerprints (0 = as reported; label-free)",
+           ylabel="CA (%), for information", title="Readings of the VAE, mean over 3 seeds")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def glued(name: str, fig: Any) -> None:
+    """Show ``fig`` once and glue it as ``name`` for other pages (``{glue} name`` with ``:doc:``)."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=True)
+    plt.close(fig)

@@ -322,7 +322,13 @@ def factor_effects(factors: list[dict[str, Any]]) -> pd.DataFrame:
     for f in factors:
         for method, metric in HEADLINE:
             a, b = _by_seed(f["before"], method, metric), _by_seed(f["after"], method, metric)
-            eff = paired_effect(a, b) if f.get("paired", True) else unpaired_effect(a, b)
+            if f.get("spread"):  # a random perturbation: its range, not the interval of a mean
+                d = 100 * (b - a.reindex(b.index)).dropna()
+                eff = {"effect": float(d.mean()) if len(d) else np.nan, "n": int(len(d)),
+                       "ci_low": float(d.quantile(0.025)) if len(d) else np.nan,
+                       "ci_high": float(d.quantile(0.975)) if len(d) else np.nan}
+            else:
+                eff = paired_effect(a, b) if f.get("paired", True) else unpaired_effect(a, b)
             out.append({"factor": f["factor"], "change": f["change"], "score": f"VAE+{_short(method)} {metric}",
                         "paired": bool(f.get("paired", True)), "counts": bool(f.get("counts", True)),
                         "page": f.get("page", ""), **eff})
@@ -338,7 +344,9 @@ def decomposition(effects: pd.DataFrame, gaps: dict[str, float]) -> pd.DataFrame
 
     ``gaps``: score -> paper minus ours (points). A factor closes ``effect / gap`` of it (negative:
     it widens the gap). The last row per score, "not explained", is the gap minus the sum of the
-    factors' effects -- an upper bound on what additivity would allow, said so on the page.
+    positive effects of the systematic factors (``counts``: a choice the paper may have made
+    differently; random perturbations such as a seed or CPU round-off are shown but not counted).
+    It assumes the effects add up, which the page says.
     """
     rows = []
     for score, gap in gaps.items():
@@ -440,14 +448,22 @@ def run_factors(dataset: str, default_rows: pd.DataFrame, second_rows: pd.DataFr
         if genes is not None:
             factors.append({"factor": "gene set: scDCC's 2,000 genes", "change": "195 of the 2,000 genes swapped",
                             "before": base, "after": _cells_of(genes, "default"), "paired": True, "page": "08_why"})
+        other = committed("pbmc2100-top2000-other-cpu")
+        if other is not None:
+            factors.append({"factor": "CPU round-off: the same code and seeds on this run's machine",
+                            "change": "instead of the machine of the first study run (XLA/oneDNN kernels differ by CPU)",
+                            "before": other[["method", "seed", "CA", "NMI", "ARI"]], "after": base, "paired": True,
+                            "counts": False, "page": "08_why"})
         cells = committed("pbmc4k-top2000")
         if cells is not None:
             factors.append({"factor": "cell set: all 4,271 cells", "change": "the full data set instead of the 2,100",
                             "before": base, "after": _cells_of(cells, "default"), "paired": False, "page": "08_why"})
     if spread is not None and len(spread):
         zero = spread.assign(CA=0.0, NMI=0.0, ARI=0.0)
-        factors.append({"factor": "clusterer's own seed (random_state)", "change": "random_state 1-9 instead of 0",
-                        "before": zero, "after": spread, "paired": True, "page": "06_claims"})
+        factors.append({"factor": "clusterer's own seed (random_state)",
+                        "change": "random_state 1-9 instead of 0 (interval: 95% of the changes)",
+                        "before": zero, "after": spread, "paired": True, "spread": True, "counts": False,
+                        "page": "06_claims"})
     worm = committed("worm-2100-gene-count")
     if worm is not None:
         all_genes = _cells_of(worm[worm["variant"] == "all genes"], "default")
@@ -484,7 +500,7 @@ def glue_decomposition(ranked: pd.DataFrame, dataset: str) -> None:
     glue("why_explained", gap - remainder, display=False)
     glue("why_remainder", remainder, display=False)
     if dataset != "pbmc2100-top2000":
-        summary = (f"This run is on `{dataset}`, not the paper's 2,100 cells, so its gap to the paper "
+        summary = (f"This run is on {dataset}, not the paper's 2,100 cells, so its gap to the paper "
                    f"({gap:.1f} CA points for VAE + K-means) is a difference of data sets; the factors below "
                    "are shown for the method, and the decomposition of the real gap is on the study's site.")
     else:
@@ -498,24 +514,36 @@ def glue_decomposition(ranked: pd.DataFrame, dataset: str) -> None:
 
 
 def ranked_display(ranked: pd.DataFrame, scores: str | list[str]) -> Any:
-    """The ranked decomposition for readers: factor, change, effect with CI, share of the gap, evidence page."""
+    """The ranked decomposition for readers.
+
+    One score: factor, change, effect with its 95% CI, seeds, share of the gap, evidence page.
+    Several: one column per score, each cell "effect (low to high)".
+    """
     scores = [scores] if isinstance(scores, str) else scores
     part = ranked[ranked["score"].isin(scores)].copy()
     ci = [("" if pd.isna(lo) else f"{lo:+.1f} to {hi:+.1f}") for lo, hi in zip(part["ci_low"], part["ci_high"])]
+    styles = [{"selector": "td, th", "props": "padding: 2px 5px; font-size: 0.82em"}]
+    caption = ("Effect: our score after the change minus before (points); positive moves us towards the paper. "
+               "Not counted in the share (grey): random perturbations, whose interval is the range of the changes. "
+               "scikit-learn 0.24.1 itself cannot be measured here (it has no build for Python 3.11); its one known "
+               "difference, how k-means++ draws, acts like another random_state.")
+    if len(scores) > 1:
+        part["cell"] = [f"{e:+.1f}" + (f" ({c})" if c else "") for e, c in zip(part["effect"], ci)]
+        wide = part.pivot_table(index="factor", columns="score", values="cell", aggfunc="first", sort=False)
+        wide = wide.reindex(columns=scores)
+        wide.index.name = None
+        return wide.style.set_table_styles(styles).set_caption(caption)
+    counts = part["counts"].fillna(True).astype(bool)
     shown = pd.DataFrame({
-        "score": part["score"], "factor": part["factor"], "change": part["change"].fillna(""),
+        "factor": part["factor"], "change": part["change"].fillna(""),
         "effect (points)": part["effect"].map(lambda v: f"{v:+.1f}"), "95% CI": ci,
         "seeds": part["n"].map(lambda v: "" if pd.isna(v) else f"{int(v)}"),
-        "share of the gap": [("" if c is False else f"{v:.0%}") for v, c in zip(part["share_of_gap"], part["counts"])],
+        "share of the gap": [f"{v:.0%}" if c else "(not counted)" for v, c in zip(part["share_of_gap"], counts)],
         "evidence": part["page"].fillna(""),
     })
-    if len(scores) == 1:
-        shown = shown.drop(columns="score")
-    return shown.style.hide(axis="index").set_table_styles(
-        [{"selector": "td, th", "props": "padding: 2px 6px; font-size: 0.85em"}]).set_caption(
-        "Effect: our score after the change minus before (points); positive moves us towards the paper. "
-        "scikit-learn 0.24.1 itself cannot be measured here (it has no build for Python 3.11); its one known "
-        "difference, k-means++ draws, acts like another random_state (the clusterer's own seed row).")
+    grey = ["color: #777" if not c else "" for c in counts]
+    return (shown.style.hide(axis="index").set_table_styles(styles).set_caption(caption)
+            .apply(lambda col: grey, subset=["factor", "effect (points)", "95% CI", "share of the gap"]))
 
 
 def readings_display() -> Any:
@@ -525,18 +553,24 @@ def readings_display() -> Any:
         return "The readings study has not been run: python -m replicate.why --steps readings"
     summary = readings_summary(rows)
     name, _ = matched_reading()
-    cols = {"trained": "trained", "kl_spikes": "KL spikes", "ap_clusters_350": "AP clusters (−350)",
-            "ap_clusters_100": "AP clusters (−100)", "birch_singletons": "BIRCH alone (0.7)",
-            "gmm_failures": "GMM fails", "median_sq_distance": "median d²", "active_units": "active units",
-            "distance": "distance", "kmeans_CA": "K-means CA †", "ap_CA": "AP CA †"}
+    cols = {"trained": "trained", "kl_spikes": "KL spikes", "ap_clusters_350": "AP clusters at −350",
+            "birch_singletons": "alone in BIRCH at 0.7", "gmm_failures": "GMM fails",
+            "median_sq_distance": "median d²", "distance": "distance", "kmeans_CA": "K-means CA †", "ap_CA": "AP CA †"}
     shown = summary[[c for c in cols if c in summary]].rename(columns=cols)
     shown["trained"] = [f"{t}/{n}" for t, n in zip(summary["trained"], summary["seeds"])]
     for c in ("K-means CA †", "AP CA †"):
-        shown[c] = 100 * shown[c]
+        shown[c] = (100 * shown[c]).round(1)
+    shown = shown.round({"AP clusters at −350": 1, "alone in BIRCH at 0.7": 2, "GMM fails": 1, "median d²": 1,
+                         "distance": 2, "KL spikes": 0})
     shown.index = [f"{i} ◀ matched" if i == name else f"{i} ◀ default" if i == DEFAULT_READING_NAME else i
                    for i in shown.index]
-    return (shown.style.format(precision=1).format({"BIRCH alone (0.7)": "{:.2f}", "distance": "{:.2f}"})
+    formats = {"AP clusters at −350": "{:.1f}", "alone in BIRCH at 0.7": "{:.2f}", "GMM fails": "{:.1f}",
+               "median d²": "{:.1f}", "distance": "{:.2f}", "K-means CA †": "{:.1f}", "AP CA †": "{:.1f}",
+               "KL spikes": "{:.0f}"}
+    return (shown.style.format({k: v for k, v in formats.items() if k in shown})
             .background_gradient(subset=["distance"], cmap="Greens_r")
+            .set_table_styles([{"selector": "td, th", "props": "padding: 2px 3px; font-size: 0.78em"},
+                               {"selector": "th.col_heading", "props": "white-space: normal; vertical-align: bottom"}])
             .set_caption("Means over 3 seeds. Distance: to the fingerprints the paper's reports imply (0 = as "
                          "reported). † for information only: labels chose nothing."))
 
