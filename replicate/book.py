@@ -23,7 +23,9 @@ __all__ = ["build", "substitutions", "write_toc", "write_run_info"]
 
 #: Prose pages of book/ around the executed sections, in reading order.
 BEFORE = ["methods"]
-AFTER = ["discussion", "own_data", "rerun", "exercises"]
+AFTER = ["discussion", "own_data", "performance", "rerun", "exercises"]
+#: Pages staged from notebooks/ (executed while the book is built).
+FROM_NOTEBOOKS = ["own_data"]
 
 
 def _method_title(method: str) -> str:
@@ -138,13 +140,56 @@ def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _write_config(stage: Path, manifest: dict[str, Any]) -> None:
+def write_performance(folder: Path) -> Path:
+    """``_generated/performance.md``: the committed benchmark figures (``benchmarks/results``)."""
+    from .performance import markdown
+
+    path = folder / "_generated" / "performance.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(markdown(path.parent))
+    return path
+
+
+def _write_config(stage: Path, manifest: dict[str, Any], repository: str | None = None) -> str:
+    """Fill in the substitutions and, when a repository URL is known, the repository link and launch buttons.
+
+    The one setting is ``repository.url`` in ``book/_config.yml`` (or ``replicate book
+    --repository URL``). Launch buttons open a page's source notebook in ``notebooks/`` on
+    Binder or Colab (a clustering page opens ``03_clustering``, parameterised by ``method``).
+    Returns the repository URL used ('' for none).
+    """
     import yaml
 
     path = stage / "_config.yml"
     config = yaml.safe_load(path.read_text())
     config.setdefault("parse", {})["myst_substitutions"] = substitutions(manifest)
+    repo = config.setdefault("repository", {})
+    url = (repository if repository is not None else repo.get("url") or "").strip()
+    html = config.setdefault("html", {})
+    if url:
+        repo.update(url=url, path_to_book="notebooks", branch=repo.get("branch") or "main")
+        html["use_repository_button"] = True
+        config["launch_buttons"] = {"binderhub_url": "https://mybinder.org",
+                                    "colab_url": "https://colab.research.google.com",
+                                    "notebook_interface": "jupyterlab"}
+    else:
+        config.pop("repository", None)
+        html["use_repository_button"] = False
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return url
+
+
+def _fix_launch_links(html_dir: Path, sections: list[str]) -> None:
+    """Point each page's launch buttons at a notebook that exists in the repository."""
+    renames = {f"{name}.ipynb": f"{PER_METHOD}.ipynb" for name in sections if name.startswith(PER_METHOD + "-")}
+    renames.update({f"{name}.md": f"{name}.ipynb" for name in FROM_NOTEBOOKS})
+    for page in html_dir.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        new = text
+        for old, target in renames.items():
+            new = new.replace(f"notebooks/{old}", f"notebooks/{target}").replace(f"notebooks%2F{old}", f"notebooks%2F{target}")
+        if new != text:
+            page.write_text(new, encoding="utf-8")
 
 
 def _jupyter_book() -> str:
@@ -157,7 +202,7 @@ def _jupyter_book() -> str:
     return found
 
 
-def build(run: str | Path, *, strict: bool = True) -> Path:
+def build(run: str | Path, *, strict: bool = True, repository: str | None = None) -> Path:
     """Stage ``book/`` with the run's executed notebooks and build it; return the HTML folder.
 
     The book is built in a scratch folder and moved to ``<run>/book`` only when the build
@@ -184,9 +229,12 @@ def build(run: str | Path, *, strict: bool = True) -> Path:
         suffix = _method_title(name.split("-", 1)[1]) if section == PER_METHOD else ""
         prepare_page(page, params=info["sections"][name].get("parameters", {}),
                      defaults=_defaults(section), title_suffix=suffix)
+    for name in FROM_NOTEBOOKS:
+        shutil.copyfile(project_root() / "notebooks" / f"{name}.md", stage / f"{name}.md")
     write_toc(stage, sections)
     write_run_info(stage, info)
-    _write_config(stage, info)
+    write_performance(stage)
+    url = _write_config(stage, info, repository)
     cmd = [_jupyter_book(), "build", "--all", str(stage)]
     if strict:
         cmd[3:3] = ["-W", "-n", "--keep-going"]
@@ -194,6 +242,8 @@ def build(run: str | Path, *, strict: bool = True) -> Path:
     if proc.returncode != 0:
         log = (proc.stdout + proc.stderr)[-4000:]
         raise ReplicateError(f"jupyter-book build failed (the previous book, if any, is kept):\n{log}")
+    if url:
+        _fix_launch_links(stage / "_build" / "html", sections)
     final = run / "book"
     shutil.rmtree(final, ignore_errors=True)
     stage.replace(final)

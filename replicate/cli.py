@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     p_book = sub.add_parser("book", help="build the Jupyter Book from a run folder")
     p_book.add_argument("--run", required=True, help="run folder, e.g. results/pbmc68k-reduced/quick")
+    p_book.add_argument("--repository", default=None,
+                        help="the repository's URL for the repository link and Binder/Colab launch buttons "
+                             "(default: repository.url in book/_config.yml; '' for none)")
 
     sub.add_parser("datasets", help="list the registered datasets")
 
@@ -52,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "book":
             from .book import build
 
-            html = build(args.run)
+            html = build(args.run, repository=args.repository)
             print(f"book built: open {html / 'index.html'}")
         elif args.command == "datasets":
             from ._resources import registry

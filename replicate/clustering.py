@@ -10,6 +10,7 @@ work starts.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -364,7 +365,7 @@ def params_json(params: dict[str, Any]) -> str:
 def _status(pred: np.ndarray | None, caught: list[str], takes_count: bool, n_clusters: int) -> tuple[str, str]:
     notes = list(dict.fromkeys(caught))  # keep order, drop repeats
     if pred is None:
-        return "failed", "; ".join(notes)
+        return ("timeout" if any(n.startswith("timeout:") for n in notes) else "failed"), "; ".join(notes)
     found = len(np.unique(pred[pred >= 0]))
     if found == 0:
         return "failed", "; ".join(["no cluster found: every cell labelled -1 (noise or no convergence)", *notes])
@@ -398,7 +399,7 @@ def labelling_row(Z: np.ndarray, y: np.ndarray | None, pred: np.ndarray | None, 
 
 
 def run_cell(Z: Any, labels: Any, method: str, params: dict[str, Any], *, n_clusters: int,
-             random_state: int = 0) -> dict[str, Any]:
+             random_state: int = 0, time_limit_s: float | None = None) -> dict[str, Any]:
     """Fit one clusterer on ``Z`` and score it against ``labels``: one tidy row.
 
     Row: method, ``parameters`` (canonical JSON) and a ``param_<name>`` column per parameter,
@@ -406,7 +407,8 @@ def run_cell(Z: Any, labels: Any, method: str, params: dict[str, Any], *, n_clus
     metrics), silhouette (label-free, on ``Z``), seconds (the fit), status, message, random_state
     and the sklearn/numpy versions.
 
-    Runs single-threaded (:func:`single_threaded`). ``status`` is ``ok``; ``warning``
+    Runs single-threaded (:func:`single_threaded`), stopped after ``time_limit_s`` seconds if
+    given (status ``timeout``: metrics NaN, the grid goes on). ``status`` is ``ok``; ``warning``
     (scikit-learn warned, e.g. ConvergenceWarning, or a count-taking method found another count:
     the labelling is scored but suspect); or ``failed`` (an exception: metrics NaN; or no/one
     cluster found: metrics of that labelling, which are as poor as they should be). ``message``
@@ -417,7 +419,7 @@ def run_cell(Z: Any, labels: Any, method: str, params: dict[str, Any], *, n_clus
     check_seed(random_state)
     with single_threaded():
         pred, caught, seconds = capture(lambda: fit_labels(Z, method, params, n_clusters=n_clusters,
-                                                           random_state=random_state))
+                                                           random_state=random_state), limit=time_limit_s)
         return labelling_row(Z, y, pred, method=method, params=params, n_clusters=n_clusters,
                              takes_count=method_info(method)["takes_count"], random_state=random_state,
                              seconds=seconds, caught=caught)
@@ -435,8 +437,40 @@ def single_threaded() -> Any:
     return threadpool_limits(limits=1)
 
 
-def capture(fit: Any) -> tuple[np.ndarray | None, list[str], float]:
-    """Run ``fit()``: its labels (None if it raised), the warnings and error as text, and seconds.
+class CellTimeout(Exception):
+    """A grid cell ran past its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Any:
+    """Raise :class:`CellTimeout` in this thread after ``seconds`` (None: no limit).
+
+    Uses SIGALRM, so it works in a process's main thread (the local and joblib workers run cells
+    there); elsewhere (a Dask worker thread) the cell runs without a limit. Fits are interrupted
+    between Python steps: scikit-learn's iterations (ARPACK's reverse communication, affinity
+    propagation's updates) return to Python often.
+    """
+    import signal
+    import threading
+
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise CellTimeout(f"time limit of {seconds:g} s reached")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def capture(fit: Any, *, limit: float | None = None) -> tuple[np.ndarray | None, list[str], float]:
+    """Run ``fit()``: its labels (None if it raised or timed out), the warnings and error as text, and seconds.
 
     catch_warnings is process-wide: fine in loky/Dask worker processes, not across threads.
     """
@@ -446,7 +480,10 @@ def capture(fit: Any) -> tuple[np.ndarray | None, list[str], float]:
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
         try:
-            pred = np.asarray(fit())
+            with time_limit(limit):
+                pred = np.asarray(fit())
+        except CellTimeout as exc:
+            error.append(f"timeout: {exc}")
         except Exception as exc:  # a failing cell is a row, not a crash of the grid
             error.append(f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - t0

@@ -190,16 +190,17 @@ class Progress:
 # --------------------------------------------------------------------------- execution
 
 
-def _run_task(cell: Cell, Z: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+def _run_task(cell: Cell, Z: np.ndarray, labels: np.ndarray, time_limit_s: float | None = None) -> dict[str, Any]:
     """One cell in a worker (run_cell is single-threaded, so its numbers do not depend on the executor)."""
     row = run_cell(Z, labels, cell.method, cell.params, n_clusters=cell.n_clusters,
-                   random_state=cell.random_state)
+                   random_state=cell.random_state, time_limit_s=time_limit_s)
     row["key"] = cell.key
+    row["time_limit_s"] = time_limit_s if time_limit_s else float("nan")
     return row
 
 
 def execute(cells: Sequence[Cell], embeddings: Mapping[str, Any], labels: Any, *, n_jobs: int = -1,
-            scheduler: Any = None) -> Iterator[dict[str, Any]]:
+            scheduler: Any = None, time_limit_s: float | None = None) -> Iterator[dict[str, Any]]:
     """Yield the row of every cell as it finishes (any order): joblib locally, or on Dask.
 
     ``scheduler`` (or ``$REPLICATE_DASK_SCHEDULER``): a Dask scheduler address or a
@@ -211,7 +212,7 @@ def execute(cells: Sequence[Cell], embeddings: Mapping[str, Any], labels: Any, *
 
     labels = np.asarray(labels)
     arrays = {name: np.asarray(Z) for name, Z in embeddings.items()}
-    tasks = (delayed(_run_task)(cell, arrays[cell.embedding], labels) for cell in cells)
+    tasks = (delayed(_run_task)(cell, arrays[cell.embedding], labels, time_limit_s) for cell in cells)
     scheduler = scheduler if scheduler is not None else os.environ.get(SCHEDULER_ENV) or None
     if scheduler is None:
         yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
@@ -264,11 +265,12 @@ def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, d
         n_clusters: int | None = None, random_state: int = 0,
         settings: Mapping[str, Sequence[dict[str, Any]]] | None = None, n_jobs: int = -1,
         scheduler: Any = None, retry_failed: bool = False, progress: bool = True,
-        flush_every_s: float = 1.0) -> pd.DataFrame:
+        flush_every_s: float = 1.0, time_limit_s: float | None = None) -> pd.DataFrame:
     """Run every cell of :func:`plan` into the CSV ``out``; return this run's rows in plan order.
 
     Cells already in ``out`` (same key) are not recomputed; failed ones are retried only with
-    ``retry_failed``. Finished rows are written atomically at most every ``flush_every_s`` seconds
+    ``retry_failed``, and a cell that timed out is retried when ``time_limit_s`` is larger than
+    the limit it ran under. Each cell stops after ``time_limit_s`` seconds (status ``timeout``). Finished rows are written atomically at most every ``flush_every_s`` seconds
     and whenever the run stops, including on an exception or Ctrl-C, so the file always holds
     whole rows. Other rows already in ``out`` (other cells) are kept.
     """
@@ -278,6 +280,12 @@ def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, d
     stored = {r["key"]: r for r in _read_rows(out)}
     if retry_failed:
         stored = {k: r for k, r in stored.items() if r.get("status") != "failed"}
+
+    def stale(r: dict[str, Any]) -> bool:  # timed out under a shorter limit than this run's
+        ran = r.get("time_limit_s")
+        return r.get("status") == "timeout" and (not time_limit_s or (ran == ran and ran < time_limit_s))
+
+    stored = {k: r for k, r in stored.items() if not stale(r)}
     identity = {c.key: c for c in cells}
     todo = list({c.key: c for c in cells if c.key not in stored}.values())
     import sklearn
@@ -298,7 +306,7 @@ def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, d
     last = time.perf_counter()
     dirty = False
     try:
-        for row in execute(todo, embeddings, labels, n_jobs=n_jobs, scheduler=scheduler):
+        for row in execute(todo, embeddings, labels, n_jobs=n_jobs, scheduler=scheduler, time_limit_s=time_limit_s):
             stored[row["key"]] = with_identity(row, identity[row["key"]])
             dirty = True
             bar.update()

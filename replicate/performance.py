@@ -60,3 +60,69 @@ def clustering_table(figures: dict[str, Any]) -> pd.DataFrame:
         rows.append({"latent": name, "method": "all (wall, in parallel)", "grid cells": entry["grid_cells"],
                      "fit seconds (sum)": entry["parallel_wall_s"], "slowest cell (s)": None})
     return pd.DataFrame(rows).set_index(["latent", "method"])
+
+
+def _md_table(frame: pd.DataFrame, digits: int = 2) -> str:
+    """A DataFrame as a Markdown table (numbers rounded; empty cells for missing values)."""
+    def cell(v: Any) -> str:
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return ""
+        if isinstance(v, float):
+            return f"{v:,.{digits}f}"
+        return str(v)
+
+    frame = frame.reset_index()
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def growth_table(figures: dict[str, Any]) -> pd.DataFrame:
+    """Per stage: seconds and peak memory at each number of cells, and the fitted growth exponent."""
+    rows = []
+    for stage, entry in figures.get("stages", {}).items():
+        rec: dict[str, Any] = {"stage": stage}
+        for cells, m in sorted(entry.get("by_cells", {}).items(), key=lambda kv: int(kv[0])):
+            rec[f"{int(cells):,} cells (s)"] = m.get("seconds") if m.get("status", "ok") == "ok" else m.get("status")
+        rec["exponent (seconds ~ cells^k)"] = entry.get("exponent")
+        rows.append(rec)
+    return pd.DataFrame(rows).set_index("stage") if rows else pd.DataFrame()
+
+
+def markdown(folder: Path) -> str:
+    """The performance page's body: the committed figures as tables and one figure (written into ``folder``)."""
+    parts: list[str] = []
+    vae = load("vae_speed")
+    if vae:
+        parts += ["## Training the VAE", f"Measured {machine(vae)}.", "",
+                  "Seconds per epoch of the paper's configuration (genes → 2048 → 32 → 128 → genes, batch 16) on "
+                  "z-scored synthetic data of the paper's full size, against a plain Keras `model.fit` of the same "
+                  "model and against two lower bounds: the time to move the bytes a training step must move "
+                  "(weights, gradients and Adam's moments) at the measured memory bandwidth, and the time for its "
+                  "floating-point work at the measured matrix-multiply rate. Peak memory is of a fresh process per "
+                  "shape.", "", _md_table(vae_table(vae))]
+        if vae.get("parallel_seeds"):
+            p = vae["parallel_seeds"]
+            parts += ["", f"Training {p.get('seeds')} seeds one after another took {p.get('serial_s', float('nan')):.0f} s; "
+                      f"in {p.get('processes')} processes with their threads split, {p.get('parallel_s', float('nan')):.0f} s "
+                      f"(speed-up {p.get('speed_up', float('nan')):.2f}); the latents were identical: {p.get('identical')}."]
+    clu = load("clustering_speed")
+    if clu:
+        parts += ["", "## Clustering grids", f"Measured {machine(clu)}, scikit-learn {clu.get('sklearn', '?')}.", "",
+                  "Every setting of the paper's grids on synthetic 32-dimensional latents (8 Gaussian clusters), run "
+                  "by `replicate.execution` on all cores; per method, the summed seconds of its fits.", "",
+                  _md_table(clustering_table(clu))]
+        if clu.get("ap_memory"):
+            m = clu["ap_memory"]
+            parts += ["", f"Affinity propagation at {m['cells']:,} cells (the paper's setting) peaked at "
+                      f"{m['rss_peak_mb']:,.0f} MB of resident memory in a fresh process."]
+    grow = load("scaling")
+    if grow:
+        parts += ["", "## How cost grows with cells", f"Measured {machine(grow)}.", "",
+                  "Each stage at growing numbers of cells (real files up to 8,617 cells, synthetic beyond); the "
+                  "exponent k is fitted to seconds ~ cells^k (1: linear, 2: quadratic).", "", _md_table(growth_table(grow))]
+    if not parts:
+        parts = ["No benchmark has been run yet: `python benchmarks/vae_speed.py --json "
+                 "benchmarks/results/vae_speed.json` and `python benchmarks/clustering_speed.py --json "
+                 "benchmarks/results/clustering_speed.json`."]
+    return "\n".join(parts) + "\n"

@@ -30,7 +30,7 @@ from .errors import TrainingError
 from .vae import VAEConfig, vae_latents
 
 __all__ = ["readings", "run_study", "summarize", "choose_default", "committed_summary", "readable",
-           "preprocessing_sensitivity"]
+           "preprocessing_sensitivity", "kl_spikes", "page_summary"]
 
 PREPROCESS_KEYS = ("clip_zscore",)
 
@@ -180,19 +180,48 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary for readers: outcomes, final KL per cell, active units, VAE + K-means (mean ± s.d., %)."""
     def pm(m: str) -> pd.Series:
         mean, sd = 100 * summary[f"{m}_mean"], 100 * summary[f"{m}_sd"]
-        return pd.Series([("—" if np.isnan(a) else f"{a:.1f}±{b:.1f}") for a, b in zip(mean, sd)],
-                         index=summary.index)
+        return pd.Series([("—" if np.isnan(a) else f"{a:.1f}" + ("" if np.isnan(b) else f"±{b:.1f}"))
+                          for a, b in zip(mean, sd)], index=summary.index)
 
     out = pd.DataFrame({
         "deviations": summary["deviations"],
         "trained": [f"{t}/{s}" for t, s in zip(summary["trained"], summary["seeds"])],
         "outcomes": summary["outcomes"],
-        "final KL / cell": summary["final_kl"].round(1),
-        "active units": summary["active_units"].round(1),
+        "final KL / cell": summary["final_kl"].round(1).astype(object).where(summary["final_kl"].notna(), "—"),
+        "active units": summary["active_units"].round(1).astype(object).where(summary["active_units"].notna(), "—"),
         "K-means CA (%)": pm("CA"), "K-means ARI (%)": pm("ARI"),
     })
     out.index.name = None
     return out
+
+
+def kl_spikes(history: dict[str, list[float]], *, factor: float | None = None) -> dict[str, Any]:
+    """Label-free: did the epoch's mean KL jump above ``factor`` x its median over training?"""
+    from .fingerprints import targets
+
+    factor = factor if factor is not None else float(targets()["training_health"]["kl_spike_factor"])
+    kl = np.asarray(history.get("kl", []), dtype=float)
+    if kl.size < 2:
+        return {"kl_spike": False, "kl_max": float(kl.max()) if kl.size else np.nan, "kl_spike_epochs": ""}
+    median = float(np.median(kl))
+    spikes = [i + 1 for i, v in enumerate(kl) if v > factor * median]
+    return {"kl_spike": bool(spikes), "kl_max": float(kl.max()), "kl_spike_epochs": " ".join(map(str, spikes))}
+
+
+def page_summary(summary: pd.DataFrame, results: list[Any], seeds: list[int]) -> str:
+    """The VAE page's opening sentences: which readings train, and how this run's seeds trained."""
+    literal = summary.iloc[0]
+    default = choose_default(summary)
+    trained = summary.loc[default]
+    spiky = [s for s, r in zip(seeds, results) if kl_spikes(r.history)["kl_spike"]]
+    final = [r.history["loss"][-1] for r in results]
+    text = (f"Taken literally, the paper's VAE does not train ({literal['outcomes']} in the stability study); of its "
+            f"{len(summary)} readings, the one with the fewest departures from the text that trained every seed "
+            f"adds batch normalisation ({default}: {trained['trained']}/{trained['seeds']} seeds trained there). "
+            f"In this run, {len(results)} VAE seed(s) trained to a final loss of {np.mean(final):.1f} per cell")
+    text += (f"; {len(spiky)} of them (seed {', '.join(map(str, spiky))}) show a KL spike, an epoch whose mean KL "
+             "jumps above ten times its usual level." if spiky else ", none with a KL spike.")
+    return text
 
 
 def preprocessing_sensitivity(dataset: str, config: VAEConfig, seeds: list[int], readings: dict[str, dict[str, Any]],

@@ -20,7 +20,7 @@ from .vae import VAEConfig, VAEResult, config_from, vae_latents
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["prepare", "page_header", "vae_config", "compare_config", "train_latents", "history_frame", "parse_grid",
+__all__ = ["prepare", "page_header", "data_summary", "vae_config", "compare_config", "train_latents", "history_frame", "parse_grid",
            "cluster", "baselines", "save_table"]
 
 
@@ -35,6 +35,14 @@ def page_header(adata: AnnData, profile: str) -> str:
     ds = adata.uns.get("dataset", {})
     return run_info_markdown(run_info(dataset=ds.get("name", "?"), cells=adata.n_obs, genes=adata.n_vars,
                                       profile=profile))
+
+
+def data_summary(adata: AnnData) -> str:
+    """The data page's opening sentences: cells, genes, labels and what the preprocessing did."""
+    counts = adata.obs["label"].value_counts()
+    steps = "; ".join(adata.uns.get("zscore", {}).get("steps", []))
+    return (f"{adata.n_obs:,} cells and {adata.n_vars:,} genes, with {len(counts)} true labels (the largest has "
+            f"{counts.max():,} cells, the smallest {counts.min():,}). Preprocessing: {steps}.")
 
 
 def vae_config(params: dict[str, Any]) -> VAEConfig:
@@ -104,11 +112,12 @@ def _clustering_store(adata: AnnData) -> Path:
 
 def cluster(adata: AnnData, results: list[VAEResult], seeds: list[int], methods: list[str] | str, *,
             grid: Any = "full", random_state: int = 0, n_jobs: int = -1, scheduler: str = "",
-            progress: bool = True) -> pd.DataFrame:
+            progress: bool = True, cell_time_limit: float | None = None) -> pd.DataFrame:
     """Run ``methods``' grids on every seed's latent mean (embedding ``vae_seed=<s>``).
 
     Cells already computed for the same latents, settings and seed (by any notebook) come from
-    the clustering cache; new ones are added to it as they finish.
+    the clustering cache; new ones are added to it as they finish. A cell running longer than
+    ``cell_time_limit`` seconds is stopped and recorded with status ``timeout``.
     """
     from . import execution
 
@@ -118,7 +127,7 @@ def cluster(adata: AnnData, results: list[VAEResult], seeds: list[int], methods:
     return execution.run(embeddings, adata.obs["label"].to_numpy(), _clustering_store(adata),
                          dataset=adata.uns.get("dataset", {}).get("name", ""), methods=list(methods),
                          thin=parse_grid(grid), random_state=random_state, n_jobs=n_jobs,
-                         scheduler=scheduler or None, progress=progress)
+                         scheduler=scheduler or None, progress=progress, time_limit_s=cell_time_limit)
 
 
 def baselines(adata: AnnData, *, random_state: int = 0) -> pd.DataFrame:

@@ -34,6 +34,7 @@ import pandas as pd
 from . import progress, store
 from .clustering import PAPER_METHODS
 from .errors import ReplicateError
+from .stability import kl_spikes
 from .vae import VAEConfig, vae_latents
 
 __all__ = ["readings_study", "matched_reading", "kl_spikes", "dataset_rows", "gene_count_rows", "select_genes",
@@ -56,22 +57,6 @@ def _append(out: Path, rows: list[dict[str, Any]]) -> None:
 
 def _done(out: Path) -> list[dict[str, Any]]:
     return pd.read_csv(out).to_dict("records") if out.is_file() else []
-
-
-# --------------------------------------------------------------------------- training health
-
-
-def kl_spikes(history: dict[str, list[float]], *, factor: float | None = None) -> dict[str, Any]:
-    """Label-free: did the epoch's mean KL jump above ``factor`` x its median over training?"""
-    from .fingerprints import targets
-
-    factor = factor if factor is not None else float(targets()["training_health"]["kl_spike_factor"])
-    kl = np.asarray(history.get("kl", []), dtype=float)
-    if kl.size < 2:
-        return {"kl_spike": False, "kl_max": float(kl.max()) if kl.size else np.nan, "kl_spike_epochs": ""}
-    median = float(np.median(kl))
-    spikes = [i + 1 for i, v in enumerate(kl) if v > factor * median]
-    return {"kl_spike": bool(spikes), "kl_max": float(kl.max()), "kl_spike_epochs": " ".join(map(str, spikes))}
 
 
 # --------------------------------------------------------------------------- readings

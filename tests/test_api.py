@@ -104,12 +104,12 @@ def test_plots_take_the_anndata(own):
 
 @pytest.mark.slow
 def test_the_own_data_page_runs_as_written(tmp_path, monkeypatch):
-    """The code cells of book/own_data.md, exactly as the book shows and executes them."""
+    """The code cells of notebooks/own_data.md, exactly as the book shows and executes them."""
     import matplotlib
 
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
-    text = (ROOT / "book" / "own_data.md").read_text()
+    text = (ROOT / "notebooks" / "own_data.md").read_text()
     cells = re.findall(r"```\{code-cell\}\n(.*?)```", text, flags=re.S)
     assert len(cells) >= 4
     ns: dict = {}

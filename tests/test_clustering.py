@@ -250,3 +250,13 @@ def test_bad_embedding_and_labels_raise(no_fit, blobs):
         run_cell(Z[0], y, "kmeans", {}, n_clusters=8)
     with pytest.raises(ParameterError, match="random_state = None is invalid"):
         run_cell(Z, y, "kmeans", {}, n_clusters=8, random_state=None)
+
+
+def test_a_cell_past_its_time_limit_is_a_timeout_row():
+    Z, y = make_blobs(n_samples=1500, n_features=32, centers=8, random_state=0)
+    row = run_cell(Z, y, "affinity_propagation", {"preference": -350, "damping": 0.9}, n_clusters=8,
+                   time_limit_s=0.05)
+    assert row["status"] == "timeout" and "time limit of 0.05 s reached" in row["message"]
+    assert np.isnan(row["CA"]) and row["seconds"] < 5
+    fast = run_cell(Z[:200], y[:200], "kmeans", {}, n_clusters=8, time_limit_s=30)
+    assert fast["status"] == "ok"

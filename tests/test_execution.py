@@ -209,3 +209,18 @@ def test_description_of_a_run(tmp_path, embeddings):
     table = run(embs, y, tmp_path / "r.csv", methods=["kmeans", "gmm"], n_jobs=1, progress=False)
     line = execution.describe_run(table)
     assert line.startswith("10 cells") and "grids: full" in line and "sklearn" in line
+
+
+def test_timeouts_are_rows_and_are_retried_under_a_longer_limit(tmp_path):
+    Z, y = make_blobs(n_samples=400, n_features=32, centers=8, random_state=0)
+    out = tmp_path / "t.csv"
+    # affinity propagation made to iterate for long (no early convergence); K-means takes ~0.1 s
+    slow_ap = {"preference": -350, "damping": 0.9, "max_iter": 5000, "convergence_iter": 5000}
+    settings = {"affinity_propagation": [slow_ap], "kmeans": [{}]}
+    first = run({"z": Z}, y, out, methods=["affinity_propagation", "kmeans"], settings=settings, n_jobs=1,
+                progress=False, time_limit_s=1.0)
+    status = dict(zip(first["method"], first["status"]))
+    assert status == {"affinity_propagation": "timeout", "kmeans": "ok"}  # the grid went on
+    again = run({"z": Z}, y, out, methods=["affinity_propagation", "kmeans"], settings=settings, n_jobs=1,
+                progress=False, time_limit_s=600)
+    assert dict(zip(again["method"], again["status"]))["affinity_propagation"] in ("ok", "warning")

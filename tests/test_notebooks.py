@@ -32,7 +32,7 @@ def _cells(nb) -> list[tuple[str, str, list[str]]]:
     return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
 
 
-@pytest.mark.parametrize("section", SECTIONS)
+@pytest.mark.parametrize("section", [*SECTIONS, "own_data"])
 def test_notebooks_and_their_text_sources_are_in_sync(section):
     import jupytext
 
@@ -42,6 +42,14 @@ def test_notebooks_and_their_text_sources_are_in_sync(section):
         f"notebooks/{section}.ipynb and {section}.md differ: run `jupytext --sync notebooks/{section}.md`")
     assert all(not c.get("outputs") and c.get("execution_count") is None
                for c in committed.cells if c.cell_type == "code"), "commit notebooks without outputs"
+
+
+def test_every_notebook_is_paired_with_jupytext():
+    import jupytext.config
+
+    config = jupytext.config.load_jupytext_config(str(notebook_dir()))
+    assert config.formats in ("ipynb,md:myst", ["ipynb,md:myst"])
+    assert sorted(p.stem for p in notebook_dir().glob("*.md")) == sorted(p.stem for p in notebook_dir().glob("*.ipynb"))
 
 
 def test_every_parameter_a_notebook_declares_has_a_spec():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -79,9 +80,12 @@ def test_smoke_run_writes_every_section(smoke_run):
         assert root not in nb.read_text(), nb.name
 
 
+REPO = "https://github.com/example/replicate"
+
+
 @pytest.mark.slow
 def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
-    html = cli.main(["book", "--run", str(smoke_run)])
+    html = cli.main(["book", "--run", str(smoke_run), "--repository", REPO])
     assert html == 0
     site = smoke_run / "book" / "_build" / "html"
     page = (site / "05_table1.html").read_text()
@@ -92,11 +96,21 @@ def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
     assert f"{ours['ours_NMI']:.2f}" in intro  # cross-page glue resolved
     assert "mjx" not in intro or "cdn.jsdelivr" not in intro
     assert "cdn.jsdelivr.net/npm/mathjax" not in (site / "02_vae.html").read_text()
+    # launch buttons open a notebook that exists in the repository (the page's source notebook)
+    targets = set()
+    for page in site.glob("*.html"):
+        for m in re.finditer(r"(?:urlpath=lab/tree/|blob/main/)(notebooks/[\w.-]+\.(?:ipynb|md))", page.read_text()):
+            targets.add(m.group(1))
+    assert "notebooks/05_table1.ipynb" in targets and "notebooks/03_clustering.ipynb" in targets
+    assert "notebooks/own_data.ipynb" in targets
+    root = Path(__file__).resolve().parents[1]
+    assert all((root / t).is_file() for t in targets), targets
+    assert f'href="{REPO}"' in (site / "intro.html").read_text()
 
 
 @pytest.mark.slow
 def test_book_pages_in_a_real_browser(smoke_run):
-    from replicate.browser import check_pages, chromium_path
+    from replicate.browser import check_layout, check_pages, chromium_path
 
     if chromium_path() is None:
         pytest.fail("Chromium is not installed; .ci/run installs it (apt-get install chromium)")
@@ -116,6 +130,36 @@ def test_book_pages_in_a_real_browser(smoke_run):
     assert f"{ours['ours_ARI']:.2f}" in table1["text"]
     assert f"{ours['ours_CA']:.2f}" in report["intro.html"]["text"]
     assert "latent space: Affinity propagation" in report["03_clustering-affinity_propagation.html"]["title"]
+    # every table and figure fits the content column at 1280 px; at 390 px nothing scrolls the page
+    layout = check_layout(site, pages, widths=(1280, 390))
+    for name, by_width in layout.items():
+        for width, r in by_width.items():
+            assert r["pageScroll"] <= 0 and not r["offenders"], (name, width, r)
+
+
+ABSOLUTE = re.compile(r"(?<![\w.:/])/(?:home|root|tmp|work|Users|var/folders|mnt|opt|private)/[\w.-]+")
+
+
+def _absolute_paths(folder: Path, suffixes=(".html", ".ipynb", ".csv", ".json", ".md", ".txt")) -> list[str]:
+    hits = []
+    for f in folder.rglob("*"):
+        if f.is_file() and f.suffix in suffixes and "_static" not in f.parts and ".doctrees" not in f.parts:
+            for m in ABSOLUTE.finditer(f.read_text(errors="replace")):
+                hits.append(f"{f.relative_to(folder)}: {m.group(0)}")
+    return hits
+
+
+@pytest.mark.slow
+def test_no_machine_path_in_the_built_site_or_the_run(smoke_run):
+    if not (smoke_run / "book").is_dir():
+        assert cli.main(["book", "--run", str(smoke_run)]) == 0
+    hits = _absolute_paths(smoke_run / "book" / "_build" / "html") + _absolute_paths(smoke_run, (".ipynb", ".csv", ".json"))
+    assert not hits, hits[:10]
+
+
+def test_no_machine_path_in_the_committed_results():
+    hits = _absolute_paths(Path(__file__).resolve().parents[1] / "results")
+    assert not hits, hits[:10]
 
 
 @pytest.mark.slow

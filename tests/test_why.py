@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replicate import datasets, why
+from replicate import datasets, stability, why
 
 from .conftest import synthetic_counts, write_h5
 
 
 def test_kl_spikes_are_flagged_without_labels():
-    calm = why.kl_spikes({"kl": [120, 100, 98, 101, 97]})
+    calm = stability.kl_spikes({"kl": [120, 100, 98, 101, 97]})
     assert calm == {"kl_spike": False, "kl_max": 120.0, "kl_spike_epochs": ""}
-    spiky = why.kl_spikes({"kl": [120, 100, 12_000, 105, 99, 15_000]})
+    spiky = stability.kl_spikes({"kl": [120, 100, 12_000, 105, 99, 15_000]})
     assert spiky["kl_spike"] and spiky["kl_spike_epochs"] == "3 6" and spiky["kl_max"] == 15_000
 
 
