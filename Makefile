@@ -7,6 +7,8 @@ DATASET ?= pbmc68k-reduced
 RUN := results/$(DATASET)/$(PROFILE)
 # setuptools prints a warning block about editable installs of a flat layout; nothing to act on
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet
+# scVI's PyTorch; the CPU build keeps the install small (e.g. TORCH="torch --index-url https://download.pytorch.org/whl/cpu")
+TORCH ?= torch==2.13.0
 
 .PHONY: quick test install install-test browser book clean
 
@@ -15,10 +17,12 @@ $(BIN)/python:
 	$(PIP) --upgrade pip "setuptools>=77"
 
 install: $(BIN)/python
-	$(PIP) -e .
+	$(PIP) $(TORCH)
+	$(PIP) -e ".[scvi]"
 
 install-test: $(BIN)/python
-	$(PIP) -e ".[test]"
+	$(PIP) $(TORCH)
+	$(PIP) -e ".[test,scvi]"
 
 ## headless Chromium for the browser test of the built book (Debian's package)
 browser:

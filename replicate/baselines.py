@@ -227,22 +227,33 @@ def scanpy_leiden(adata: Any, *, label_key: str = "label", n_clusters: int | Non
     return pd.DataFrame([_finish(r, dataset, data_hash, y) for r in rows])
 
 
-def run_baselines(adata: Any, *, label_key: str = "label", dataset: str = "", random_state: int = 0) -> pd.DataFrame:
-    """All baselines on a preprocessed AnnData (``X`` z-scored, ``layers["log"]``): one row each."""
+def run_baselines(adata: Any, *, label_key: str = "label", dataset: str = "", random_state: int = 0,
+                  scvi: bool | tuple = True) -> pd.DataFrame:
+    """All baselines on a preprocessed AnnData (``X`` z-scored, ``layers["log"]``, and ``layers["counts"]``
+    for scVI): one row each."""
+    from .scvi_baseline import scvi_rows
+
     _check_label_key(adata, label_key)
     X = np.asarray(adata.X)
     y = adata.obs[label_key].astype(str).to_numpy()
     parts = [pca_kmeans(X, y, random_state=random_state, dataset=dataset),
              genes_kmeans(X, y, random_state=random_state, dataset=dataset),
              scanpy_leiden(adata, label_key=label_key, random_state=random_state, dataset=dataset)]
+    if scvi:
+        from .scvi_baseline import VARIANTS
+
+        parts.append(scvi_rows(adata.layers.get("counts"), y, seed=random_state, random_state=random_state,
+                               dataset=dataset, variants=VARIANTS if scvi is True else scvi))
     return pd.concat(parts, ignore_index=True)
 
 
-def cached_baselines(adata: Any, *, random_state: int = 0) -> pd.DataFrame:
-    """:func:`run_baselines` through the cache, keyed by the preprocessed matrix and the seed."""
-    path = store.cache_dir() / "baselines" / f"{store.array_hash(adata.X)[:24]}-rs{random_state}.csv"
+def cached_baselines(adata: Any, *, random_state: int = 0, scvi: bool | tuple = True) -> pd.DataFrame:
+    """:func:`run_baselines` through the cache, keyed by the preprocessed matrix, the seed and the scVI variants."""
+    tag = "" if scvi is True else f"-scvi{store.content_key(scvi)[:6]}"
+    path = store.cache_dir() / "baselines" / f"{store.array_hash(adata.X)[:24]}-rs{random_state}-v2{tag}.csv"
     if path.is_file():
         return pd.read_csv(path)
-    rows = run_baselines(adata, dataset=adata.uns.get("dataset", {}).get("name", ""), random_state=random_state)
+    rows = run_baselines(adata, dataset=adata.uns.get("dataset", {}).get("name", ""), random_state=random_state,
+                         scvi=scvi)
     store.atomic_write(path, lambda p: rows.to_csv(p, index=False))
     return rows

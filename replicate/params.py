@@ -76,6 +76,7 @@ SPECS: dict[str, tuple[Callable[[Any], bool], str]] = {
                "-1 (all cores) or an integer >= 1"),
     "scheduler": (lambda v: isinstance(v, str), "a Dask scheduler address such as 'tcp://host:8786', or ''"),
     "cell_time_limit": (_optional_pos, "None (no limit) or a number of seconds > 0"),
+    "samples": _int_ge(1),
     "compare_reading": (lambda v: isinstance(v, str) and (v in ("", "fingerprint-matched") or v in _readings()),
                         "'' (none), 'fingerprint-matched' or a reading named in replicate/data/stability.toml"),
     "reconstruction_weight": (_pos_number, "a number > 0 (1: eq. 4 as written)"),

@@ -28,7 +28,7 @@ __all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "notebook_dir", "noteboo
 
 #: Section notebooks in dependency order.
 SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1", "06_claims", "07_open_points",
-            "08_why")
+            "08_why", "09_generalisation", "10_uncertainty")
 #: The section executed once per clustering method (its ``method`` parameter).
 PER_METHOD = "03_clustering"
 
@@ -106,10 +106,29 @@ def _package_hash() -> str:
     return h.hexdigest()
 
 
+#: Committed study results a section reads (a change there re-executes the section).
+READS = {"02_vae": ("results/stability",), "07_open_points": ("results/stability",),
+         "08_why": ("results/why",), "09_generalisation": ("results/generalisation",)}
+
+
+def _reads_identity(section: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for folder in READS.get(section, ()):
+        for f in sorted((project_root() / folder).glob("*")):
+            if f.is_file():
+                h.update(f.name.encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def _data_identity(dataset: str) -> str:
     from ._resources import registry
     from .datasets import file_sha256
 
+    if not dataset:
+        return ""
     if dataset in registry():
         return store.content_key(dataset, registry()[dataset])
     path = Path(dataset).expanduser()
@@ -128,7 +147,8 @@ def section_key(section: str, params: dict[str, Any]) -> str:
 
     nb = hashlib.sha256((notebook_dir() / f"{section}.ipynb").read_bytes()).hexdigest()
     visible = {k: v for k, v in params.items() if k != "output_dir"}
-    return store.content_key(nb, visible, _package_hash(), _data_identity(str(params.get("dataset", ""))))
+    return store.content_key(nb, visible, _package_hash(), _data_identity(str(params.get("dataset", ""))),
+                             _reads_identity(section))
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["WIDTH", "glued", "label_counts", "loss_curves", "latent_umap", "grid_heatmaps", "contingency", "metric_bars",
-           "headline", "forest", "fingerprint_scatter"]
+           "headline", "forest", "fingerprint_scatter", "uncertainty_effects", "generalisation"]
 
 PALETTE = "colorblind"
 #: Inches: the book's content column at a 1280 px window (~690 px at 100 dpi).
@@ -272,3 +272,68 @@ def glued(name: str, fig: Any) -> None:
 
     glue(name, fig, display=True)
     plt.close(fig)
+
+
+def uncertainty_effects(eff: pd.DataFrame) -> Any:
+    """Paired effect on CA of clustering with the posterior uncertainty instead of the mean alone (95% CI)."""
+    import matplotlib.pyplot as plt
+
+    sns = _sns()
+    colors = sns.color_palette(PALETTE)
+    ca = eff[eff["metric"] == "CA"].reset_index(drop=True)
+    reps = list(dict.fromkeys(ca["representation"]))
+    methods = list(dict.fromkeys(ca["method"]))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.45 * len(methods) + 1.9))
+    y = np.arange(len(methods))[::-1]
+    step = 0.8 / max(len(reps), 1)
+    for i, rep in enumerate(reps):
+        part = ca[ca["representation"] == rep].set_index("method").reindex(methods)
+        mean = part["effect"].to_numpy(float)
+        lo = np.nan_to_num(mean - part["ci_low"].to_numpy(float))
+        hi = np.nan_to_num(part["ci_high"].to_numpy(float) - mean)
+        ax.errorbar(mean, y + 0.4 - (i + 0.5) * step, xerr=np.vstack([lo, hi]), fmt="o", ms=4.5, capsize=2,
+                    color=colors[i], label=rep)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y, methods)
+    ax.set(xlabel="effect on CA (points, 95% CI): with the uncertainty minus the mean alone")
+    ax.grid(axis="y", visible=False)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.9 / (0.45 * len(methods) + 1.9), 1, 1))
+    return fig
+
+
+def generalisation(rows: pd.DataFrame | None) -> Any:
+    """Per data set: VAE + K-means (mean and 95% CI over seeds) against the live baselines, CA."""
+    import matplotlib.pyplot as plt
+
+    from .stats import bootstrap_ci
+
+    if rows is None or rows.empty:
+        return None
+    sns = _sns()
+    colors = sns.color_palette(PALETTE)
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.5 * len(datasets) + 1.9))
+    y = np.arange(len(datasets))[::-1]
+    series = [("VAE + K-means", lambda d: d[(d["reading"] == "default") & (d["method"] == "kmeans")
+                                            & (d["variant"] == "paper's setting")]["CA"]),
+              ("PCA(32) + K-means", lambda d: d[d["method"] == "pca32+kmeans"]["CA"]),
+              ("Leiden, label count", lambda d: d[d["method"] == "scanpy+leiden(count)"]["CA"]),
+              ("scVI + K-means", lambda d: d[d["method"] == "scvi+kmeans"]["CA"])]
+    for i, (name, pick) in enumerate(series):
+        means, los, his = [], [], []
+        for ds in datasets:
+            v = 100 * pick(rows[rows["dataset"] == ds]).dropna().to_numpy(float)
+            m = v.mean() if len(v) else np.nan
+            lo, hi = bootstrap_ci(v) if len(v) > 1 else (m, m)
+            means.append(m), los.append(m - lo), his.append(hi - m)
+        ax.errorbar(means, y + 0.3 - i * 0.2, xerr=np.nan_to_num(np.vstack([los, his])), fmt="o", ms=5, capsize=2,
+                    color=colors[i], label=name)
+    ax.set_yticks(y, datasets)
+    ax.set(xlabel="CA (%)", xlim=(0, 100), title="The paper's recipe on other data sets")
+    ax.grid(axis="y", visible=False)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.9 / (0.5 * len(datasets) + 1.9), 1, 1))
+    return fig

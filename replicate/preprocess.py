@@ -82,6 +82,7 @@ def zscore(
 
     - ``X``: the z-scores, dense float32; genes with no counts in any cell are dropped;
     - ``layers["log"]``: the log-normalised values the z-scores come from;
+    - ``layers["counts"]``: the raw counts (when the input was counts), for count-based models;
     - ``var["mean"]``, ``var["std"]``: each gene's mean and standard deviation before scaling;
     - ``uns["zscore"]["params"]``: ``layer``, ``target_sum``, ``pseudocount``, ``clip``;
     - ``uns["zscore"]``: also ``steps`` (what was done, in words), ``input_log_normalised``,
@@ -125,6 +126,7 @@ def zscore(
                 "(e.g. sc.pp.filter_cells(adata, min_counts=1))."
             )
         target = float(np.median(totals)) if target_sum is None else float(target_sum)
+        adata.layers["counts"] = adata.X.copy()  # for count-based models (scVI)
         sc.pp.normalize_total(adata, target_sum=target)
         if pseudocount == 1:
             sc.pp.log1p(adata)

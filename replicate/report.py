@@ -30,6 +30,10 @@ LIVE_BASELINES = {
     "genes+kmeans": "k-means on genes (live)",
     "scanpy+leiden": "Leiden, resolution 1 (live)",
     "scanpy+leiden(count)": "Leiden, label count (live)",
+    "scvi+kmeans": "scVI+k-means (live)",
+    "scvi+leiden(count)": "scVI+Leiden, label count (live)",
+    "scvi32+kmeans": "scVI(32)+k-means (live)",
+    "scvi32+leiden(count)": "scVI(32)+Leiden, label count (live)",
 }
 
 
@@ -77,7 +81,7 @@ def table1(clustering: pd.DataFrame | Mapping[str, pd.DataFrame], baseline_rows:
                 out.append(_summary_row(pub["row"], name, pub, frame[frame["method"] == pub["method"]], reading))
     if baseline_rows is not None:
         for method, label in LIVE_BASELINES.items():
-            part = baseline_rows[baseline_rows["method"] == method]
+            part = baseline_rows[(baseline_rows["method"] == method) & baseline_rows["CA"].notna()]
             if len(part):
                 pub = paper_table1().set_index("row").loc["PCA+k-means"] if method == "pca32+kmeans" else None
                 out.append(_summary_row(label, "live baseline", pub, part))

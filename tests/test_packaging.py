@@ -20,7 +20,8 @@ def _norm(name: str) -> str:
 
 def _pyproject() -> dict[str, str]:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = [Requirement(r) for r in meta["dependencies"] + meta["optional-dependencies"]["test"]]
+    extras = meta["optional-dependencies"]
+    reqs = [Requirement(r) for r in meta["dependencies"] + extras["test"] + extras["scvi"]]
     return {_norm(r.name): str(r.specifier) for r in reqs if r.marker is None or r.marker.evaluate(X86)}
 
 

@@ -62,7 +62,7 @@ def test_smoke_run_writes_every_section(smoke_run):
     manifest = json.loads((smoke_run / "manifest.json").read_text())
     assert manifest["order"] == ["01_data", "02_vae", "03_clustering-kmeans",
                                  "03_clustering-affinity_propagation", "04_baselines", "05_table1",
-                                 "06_claims", "07_open_points", "08_why"]
+                                 "06_claims", "07_open_points", "08_why", "09_generalisation", "10_uncertainty"]
     assert set(manifest["sections"]) == set(manifest["order"])
     assert {v["status"] for v in manifest["sections"].values()} == {"done"}
     assert manifest["sections"]["02_vae"]["parameters"]["epochs"] == 3
@@ -174,7 +174,8 @@ def test_rerun_skips_unchanged_sections_and_redoes_only_affected_ones(smoke_run,
     skipped = {s: v["skipped"] for s, v in manifest["sections"].items()}
     assert skipped == {"01_data": True, "02_vae": False, "03_clustering-kmeans": False,
                        "03_clustering-affinity_propagation": False, "04_baselines": True, "05_table1": False,
-                       "06_claims": False, "07_open_points": False, "08_why": False}
+                       "06_claims": False, "07_open_points": False, "08_why": False,
+                       "09_generalisation": True, "10_uncertainty": False}
 
 
 @pytest.mark.slow
