@@ -283,7 +283,6 @@ def _read_scanpy_builtin(info: dict[str, Any]) -> Any:
 def read_scdeepcluster_h5(path: str | os.PathLike) -> Any:
     """Read an scDeepCluster-style HDF5 file: ``X`` (cells x genes), ``Y`` (labels)."""
     import anndata as ad
-    import h5py
 
     path = Path(path)
     with _open_h5(path) as f:
@@ -348,7 +347,6 @@ class _open_h5:
 
 def _read_user_path(path: Path, label_key: str | None) -> tuple[Any, str, bool]:
     import anndata as ad
-    import h5py
     import scanpy as sc
 
     if path.is_dir():

@@ -9,7 +9,7 @@ total, ``log1p``, and unclipped z-scores.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 

@@ -77,6 +77,11 @@ class VAEConfig:
     xla: bool = True  # compile the training step with XLA (faster; changes round-off, so part of the key)
     reconstruction_weight: float = 1.0
     kl_warmup_epochs: int = 0
+    # TensorFlow's threads per training; None: all cores (results then depend on the core count,
+    # since the round-off follows how work is split). A number trains in a worker process with
+    # exactly that many threads: identical results on any machine with the same CPU, and seeds
+    # can train side by side (vae_latents' n_jobs).
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
@@ -98,6 +103,8 @@ class VAEConfig:
             ("reconstruction_weight", self.reconstruction_weight, is_pos(self.reconstruction_weight), "a number > 0"),
             ("kl_warmup_epochs", self.kl_warmup_epochs, is_int(self.kl_warmup_epochs) and self.kl_warmup_epochs >= 0,
              "an integer >= 0 (0: no warm-up)"),
+            ("threads", self.threads, self.threads is None or (is_int(self.threads) and self.threads >= 1),
+             "None (all cores) or an integer >= 1"),
         ]
         for name, value, ok, want in checks:
             if not ok:
@@ -118,6 +125,7 @@ class VAEConfig:
         extra += ", batch norm" if self.batch_norm else ""
         extra += f", reconstruction x {self.reconstruction_weight:g}" if self.reconstruction_weight != 1.0 else ""
         extra += f", KL warm-up {self.kl_warmup_epochs} epochs" if self.kl_warmup_epochs else ""
+        extra += f", {self.threads} thread(s)" if self.threads else ""
         return (f"enc {enc}, z {self.latent_dim}, dec {dec}, {self.activation}, {self.reconstruction} "
                 f"reconstruction, lr {self.learning_rate:g}, batch {self.batch_size}, {self.epochs} epochs{extra}")
 
@@ -135,7 +143,7 @@ class VAEConfig:
 
 
 #: Fields added to VAEConfig after the cache format "vae-v1", with the value that means "off".
-_ADDED_LATER = {"reconstruction_weight": 1.0, "kl_warmup_epochs": 0}
+_ADDED_LATER = {"reconstruction_weight": 1.0, "kl_warmup_epochs": 0, "threads": None}
 
 
 def config_from(params: dict[str, Any]) -> VAEConfig:
@@ -384,6 +392,23 @@ def _entry(data_key: str, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
     return folder / f"{key}.npz", folder / f"{key}.weights.npz"
 
 
+def _worker_init(threads: int) -> None:
+    """A training process: exactly ``threads`` TensorFlow threads (set before TensorFlow starts)."""
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _train_in_worker(X: np.ndarray, cfg: VAEConfig, seed: int, verbose: bool, keep_weights: bool) -> dict[str, Any]:
+    res = train_vae(X, cfg, seed=seed, verbose=verbose)
+    return {"mu": res.mu, "logvar": res.logvar, "history": res.history, "seconds": res.seconds,
+            "weights": res.model.weights() if keep_weights else None}
+
+
 def vae_latents(
     X: np.ndarray,
     config: VAEConfig | None = None,
@@ -392,6 +417,7 @@ def vae_latents(
     cache: bool = True,
     verbose: bool = True,
     keep_weights: bool = True,
+    n_jobs: int = 1,
 ) -> list[VAEResult]:
     """Train one VAE per seed, reusing cached latents keyed by (data hash, config, seed).
 
@@ -399,27 +425,55 @@ def vae_latents(
     (with ``keep_weights``), then the latents -- so an interrupted run never leaves an entry a
     later run would trust. Results from the cache have ``cached=True`` and no ``model``; use
     :func:`fit` for a model.
+
+    With ``config.threads`` set, trainings run in worker processes with exactly that many
+    TensorFlow threads, ``n_jobs`` of them at once (on 2 cores: ``threads=1, n_jobs=2``); the
+    results are identical to training the seeds one by one with the same ``threads``.
     """
     cfg = config or VAEConfig()
-    data_key = store.array_hash(np.ascontiguousarray(X, dtype=np.float32))
-    results = []
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    data_key = store.array_hash(X)
+    results: dict[int, VAEResult] = {}
+    missing = []
     for seed in seeds:
-        path, weights_path = _entry(data_key, cfg, seed)
+        path, _ = _entry(data_key, cfg, seed)
         hit = store.load_npz(path) if cache else None
         if hit is not None:
             hist = {k[5:]: hit[k].tolist() for k in hit if k.startswith("hist_")}
-            res = VAEResult(hit["mu"], hit["logvar"], hist, float(hit["seconds"]), cached=True)
+            results[seed] = VAEResult(hit["mu"], hit["logvar"], hist, float(hit["seconds"]), cached=True)
             if verbose:
                 progress.report(f"VAE seed {seed}: latents from the cache")
         else:
-            res = train_vae(X, cfg, seed=int(seed), verbose=verbose)
-            if cache:
-                if keep_weights:
-                    store.save_npz(weights_path, **res.model.weights())
-                store.save_npz(path, mu=res.mu, logvar=res.logvar, seconds=np.array(res.seconds),
-                               **{f"hist_{k}": np.asarray(v) for k, v in res.history.items()})
-        results.append(res)
-    return results
+            missing.append(int(seed))
+
+    def keep(seed: int, res: VAEResult, weights: dict[str, np.ndarray] | None) -> None:
+        path, weights_path = _entry(data_key, cfg, seed)
+        if cache:
+            if keep_weights and weights is not None:
+                store.save_npz(weights_path, **weights)
+            store.save_npz(path, mu=res.mu, logvar=res.logvar, seconds=np.array(res.seconds),
+                           **{f"hist_{k}": np.asarray(v) for k, v in res.history.items()})
+        results[seed] = res
+
+    if missing and cfg.threads is None:
+        if n_jobs != 1:
+            raise ParameterError("n_jobs > 1 needs config.threads (the threads per training), e.g. threads=1.")
+        for seed in missing:
+            res = train_vae(X, cfg, seed=seed, verbose=verbose)
+            keep(seed, res, res.model.weights() if keep_weights else None)
+    elif missing:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")  # a fresh TensorFlow per worker, started with its thread count
+        with ProcessPoolExecutor(max_workers=max(1, n_jobs), mp_context=ctx, initializer=_worker_init,
+                                 initargs=(cfg.threads,)) as pool:
+            futures = {pool.submit(_train_in_worker, X, cfg, seed, verbose, keep_weights): seed for seed in missing}
+            for future in as_completed(futures):
+                out = future.result()
+                res = VAEResult(out["mu"], out["logvar"], out["history"], out["seconds"])
+                keep(futures[future], res, out["weights"])
+    return [results[int(s)] for s in seeds]
 
 
 def fit(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, use_cache: bool = True,

@@ -21,7 +21,6 @@ through the latent cache):
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import replace
@@ -217,13 +216,13 @@ def _paper_setting_rows(adata: Any, latents: dict[str, np.ndarray], methods: tup
 
 def dataset_rows(adata: Any, reading: str, config: VAEConfig, seeds: list[int], *,
                  methods: tuple[str, ...] = PAPER_METHODS, baselines: bool = True, keep_weights: bool = False,
-                 label: str = "") -> pd.DataFrame:
+                 label: str = "", n_jobs: int = 1) -> pd.DataFrame:
     """VAE + each method at the paper's setting, one row per (seed, method); plus live baselines.
 
     ``adata`` is preprocessed (z-scores). Rows: dataset, variant (``label``), reading, seed, method,
     clusters_found, CA, NMI, ARI (fractions), status, vae_seconds.
     """
-    res = vae_latents(adata.X, config, seeds=list(seeds), verbose=True, keep_weights=keep_weights)
+    res = vae_latents(adata.X, config, seeds=list(seeds), verbose=True, keep_weights=keep_weights, n_jobs=n_jobs)
     latents = {f"vae_seed={s}": r.mu for s, r in zip(seeds, res)}
     cells = _paper_setting_rows(adata, latents, methods)
     cells = cells.assign(seed=cells["embedding"].str.removeprefix("vae_seed=").astype(int))
@@ -239,7 +238,8 @@ def dataset_rows(adata: Any, reading: str, config: VAEConfig, seeds: list[int], 
 
 
 def gene_count_rows(dataset: str, readings: dict[str, VAEConfig], seeds: list[int], *, n_genes: int = 2000,
-                    selections: tuple[str, ...] = ("hvg", "mean"), methods: tuple[str, ...] = ("kmeans",)) -> pd.DataFrame:
+                    selections: tuple[str, ...] = ("hvg", "mean"), methods: tuple[str, ...] = ("kmeans",),
+                    n_jobs: int = 1) -> pd.DataFrame:
     """All genes vs ``n_genes`` selected genes of the same cells: the VAE readings and the baselines."""
     from . import datasets
     from .preprocess import zscore
@@ -252,7 +252,8 @@ def gene_count_rows(dataset: str, readings: dict[str, VAEConfig], seeds: list[in
     for label, counts in variants.items():
         ad = zscore(counts, copy=True)
         for name, cfg in readings.items():
-            frames.append(dataset_rows(ad, name, cfg, seeds, methods=methods, baselines=False, label=label))
+            frames.append(dataset_rows(ad, name, cfg, seeds, methods=methods, baselines=False, label=label,
+                                       n_jobs=n_jobs))
         frames.append(_baselines_only(ad, label))
     return pd.concat(frames, ignore_index=True)
 
@@ -639,14 +640,19 @@ def main(argv: list[str] | None = None) -> int:
     name, matched = matched_reading(args.dataset)
     progress.report(f"fingerprint-matched reading: {name} ({matched.describe()})")
     both = {"default": VAEConfig(), "fingerprint-matched": matched}
-    for step, ds in (("gene-set", "pbmc2100-top2000-scdcc"), ("cell-set", "pbmc4k-top2000")):
-        if step not in args.steps:
+    # One thread per training, two trainings side by side (identical to one by one with one thread;
+    # replicate.vae): used where no pairing with the study run's seeds is needed (other cells, the worm).
+    parallel = {name: replace(cfg, threads=1) for name, cfg in both.items()}
+    for step, ds, configs, jobs in (("gene-set", "pbmc2100-top2000-scdcc", both, 1),
+                                    ("cell-set", "pbmc4k-top2000", parallel, 2)):
+        if step not in args.steps or (folder / f"{ds}.csv").is_file():
             continue
         ad = zscore(datasets.load(ds), copy=True)
-        frames = [dataset_rows(ad, r, cfg, args.table_seeds, baselines=(r == "default")) for r, cfg in both.items()]
+        frames = [dataset_rows(ad, r, cfg, args.table_seeds, baselines=(r == "default"), n_jobs=jobs)
+                  for r, cfg in configs.items()]
         store.atomic_write(folder / f"{ds}.csv", lambda f: pd.concat(frames, ignore_index=True).to_csv(f, index=False))
-    if "gene-count" in args.steps:
-        rows = gene_count_rows("worm-2100", both, args.worm_seeds)
+    if "gene-count" in args.steps and not (folder / "worm-2100-gene-count.csv").is_file():
+        rows = gene_count_rows("worm-2100", parallel, args.worm_seeds, n_jobs=2)
         store.atomic_write(folder / "worm-2100-gene-count.csv", lambda f: rows.to_csv(f, index=False))
     return 0
 

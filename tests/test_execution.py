@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -8,7 +7,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from replicate import execution
-from replicate.clustering import PAPER_METHODS, paper_setting, run_cell
+from replicate.clustering import PAPER_METHODS, run_cell
 from replicate.errors import ParameterError
 from replicate.execution import COLUMNS, plan, run
 

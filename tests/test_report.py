@@ -1,4 +1,3 @@
-import pandas as pd
 import pytest
 
 from replicate.report import METRICS, SELECTIONS, glue_name, paper_table1, table1

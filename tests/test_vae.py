@@ -193,3 +193,18 @@ def test_training_error_carries_the_epoch(tiny_adata):
     with pytest.raises(TrainingError) as err:
         train_vae(tiny_adata.X * 1e19, VAEConfig(**TINY), seed=0, verbose=False)
     assert err.value.epoch == 1 and len(err.value.history["loss"]) == 1
+
+
+@pytest.mark.slow
+def test_seeds_in_parallel_processes_equal_seeds_one_by_one(tiny_adata, tmp_path, monkeypatch):
+    """threads=1: each training in a worker with one TensorFlow thread, two at once or one after the other."""
+    cfg = VAEConfig(**{**TINY, "epochs": 2, "threads": 1})
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "a"))
+    one_by_one = vae_latents(tiny_adata.X, cfg, seeds=[0, 1, 2], verbose=False, n_jobs=1)
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "b"))
+    side_by_side = vae_latents(tiny_adata.X, cfg, seeds=[0, 1, 2], verbose=False, n_jobs=2)
+    for a, b in zip(one_by_one, side_by_side):
+        np.testing.assert_array_equal(a.mu, b.mu)
+        assert a.history["loss"] == b.history["loss"]
+    with pytest.raises(ParameterError, match="n_jobs > 1 needs config.threads"):
+        vae_latents(tiny_adata.X, VAEConfig(**TINY), seeds=[5, 6], verbose=False, n_jobs=2)
