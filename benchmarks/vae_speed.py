@@ -38,17 +38,40 @@ def n_params(genes: int) -> int:
     return enc + dec
 
 
-def bandwidth_gbs() -> float:
-    """Sustained memory bandwidth: c = a + b over 256 MB arrays (3 x 256 MB moved per pass)."""
+def bytes_per_step(genes: int, batch: int = 16) -> dict[str, int]:
+    """Every byte one training step must move (float32), counted by what the step does.
+
+    Forward: read every weight once; backward: read every weight again except the first layer's
+    (no gradient with respect to the input is needed), write every gradient; Adam: read the
+    parameter, its gradient and both moments, write the parameter and both moments (7 passes);
+    plus the batch's activations (small).
+    """
+    P, first = n_params(genes), genes * 2048
+    weights = 4 * (P + (P - first))
+    grads = 4 * P
+    adam = 7 * 4 * P
+    acts = 4 * batch * (2 * genes + 2 * 2048 + 4 * 32 + 2 * 128) * 2
+    return {"weights": weights, "gradients": grads, "adam": adam, "activations": acts,
+            "total": weights + grads + adam + acts}
+
+
+def bandwidth_gbs(repeats: int = 7) -> dict[str, float]:
+    """Sustained memory bandwidth, robustly: the median of several copies (c = a: 2 x 256 MB moved)
+    and triads (a = b + s*c in two passes, as NumPy does it: 5 x 256 MB moved), same process."""
     n = 64 * 1024 * 1024
     a, b, c = np.ones(n, np.float32), np.ones(n, np.float32), np.empty(n, np.float32)
-    np.add(a, b, out=c)
-    best = np.inf
-    for _ in range(5):
+    copies, triads = [], []
+    np.copyto(c, a)
+    for _ in range(repeats):
         t = time.perf_counter()
-        np.add(a, b, out=c)
-        best = min(best, time.perf_counter() - t)
-    return 3 * a.nbytes / best / 1e9
+        np.copyto(c, a)
+        copies.append(2 * a.nbytes / (time.perf_counter() - t) / 1e9)
+        t = time.perf_counter()
+        np.multiply(c, np.float32(3.0), out=a)
+        np.add(a, b, out=a)
+        triads.append(5 * a.nbytes / (time.perf_counter() - t) / 1e9)
+    return {"copy_gbs": float(np.median(copies)), "triad_gbs": float(np.median(triads)),
+            "gbs": float(np.median(copies + triads))}
 
 
 def matmul_gflops() -> float:
@@ -67,7 +90,7 @@ def matmul_gflops() -> float:
     return 2 * 2048 * 4096 * 2048 / best / 1e9
 
 
-def synthetic(cells: int, genes: int = GENES, seed: int = 0) -> np.ndarray:
+def synthetic(cells: int, genes: int = GENES, seed: int = 0) -> np.ndarray:  # noqa: D103
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((cells, genes), dtype=np.float32)
     X -= X.mean(0)  # in place: the benchmark's own temporaries must not inflate the peak
@@ -142,6 +165,26 @@ def peak_rss_child(cells: int, epochs: int) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024**2
 
 
+def parallel_seeds(n: int, cells: int = 2100, genes: int = 2000, epochs: int = 3) -> dict:
+    """n seeds with one TensorFlow thread each: one at a time vs two processes at once (same results)."""
+    import tempfile
+
+    from replicate.vae import VAEConfig, vae_latents
+
+    X = synthetic(cells, genes)
+    cfg = VAEConfig(epochs=epochs, threads=1)
+    out = {}
+    for jobs in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["REPLICATE_CACHE_DIR"] = tmp
+            t = time.perf_counter()
+            out[jobs] = vae_latents(X, cfg, seeds=list(range(n)), verbose=False, n_jobs=jobs, keep_weights=False)
+            out[f"t{jobs}"] = time.perf_counter() - t
+    identical = all(np.array_equal(a.mu, b.mu) for a, b in zip(out[1], out[2]))
+    return {"seeds": n, "shape": f"{cells} x {genes}", "epochs": epochs, "threads": 1, "processes": 2,
+            "serial_s": out["t1"], "parallel_s": out["t2"], "speed_up": out["t1"] / out["t2"], "identical": identical}
+
+
 def real_ten_seeds() -> float:
     from replicate import datasets
     from replicate.preprocess import zscore
@@ -162,29 +205,48 @@ def main() -> int:
     p.add_argument("--no-peak", action="store_true", help="skip the peak-memory child processes")
     p.add_argument("--real", action="store_true", help="also time 10 seeds x 30 epochs on pbmc2100-top2000")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    p.add_argument("--parallel-seeds", type=int, default=4,
+                   help="time this many seeds on 2,100 x 2,000 one by one and two at a time (0: skip)")
     args = p.parse_args()
 
     import tensorflow as tf
 
     devices = [d.device_type for d in tf.config.list_physical_devices()]
-    bw, gflops = bandwidth_gbs(), matmul_gflops()
+    before = bandwidth_gbs()
+    gflops = matmul_gflops()
     params = n_params(GENES)
-    adam_bytes = 7 * 4 * params  # read p, g, m, v; write p, m, v (float32)
-    print(f"devices: {devices}; cores: {os.cpu_count()}; parameters: {params / 1e6:.1f} M")
-    print(f"measured memory bandwidth {bw:.1f} GB/s; matmul {gflops:.0f} GFLOP/s")
-    figures: dict = {"devices": devices, "bandwidth_gbs": bw, "matmul_gflops": gflops, "params": params, "shapes": {}}
+    moved = bytes_per_step(GENES)
+    print(f"devices: {devices}; cores: {os.cpu_count()}; parameters: {params / 1e6:.1f} M; "
+          f"bytes per step {moved['total'] / 1e9:.2f} GB (weights {moved['weights'] / 1e9:.2f}, gradients "
+          f"{moved['gradients'] / 1e9:.2f}, Adam {moved['adam'] / 1e9:.2f})")
+    print(f"memory bandwidth before: copy {before['copy_gbs']:.1f}, triad {before['triad_gbs']:.1f} GB/s; "
+          f"matmul {gflops:.0f} GFLOP/s")
+    figures: dict = {"benchmark": "vae_speed", "date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(),
+                     "devices": devices, "bandwidth_before": before, "matmul_gflops": gflops, "params": params,
+                     "genes": GENES, "bytes_per_step": moved, "shapes": {}}
+    timings = {}
     for cells in args.cells:
         X = synthetic(cells)
+        timings[cells] = {"ours": ours_seconds_per_epoch(X, args.epochs)}
+        if not args.no_keras:
+            timings[cells]["fit"] = keras_fit_seconds_per_epoch(X, args.epochs)
+        del X
+    after = bandwidth_gbs()
+    bw = float(np.median([before["gbs"], after["gbs"]]))
+    figures.update(bandwidth_after=after, bandwidth_gbs=bw)
+    print(f"memory bandwidth after: copy {after['copy_gbs']:.1f}, triad {after['triad_gbs']:.1f} GB/s; "
+          f"used for the bound: {bw:.1f} GB/s (median of both)")
+    for cells in args.cells:
         steps = -(-cells // BATCH)
-        mem_bound = adam_bytes * steps / (bw * 1e9)
+        mem_bound = moved["total"] * steps / (bw * 1e9)
         flop_bound = 6 * BATCH * params * steps / (gflops * 1e9)
-        ours = ours_seconds_per_epoch(X, args.epochs)
+        ours = timings[cells]["ours"]
         row = {"ours_s_per_epoch": ours, "memory_bound_s": mem_bound, "flop_bound_s": flop_bound,
                "ours_over_memory_bound": ours / mem_bound, "ours_over_flop_bound": ours / flop_bound}
-        line = (f"{cells} x {GENES}: ours {ours:.2f} s/epoch; Adam memory-traffic bound {mem_bound:.2f} s "
+        line = (f"{cells} x {GENES}: ours {ours:.2f} s/epoch; memory-traffic bound {mem_bound:.2f} s "
                 f"(ours/bound {ours / mem_bound:.2f}); FLOP bound {flop_bound:.2f} s (ours/bound {ours / flop_bound:.2f})")
         if not args.no_keras:
-            fit = keras_fit_seconds_per_epoch(X, args.epochs)
+            fit = timings[cells]["fit"]
             row.update(keras_fit_s_per_epoch=fit, keras_fit_over_ours=fit / ours)
             line += f"; plain model.fit {fit:.2f} s/epoch (fit/ours {fit / ours:.2f})"
         print(line, flush=True)
@@ -192,6 +254,11 @@ def main() -> int:
             row["peak_rss_gb"] = peak_rss_child(cells, 1)
             print(f"  peak resident memory of our trainer at {cells} x {GENES}: {row['peak_rss_gb']:.2f} GB", flush=True)
         figures["shapes"][str(cells)] = row
+    if args.parallel_seeds:
+        figures["parallel_seeds"] = parallel_seeds(args.parallel_seeds)
+        p = figures["parallel_seeds"]
+        print(f"{p['seeds']} seeds on {p['shape']}: one by one {p['serial_s']:.1f} s, {p['processes']} processes x "
+              f"{p['threads']} thread {p['parallel_s']:.1f} s (speed-up {p['speed_up']:.2f}); identical: {p['identical']}")
     if args.real:
         figures["real_10_seeds_30_epochs_s"] = real_ten_seeds()
         print(f"10 seeds x 30 epochs on pbmc2100-top2000 (2,100 x 2,000): {figures['real_10_seeds_30_epochs_s']:.0f} s")

@@ -213,36 +213,44 @@ def headline(table: pd.DataFrame, metrics: tuple[str, ...] = ("CA", "ARI")) -> A
     return fig
 
 
-def forest(effects: pd.DataFrame, scores: tuple[str, ...] | None = None) -> Any:
-    """Each factor's effect (points; mean and 95% CI), one colour per score, factors ranked top-down.
+def _effects(frame: pd.DataFrame, rows: str, hue: str, xlabel: str, *, truncate: int = 42) -> Any:
+    """Dots with 95% intervals: one line per value of ``rows`` (top-down, first seen first), one colour per ``hue``.
 
-    Positive: the change moves our number up, towards the paper's (ours are below it).
+    ``frame`` holds ``effect``, ``ci_low``, ``ci_high`` (points); the legend sits below the axes.
     """
     import matplotlib.pyplot as plt
 
     sns = _sns()
     colors = sns.color_palette(PALETTE)
-    scores = scores or tuple(dict.fromkeys(effects["score"]))
-    factors = list(dict.fromkeys(effects["factor"]))
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.5 * len(factors) + 1.9))
-    y = np.arange(len(factors))[::-1]
-    step = 0.8 / max(len(scores), 1)
-    for i, score in enumerate(scores):
-        part = effects[effects["score"] == score].set_index("factor").reindex(factors)
+    order, hues = list(dict.fromkeys(frame[rows])), list(dict.fromkeys(frame[hue]))
+    height = 0.48 * len(order) + 1.9
+    fig, ax = plt.subplots(figsize=(WIDTH, height))
+    y = np.arange(len(order))[::-1]
+    step = 0.8 / max(len(hues), 1)
+    for i, h in enumerate(hues):
+        part = frame[frame[hue] == h].set_index(rows).reindex(order)
         mean = part["effect"].to_numpy(float)
         lo = np.where(np.isnan(part["ci_low"].to_numpy(float)), mean, part["ci_low"].to_numpy(float))
         hi = np.where(np.isnan(part["ci_high"].to_numpy(float)), mean, part["ci_high"].to_numpy(float))
-        off = y + 0.4 - (i + 0.5) * step
-        ax.errorbar(mean, off, xerr=np.nan_to_num(np.vstack([mean - lo, hi - mean])), fmt="o", ms=4.5,
-                    capsize=2, color=colors[i], label=score)
+        ax.errorbar(mean, y + 0.4 - (i + 0.5) * step, xerr=np.nan_to_num(np.vstack([mean - lo, hi - mean])),
+                    fmt="o", ms=4.5, capsize=2, color=colors[i], label=h)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(y, [f if len(f) <= 42 else f[:40] + "…" for f in factors])
-    ax.set(xlabel="effect on our score (points, 95% CI); > 0 moves towards the paper")
+    ax.set_yticks(y, [f if len(f) <= truncate else f[:truncate - 2] + "…" for f in order])
+    ax.set(xlabel=xlabel)
     ax.grid(axis="y", visible=False)
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
-    fig.tight_layout(rect=(0, 0.9 / (0.5 * len(factors) + 1.9), 1, 1))
+    fig.tight_layout(rect=(0, 0.9 / height, 1, 1))
     return fig
+
+
+def forest(effects: pd.DataFrame, scores: tuple[str, ...] | None = None) -> Any:
+    """Each factor's effect (points; mean and 95% CI), one colour per score, factors ranked top-down.
+
+    Positive: the change moves our number up, towards the paper's (ours are below it).
+    """
+    part = effects if scores is None else effects[effects["score"].isin(scores)]
+    return _effects(part, "factor", "score", "effect on our score (points, 95% CI); > 0 moves towards the paper")
 
 
 def fingerprint_scatter(rows: pd.DataFrame | None) -> Any:
@@ -276,31 +284,8 @@ def glued(name: str, fig: Any) -> None:
 
 def uncertainty_effects(eff: pd.DataFrame) -> Any:
     """Paired effect on CA of clustering with the posterior uncertainty instead of the mean alone (95% CI)."""
-    import matplotlib.pyplot as plt
-
-    sns = _sns()
-    colors = sns.color_palette(PALETTE)
-    ca = eff[eff["metric"] == "CA"].reset_index(drop=True)
-    reps = list(dict.fromkeys(ca["representation"]))
-    methods = list(dict.fromkeys(ca["method"]))
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.45 * len(methods) + 1.9))
-    y = np.arange(len(methods))[::-1]
-    step = 0.8 / max(len(reps), 1)
-    for i, rep in enumerate(reps):
-        part = ca[ca["representation"] == rep].set_index("method").reindex(methods)
-        mean = part["effect"].to_numpy(float)
-        lo = np.nan_to_num(mean - part["ci_low"].to_numpy(float))
-        hi = np.nan_to_num(part["ci_high"].to_numpy(float) - mean)
-        ax.errorbar(mean, y + 0.4 - (i + 0.5) * step, xerr=np.vstack([lo, hi]), fmt="o", ms=4.5, capsize=2,
-                    color=colors[i], label=rep)
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(y, methods)
-    ax.set(xlabel="effect on CA (points, 95% CI): with the uncertainty minus the mean alone")
-    ax.grid(axis="y", visible=False)
-    handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
-    fig.tight_layout(rect=(0, 0.9 / (0.45 * len(methods) + 1.9), 1, 1))
-    return fig
+    return _effects(eff[eff["metric"] == "CA"], "method", "representation",
+                    "effect on CA (points, 95% CI): with the uncertainty minus the mean alone")
 
 
 def generalisation(rows: pd.DataFrame | None) -> Any:

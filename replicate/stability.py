@@ -29,7 +29,7 @@ from ._resources import load_toml
 from .errors import TrainingError
 from .vae import VAEConfig, vae_latents
 
-__all__ = ["readings", "run_study", "summarize", "choose_default", "committed_summary", "readable",
+__all__ = ["readings", "reading_by_name", "run_study", "summarize", "choose_default", "committed_summary", "readable",
            "preprocessing_sensitivity", "kl_spikes", "page_summary"]
 
 PREPROCESS_KEYS = ("clip_zscore",)
@@ -38,6 +38,17 @@ PREPROCESS_KEYS = ("clip_zscore",)
 def readings() -> list[dict[str, Any]]:
     """The readings of the study, in the file's order."""
     return load_toml("stability")["reading"]
+
+
+def reading_by_name(name: str) -> dict[str, Any]:
+    """The reading called ``name`` in ``replicate/data/stability.toml``."""
+    from .errors import ReplicateError
+
+    for r in readings():
+        if r["name"] == name:
+            return r
+    raise ReplicateError(f"no reading named {name!r} in replicate/data/stability.toml; readings: "
+                         + ", ".join(r["name"] for r in readings()))
 
 
 def reading_config(reading: dict[str, Any], epochs: int | None = None) -> VAEConfig:

@@ -59,13 +59,13 @@ def compare_config(name: str) -> tuple[str, VAEConfig] | None:
     """
     if not name:
         return None
-    from .stability import reading_config
-    from .why import _reading, matched_reading
+    from .stability import reading_by_name, reading_config
+    from .why import matched_reading
 
     if name == "fingerprint-matched":
         reading, config = matched_reading()
         return f"fingerprint-matched ({reading})", config
-    return name, reading_config(_reading(name))
+    return name, reading_config(reading_by_name(name))
 
 
 def train_latents(adata: AnnData, config: VAEConfig, seeds: list[int], *, verbose: bool = True,

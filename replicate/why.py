@@ -33,7 +33,7 @@ import pandas as pd
 from . import progress, store
 from .clustering import PAPER_METHODS
 from .errors import ReplicateError
-from .stability import kl_spikes
+from .stability import kl_spikes, reading_by_name
 from .vae import VAEConfig, vae_latents
 
 __all__ = ["readings_study", "matched_reading", "kl_spikes", "dataset_rows", "gene_count_rows", "select_genes",
@@ -59,15 +59,6 @@ def _done(out: Path) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- readings
-
-
-def _reading(name: str) -> dict[str, Any]:
-    from .stability import readings
-
-    for r in readings():
-        if r["name"] == name:
-            return r
-    raise ReplicateError(f"no reading named {name!r} in replicate/data/stability.toml.")
 
 
 def candidate_readings() -> list[str]:
@@ -111,7 +102,7 @@ def readings_study(dataset: str, seeds: list[int], out: str | os.PathLike, *, na
     names = names or candidate_readings()
     start = time.perf_counter()
     for i, name in enumerate(names):
-        reading = _reading(name)
+        reading = reading_by_name(name)
         clip = reading["params"].get("clip_zscore")
         if clip not in prepared:
             prepared[clip] = zscore(raw, clip=clip, copy=True).X
@@ -169,7 +160,7 @@ def matched_reading(dataset: str = "pbmc2100-top2000") -> tuple[str, VAEConfig]:
     rows = pd.read_csv(path)
     summary = readings_summary(rows)
     name = choose_matched(rows[rows["status"] != "diverged"], trained=summary["trained"] == summary["seeds"])
-    return name, reading_config(_reading(name))
+    return name, reading_config(reading_by_name(name))
 
 
 def reading_params(config: VAEConfig) -> dict[str, Any]:
