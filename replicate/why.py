@@ -552,6 +552,25 @@ def readings_display() -> Any:
                          "reported). † for information only: labels chose nothing."))
 
 
+def rule_on_this_machine() -> str:
+    """What the fewest-deviations rule picks from the readings study (trained on this repository's study machine)."""
+    from .stability import choose_default
+
+    rows = committed("pbmc2100-top2000-readings")
+    if rows is None:
+        return ""
+    summary = readings_summary(rows)
+    pick = choose_default(summary)
+    default = summary.loc[DEFAULT_READING_NAME] if DEFAULT_READING_NAME in summary.index else None
+    text = (f"In the readings study (3 seeds each, trained on the machine of this run), the default reading "
+            f"trained {int(default['trained'])} of {int(default['seeds'])} seeds ({default['outcomes']}); ")
+    if pick == DEFAULT_READING_NAME:
+        return text + "the fewest-deviations rule still picks it."
+    return text + (f"applied to these trainings, the same fewest-deviations rule would pick \"{pick}\" instead. The "
+                   "default stays the reading the committed stability study chose, and this fragility is part of the "
+                   "answer: at learning rate 0.004 and batch 16 the paper's VAE trains on the edge of stability.")
+
+
 def spikes_display(results: list[Any], seeds: list[int], rows: pd.DataFrame) -> Any:
     """This run's seeds: KL spike flag and largest KL, beside VAE + K-means CA (for information)."""
     km = paper_cells(rows)
