@@ -240,7 +240,7 @@ def _effects(frame: pd.DataFrame, rows: str, hue: str, xlabel: str, *, truncate:
     ax.grid(axis="y", visible=False)
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
-    fig.tight_layout(rect=(0, 0.9 / height, 1, 1))
+    fig.tight_layout(rect=(0, 0.75 / height, 1, 1))
     return fig
 
 
