@@ -1,0 +1,33 @@
+"""The generalisation study's verdicts and its AP preference scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from replicate import generalisation
+from replicate.clustering import PAPER_METHODS
+
+
+def _rows(kmeans_ca: float, pca_ca: float) -> pd.DataFrame:
+    rows = [{"dataset": "d", "reading": "default", "variant": "paper's setting", "method": m, "seed": s,
+             "CA": kmeans_ca if m == "kmeans" else 0.5, "NMI": 0.8 if m == "kmeans" else 0.5,
+             "ARI": 0.8 if m == "kmeans" else 0.78} for m in PAPER_METHODS for s in range(3)]
+    rows.append({"dataset": "d", "reading": "baseline", "variant": "live baseline", "method": "pca32+kmeans",
+                 "seed": -1, "CA": pca_ca, "NMI": 0.5, "ARI": 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_verdicts_follow_the_claims_rules():
+    v = generalisation.verdicts(_rows(0.85, 0.60)).iloc[0]
+    assert v["C9"] == "supported" and v["C1"] == "supported" and v["C3"] == "supported"
+    assert v["C9: VAE+K-means CA − PCA+K-means CA"] == pytest.approx(25.0)
+    assert generalisation.verdicts(_rows(0.65, 0.60)).iloc[0]["C9"] == "not supported"
+
+
+def test_the_ap_preference_scale_is_the_median_squared_distance_ratio():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 8))
+    ref = generalisation.ap_scale(z, 1.0)
+    assert generalisation.ap_scale(2 * z, ref) == pytest.approx(4.0)
