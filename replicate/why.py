@@ -490,6 +490,31 @@ def glue_decomposition(ranked: pd.DataFrame, dataset: str) -> None:
     glue("why_summary", summary, display=False)
 
 
+def findings(effects: pd.DataFrame) -> str:
+    """What the factors say, in sentences for the discussion page (numbers from the effects)."""
+    def eff(factor_start: str, score: str) -> pd.Series | None:
+        part = effects[effects["factor"].str.startswith(factor_start) & (effects["score"] == score)]
+        return part.iloc[0] if len(part) else None
+
+    parts = []
+    reading_ap, reading_km = eff("VAE reading", "VAE+AP CA"), eff("VAE reading", "VAE+K-means CA")
+    if reading_ap is not None and reading_km is not None:
+        parts.append(f"The reading whose latent space behaves as the paper reports changes VAE + affinity propagation "
+                     f"by {reading_ap['effect']:+.1f} CA points ({reading_ap['ci_low']:+.1f} to "
+                     f"{reading_ap['ci_high']:+.1f}) but VAE + K-means by {reading_km['effect']:+.1f} "
+                     f"({reading_km['ci_low']:+.1f} to {reading_km['ci_high']:+.1f}): the scale of the latent explains "
+                     "why affinity propagation differed, not why K-means does.")
+    balance = eff("loss balance", "VAE+K-means CA")
+    if balance is not None:
+        parts.append(f"Weighting the reconstruction as if the data had the paper's 16,449 genes moves VAE + K-means "
+                     f"by {balance['effect']:+.1f} points ({balance['ci_low']:+.1f} to {balance['ci_high']:+.1f}).")
+    genes = eff("gene set", "VAE+K-means CA")
+    if genes is not None:
+        parts.append(f"Another 2,000-gene selection of the same cells moves it by {genes['effect']:+.1f} "
+                     f"({genes['ci_low']:+.1f} to {genes['ci_high']:+.1f}).")
+    return " ".join(parts)
+
+
 def ranked_display(ranked: pd.DataFrame, scores: str | list[str]) -> Any:
     """The ranked decomposition for readers.
 
