@@ -82,6 +82,10 @@ class VAEConfig:
     # exactly that many threads: identical results on any machine with the same CPU, and seeds
     # can train side by side (vae_latents' n_jobs).
     threads: int | None = None
+    # Training steps per call into the compiled function: 1 (default) returns to Python after every
+    # batch; more runs that many batches inside one XLA while loop (fewer host round trips; the
+    # round-off may differ, so it is part of the cache key).
+    steps_per_call: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
@@ -105,6 +109,8 @@ class VAEConfig:
              "an integer >= 0 (0: no warm-up)"),
             ("threads", self.threads, self.threads is None or (is_int(self.threads) and self.threads >= 1),
              "None (all cores) or an integer >= 1"),
+            ("steps_per_call", self.steps_per_call, is_int(self.steps_per_call) and self.steps_per_call >= 1,
+             "an integer >= 1"),
         ]
         for name, value, ok, want in checks:
             if not ok:
@@ -143,7 +149,7 @@ class VAEConfig:
 
 
 #: Fields added to VAEConfig after the cache format "vae-v1", with the value that means "off".
-_ADDED_LATER = {"reconstruction_weight": 1.0, "kl_warmup_epochs": 0, "threads": None}
+_ADDED_LATER = {"reconstruction_weight": 1.0, "kl_warmup_epochs": 0, "threads": None, "steps_per_call": 1}
 
 
 def config_from(params: dict[str, Any]) -> VAEConfig:
@@ -326,8 +332,7 @@ def train_vae(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, 
     # loss weights (reconstruction, KL); only read by the step when a reading changes them
     balance = tf.Variable([float(cfg.reconstruction_weight), 1.0], trainable=False)
 
-    @tf.function(jit_compile=cfg.xla, reduce_retracing=True)
-    def step(idx: Any, eps: Any) -> None:
+    def body(idx: Any, eps: Any) -> None:
         x = tf.gather(data, idx)
         with tf.GradientTape() as tape:
             mu, logvar = encoder(x, training=True)
@@ -341,6 +346,13 @@ def train_vae(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, 
         optimizer.apply_gradients(zip(grads, variables))
         totals.assign_add(tf.stack([tf.reduce_sum(rec), tf.reduce_sum(kl)]))
 
+    step = tf.function(body, jit_compile=cfg.xla, reduce_retracing=True)
+
+    @tf.function(jit_compile=cfg.xla, reduce_retracing=True)
+    def block(idx: Any, eps: Any) -> None:  # steps_per_call batches in one compiled loop
+        for i in tf.range(tf.shape(idx)[0]):
+            body(idx[i], eps[i])
+
     rng = np.random.default_rng(seed)
     n = X.shape[0]
     history: dict[str, list[float]] = {"loss": [], "reconstruction": [], "kl": [], "seconds": []}
@@ -353,7 +365,14 @@ def train_vae(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, 
         order = rng.permutation(n).astype(np.int32)
         eps_all = rng.standard_normal((n, cfg.latent_dim)).astype(np.float32)
         totals.assign(tf.zeros(2))
-        for b in range(0, n, cfg.batch_size):
+        b = 0
+        if cfg.steps_per_call > 1:
+            per = cfg.batch_size * cfg.steps_per_call
+            for b in range(0, n - n % per, per):
+                block(tf.constant(order[b : b + per].reshape(cfg.steps_per_call, cfg.batch_size)),
+                      tf.constant(eps_all[b : b + per].reshape(cfg.steps_per_call, cfg.batch_size, -1)))
+            b = n - n % per
+        for b in range(b, n, cfg.batch_size):
             step(tf.constant(order[b : b + cfg.batch_size]), tf.constant(eps_all[b : b + cfg.batch_size]))
         rec, kl = (float(v) / n for v in totals.numpy())
         history["reconstruction"].append(rec)
