@@ -76,8 +76,12 @@ def dataset_rows(name: str, adata: Any, readings: dict[str, VAEConfig], seeds: l
     frames = []
     for reading, cfg in readings.items():
         res = vae_latents(adata.X, cfg, seeds=list(seeds), verbose=True, keep_weights=False,
-                          n_jobs=2 if cfg.threads == 1 else 1)
+                          n_jobs=2 if cfg.threads == 1 else 1, skip_diverged=True)
         for seed, r in zip(seeds, res):
+            if r is None:  # a VAE that diverged is a row saying so, never a silent drop
+                frames.append(pd.DataFrame({"method": list(PAPER_METHODS), "status": "vae diverged",
+                                            "variant": "paper's setting"}).assign(reading=reading, seed=seed))
+                continue
             rows = []
             for method in PAPER_METHODS:
                 params = paper_setting(method)
@@ -201,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             if adata.n_obs > 5000:  # the n x n distance matrices of three representations: time on 2 cores
                 continue
             res = vae_latents(adata.X, VAEConfig(threads=1), seeds=args.seeds[:3], verbose=False, keep_weights=False,
-                              n_jobs=2)
+                              n_jobs=2, skip_diverged=True)
             y = adata.obs["label"].to_numpy()
-            frames += [compare_cached(r.mu, r.logvar, y, seed=s).assign(dataset=ds) for s, r in zip(args.seeds[:3], res)]
+            frames += [compare_cached(r.mu, r.logvar, y, seed=s).assign(dataset=ds)
+                       for s, r in zip(args.seeds[:3], res) if r is not None]
         if frames:
             rows = pd.concat(frames, ignore_index=True)
             store.atomic_write(unc, lambda f: rows.to_csv(f, index=False))

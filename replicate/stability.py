@@ -117,8 +117,11 @@ def run_study(dataset: str, seeds: list[int], out: str | os.PathLike, *, epochs:
     from .preprocess import zscore
 
     out = Path(out)
-    done = pd.read_csv(out) if out.is_file() else pd.DataFrame()
+    original = out.read_text(encoding="utf-8") if out.is_file() else ""
+    done = pd.read_csv(out) if original else pd.DataFrame()
     rows = done.to_dict("records")
+    columns = list(done.columns)
+    new_rows: list[dict[str, Any]] = []
     finished = {(r["reading"], int(r["seed"])) for r in rows}
     raw = datasets.load(dataset)
     labels = raw.obs["label"].to_numpy()
@@ -126,6 +129,16 @@ def run_study(dataset: str, seeds: list[int], out: str | os.PathLike, *, epochs:
     todo = [r for r in readings() if names is None or r["name"] in names]
     total = len(todo) * len(seeds)
     start = time.perf_counter()
+
+    def write(p: Path) -> None:
+        # rows already in the file keep their bytes; new rows are appended below them
+        frame = pd.DataFrame(new_rows)
+        if original:
+            text = frame.reindex(columns=columns).to_csv(index=False, header=False) if len(frame) else ""
+            p.write_text(original + text, encoding="utf-8")
+        else:
+            frame.to_csv(p, index=False)
+
     for i, reading in enumerate(todo):
         clip = reading["params"].get("clip_zscore")
         if clip not in prepared:
@@ -137,7 +150,8 @@ def run_study(dataset: str, seeds: list[int], out: str | os.PathLike, *, epochs:
             row = _train_one(prepared[clip], labels, reading, cfg, seed)
             row["dataset"] = dataset
             rows.append(row)
-            store.atomic_write(out, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+            new_rows.append(row)
+            store.atomic_write(out, write)
             if verbose:
                 k = i * len(seeds) + j + 1
                 print(f"[{k}/{total}] {reading['name']} seed {seed}: {row['status']}, CA {row['CA']:.3f} "
@@ -265,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="CSV of rows (default results/stability/<dataset>.csv)")
     args = p.parse_args(argv)
     out = Path(args.out or f"results/stability/{args.dataset}.csv")
-    rows = run_study(args.dataset, args.seeds, out, epochs=args.epochs)
-    summary = summarize(rows)
+    run_study(args.dataset, args.seeds, out, epochs=args.epochs)
+    summary = summarize(pd.read_csv(out))  # from the file as stored, so the summary can always be recomputed
     store.atomic_write(out.with_name(out.stem + "-summary.csv"), lambda p: summary.to_csv(p))
     print(summary.to_string())
     print(f"default by the rule (fewest deviations among readings where every seed trained): "

@@ -437,7 +437,8 @@ def vae_latents(
     verbose: bool = True,
     keep_weights: bool = True,
     n_jobs: int = 1,
-) -> list[VAEResult]:
+    skip_diverged: bool = False,
+) -> list[VAEResult | None]:
     """Train one VAE per seed, reusing cached latents keyed by (data hash, config, seed).
 
     A cache entry is written atomically once its training has finished -- the weights first
@@ -448,6 +449,9 @@ def vae_latents(
     With ``config.threads`` set, trainings run in worker processes with exactly that many
     TensorFlow threads, ``n_jobs`` of them at once (on 2 cores: ``threads=1, n_jobs=2``); the
     results are identical to training the seeds one by one with the same ``threads``.
+
+    A seed whose training diverges raises :class:`~replicate.errors.TrainingError`, or, with
+    ``skip_diverged``, gives ``None`` in its place (the other seeds go on; studies record it).
     """
     cfg = config or VAEConfig()
     X = np.ascontiguousarray(X, dtype=np.float32)
@@ -478,7 +482,13 @@ def vae_latents(
         if n_jobs != 1:
             raise ParameterError("n_jobs > 1 needs config.threads (the threads per training), e.g. threads=1.")
         for seed in missing:
-            res = train_vae(X, cfg, seed=seed, verbose=verbose)
+            try:
+                res = train_vae(X, cfg, seed=seed, verbose=verbose)
+            except TrainingError:
+                if not skip_diverged:
+                    raise
+                results[seed] = None
+                continue
             keep(seed, res, res.model.weights() if keep_weights else None)
     elif missing:
         import multiprocessing
@@ -489,7 +499,13 @@ def vae_latents(
                                  initargs=(cfg.threads,)) as pool:
             futures = {pool.submit(_train_in_worker, X, cfg, seed, verbose, keep_weights): seed for seed in missing}
             for future in as_completed(futures):
-                out = future.result()
+                try:
+                    out = future.result()
+                except TrainingError:
+                    if not skip_diverged:
+                        raise
+                    results[futures[future]] = None
+                    continue
                 res = VAEResult(out["mu"], out["logvar"], out["history"], out["seconds"])
                 keep(futures[future], res, out["weights"])
     return [results[int(s)] for s in seeds]

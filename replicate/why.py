@@ -213,14 +213,22 @@ def dataset_rows(adata: Any, reading: str, config: VAEConfig, seeds: list[int], 
     ``adata`` is preprocessed (z-scores). Rows: dataset, variant (``label``), reading, seed, method,
     clusters_found, CA, NMI, ARI (fractions), status, vae_seconds.
     """
-    res = vae_latents(adata.X, config, seeds=list(seeds), verbose=True, keep_weights=keep_weights, n_jobs=n_jobs)
-    latents = {f"vae_seed={s}": r.mu for s, r in zip(seeds, res)}
-    cells = _paper_setting_rows(adata, latents, methods)
-    cells = cells.assign(seed=cells["embedding"].str.removeprefix("vae_seed=").astype(int))
-    seconds = {int(s): float(np.sum(r.history["seconds"])) for s, r in zip(seeds, res)}
-    spikes = {int(s): kl_spikes(r.history)["kl_spike"] for s, r in zip(seeds, res)}
-    out = cells[["method", "seed", "clusters_found", "CA", "NMI", "ARI", "status"]].assign(
-        vae_seconds=cells["seed"].map(seconds), kl_spike=cells["seed"].map(spikes), reading=reading)
+    res = vae_latents(adata.X, config, seeds=list(seeds), verbose=True, keep_weights=keep_weights, n_jobs=n_jobs,
+                      skip_diverged=True)
+    trained = {int(s): r for s, r in zip(seeds, res) if r is not None}
+    frames = []
+    if trained:
+        latents = {f"vae_seed={s}": r.mu for s, r in trained.items()}
+        cells = _paper_setting_rows(adata, latents, methods)
+        cells = cells.assign(seed=cells["embedding"].str.removeprefix("vae_seed=").astype(int))
+        seconds = {s: float(np.sum(r.history["seconds"])) for s, r in trained.items()}
+        spikes = {s: kl_spikes(r.history)["kl_spike"] for s, r in trained.items()}
+        frames.append(cells[["method", "seed", "clusters_found", "CA", "NMI", "ARI", "status"]].assign(
+            vae_seconds=cells["seed"].map(seconds), kl_spike=cells["seed"].map(spikes)))
+    # a seed whose VAE diverged is a row per method saying so, never a silent drop
+    frames += [pd.DataFrame({"method": list(methods), "seed": int(s), "status": "vae diverged"})
+               for s, r in zip(seeds, res) if r is None]
+    out = pd.concat(frames, ignore_index=True).assign(reading=reading)
     name = adata.uns.get("dataset", {}).get("name", "")
     out = out.assign(dataset=name, variant=label or name, cells=adata.n_obs, genes=adata.n_vars)
     if baselines:

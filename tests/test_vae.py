@@ -216,3 +216,11 @@ def test_several_steps_per_call_train_the_same_model(tiny_adata):
     # same batches, noise and updates; only the round-off of the compiled loop may differ
     np.testing.assert_allclose(many.history["loss"], one.history["loss"], rtol=1e-3)
     assert "steps_per_call" in VAEConfig(steps_per_call=4).cache_fields()
+
+
+def test_a_diverging_seed_can_be_recorded_instead_of_stopping_the_others(tiny_adata):
+    X = tiny_adata.X.copy()
+    with pytest.raises(TrainingError):
+        vae_latents(X * 1e19, VAEConfig(**TINY), seeds=[0], verbose=False, cache=False)
+    out = vae_latents(X * 1e19, VAEConfig(**TINY), seeds=[0, 1], verbose=False, cache=False, skip_diverged=True)
+    assert out == [None, None]
