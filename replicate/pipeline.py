@@ -170,6 +170,20 @@ def _kernel_output_to(log: Path) -> Iterator[None]:
         os.close(saved)
 
 
+def relative_notebook_paths(path: Path, section: str, output_name: str) -> None:
+    """Papermill records the absolute input and output paths in the notebook's metadata; keep
+    them relative (to the repository and to the section folder) so no machine path is published."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    meta = nb.metadata.get("papermill")
+    if meta is None:
+        return
+    meta["input_path"] = f"notebooks/{section}.ipynb"
+    meta["output_path"] = output_name
+    nbformat.write(nb, path)
+
+
 def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[str, Any] | None = None,
         results: str | os.PathLike = "results", sections: tuple[str, ...] = SECTIONS,
         methods: list[str] | None = None, log_output: bool = False, force: bool = False) -> Path:
@@ -234,6 +248,7 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
                                     log_output=log_output)
         except pm.PapermillExecutionError as exc:
             failed = sec_dir / f"{name}.failed.ipynb"
+            relative_notebook_paths(scratch, section, failed.name)
             scratch.replace(failed)
             manifest["sections"][name] = {"status": "failed", "parameters": params, "error": exc.evalue,
                                           "notebook": failed.relative_to(out).as_posix()}
@@ -248,6 +263,7 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
             raise
         finally:
             os.environ.pop(progress.ENV, None)
+        relative_notebook_paths(scratch, section, target.name)
         scratch.replace(target)
         manifest["sections"][name] = {"status": "done", "parameters": params, "key": key,
                                       "seconds": round(time.perf_counter() - t0, 1), "skipped": False}

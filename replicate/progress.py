@@ -54,7 +54,8 @@ class follow:
 
     def __init__(self, path: str | os.PathLike, emit: Callable[[str], None], *, heartbeat_s: float | None = 15.0,
                  heartbeat: Callable[[], str] | None = None, poll_s: float = 0.5) -> None:
-        self.path, self.emit, self.poll_s = Path(path), emit, poll_s
+        # resolved now: papermill changes the working directory while a notebook runs
+        self.path, self.emit, self.poll_s = Path(path).resolve(), emit, poll_s
         self.heartbeat_s, self.heartbeat = heartbeat_s, heartbeat
         self._pos = 0
         self._stop = threading.Event()

@@ -100,6 +100,6 @@ def scvi_rows(counts: Any, labels: Any, *, seed: int = 0, random_state: int = 0,
                 pred, caught, seconds = capture(fit)
             row = labelling_row(z, y, pred, method=method, params=params, n_clusters=k, takes_count=True,
                                 random_state=random_state, seconds=seconds, caught=caught)
-            row.update(train_seconds=round(train_s, 1), embedding="baseline", grid="baseline", dataset=dataset)
+            row.update(train_seconds=round(train_s, 3), embedding="baseline", grid="baseline", dataset=dataset)
             rows.append(row)
     return pd.DataFrame(rows)

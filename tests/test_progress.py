@@ -35,3 +35,16 @@ def test_follow_prints_whole_lines_as_they_arrive_and_a_heartbeat_when_quiet(tmp
 def test_throttle():
     say = progress.Throttle(60)
     assert say() and not say() and say(force=True)
+
+
+def test_follow_keeps_reading_a_relative_path_after_the_working_directory_changes(tmp_path, monkeypatch):
+    # papermill runs each notebook with the parent's working directory set to the section folder
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run").mkdir()
+    seen: list[str] = []
+    with progress.follow("run/p.log", seen.append, heartbeat_s=None, poll_s=0.05):
+        monkeypatch.chdir(tmp_path / "run")
+        with open("p.log", "a") as f:
+            f.write("VAE seed 0: epoch 1/30\n")
+        time.sleep(0.3)
+    assert seen == ["VAE seed 0: epoch 1/30"]
