@@ -29,8 +29,10 @@ import numpy as np
 REAL = {2100: "pbmc2100-top2000", 4271: "pbmc4k-top2000", 8617: "cbmc-top2000"}
 STAGES = ["preprocess", "vae_epoch", "kmeans", "affinity_propagation", "agglomerative", "birch", "gmm", "spectral",
           "pca32+kmeans", "leiden"]
-#: Bytes a stage holds per cell^2 (the n x n matrices), to skip sizes that cannot fit.
-QUADRATIC_BYTES = {"affinity_propagation": 4 * 8}
+#: Bytes a stage holds per cell^2 (the n x n matrices), to skip sizes that cannot fit: affinity
+#: propagation keeps similarities, responsibilities, availabilities and a temporary (float64);
+#: Ward's agglomerative clustering the condensed distance matrix (n^2 / 2 float64).
+QUADRATIC_BYTES = {"affinity_propagation": 4 * 8, "agglomerative": 8 / 2}
 
 
 def counts(cells: int, genes: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stages", nargs="+", default=STAGES)
     p.add_argument("--memory-limit-gb", type=float, default=16.0)
     p.add_argument("--max-quadratic-cells", type=int, default=10000,
-                   help="run the n x n stages (affinity propagation) only up to this many cells (time on 2 cores)")
+                   help="run the n x n stages (affinity propagation, Ward) only up to this many cells (time on 2 cores)")
     p.add_argument("--json", default=None)
     p.add_argument("--_child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
