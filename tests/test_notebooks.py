@@ -124,3 +124,16 @@ def test_invalid_or_misspelled_parameter_fails_in_the_first_cell(section, name, 
     failed = [i for i, c in enumerate(code_cells) if any(o.get("output_type") == "error" for o in c.outputs)]
     # code cells: parameters, injected-parameters, then the check cell
     assert failed == [2]
+
+
+def test_the_book_never_re_executes_a_run_notebook():
+    # the run's notebooks are executed once by papermill; only the own-data page runs at build time
+    import fnmatch
+
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "book" / "_config.yml").read_text())
+    patterns = config["execute"]["exclude_patterns"]
+    for section in SECTIONS:
+        assert any(fnmatch.fnmatch(f"{section}.ipynb", p) for p in patterns), section
+    assert not any(fnmatch.fnmatch("own_data.md", p) for p in patterns)
