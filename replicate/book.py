@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ReplicateError
 from .pipeline import PER_METHOD, notebook_parameters
-from .provenance import project_root, run_info, run_info_markdown
+from .provenance import project_root, run_info, run_info_markdown, scrub_notebook
 
 __all__ = ["build", "substitutions", "write_toc", "write_run_info"]
 
@@ -229,6 +229,7 @@ def build(run: str | Path, *, strict: bool = True, repository: str | None = None
         suffix = _method_title(name.split("-", 1)[1]) if section == PER_METHOD else ""
         prepare_page(page, params=info["sections"][name].get("parameters", {}),
                      defaults=_defaults(section), title_suffix=suffix)
+        scrub_notebook(page)  # runs made before paths were scrubbed at execution
     for name in FROM_NOTEBOOKS:
         shutil.copyfile(project_root() / "notebooks" / f"{name}.md", stage / f"{name}.md")
     write_toc(stage, sections)
@@ -244,6 +245,8 @@ def build(run: str | Path, *, strict: bool = True, repository: str | None = None
         raise ReplicateError(f"jupyter-book build failed (the previous book, if any, is kept):\n{log}")
     if url:
         _fix_launch_links(stage / "_build" / "html", sections)
+    for nb in (stage / "_build" / "html").rglob("*.ipynb"):  # pages executed at build time (own data)
+        scrub_notebook(nb)
     final = run / "book"
     shutil.rmtree(final, ignore_errors=True)
     stage.replace(final)

@@ -172,16 +172,19 @@ def _kernel_output_to(log: Path) -> Iterator[None]:
 
 def relative_notebook_paths(path: Path, section: str, output_name: str) -> None:
     """Papermill records the absolute input and output paths in the notebook's metadata; keep
-    them relative (to the repository and to the section folder) so no machine path is published."""
+    them relative (to the repository and to the section folder), and strip the machine's folders
+    from printed warnings (:func:`replicate.provenance.scrub_paths`), so no machine path is published."""
     import nbformat
+
+    from .provenance import scrub_notebook
 
     nb = nbformat.read(path, as_version=4)
     meta = nb.metadata.get("papermill")
-    if meta is None:
-        return
-    meta["input_path"] = f"notebooks/{section}.ipynb"
-    meta["output_path"] = output_name
-    nbformat.write(nb, path)
+    if meta is not None:
+        meta["input_path"] = f"notebooks/{section}.ipynb"
+        meta["output_path"] = output_name
+        nbformat.write(nb, path)
+    scrub_notebook(path)
 
 
 def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[str, Any] | None = None,

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import re
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["project_root", "relative", "versions", "run_info", "run_info_markdown"]
+__all__ = ["project_root", "relative", "versions", "run_info", "run_info_markdown", "scrub_paths", "scrub_notebook"]
 
 #: Distributions whose versions shape the numbers (shown on every page).
 VERSIONED = ("replicate-vae-scrna", "numpy", "scipy", "scikit-learn", "scanpy", "anndata", "tensorflow-cpu",
@@ -85,3 +87,44 @@ def run_info_markdown(info: dict[str, Any]) -> str:
     libs = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
     return (f"**Run:** dataset `{info['dataset']}`{shape}, profile `{info.get('profile') or '-'}`"
             f"{methods}, {info['date']}. **Versions:** {libs}.")
+
+
+#: An absolute path up to an installed package: ``/any/where/lib/python3.11/site-packages/``.
+_SITE_PACKAGES = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s:\"'<>]+)+[/\\](?:site|dist)-packages[/\\]")
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` without this machine's folders: installed packages as ``site-packages/…``, files of
+    the project relative to its root, the home folder as ``~``.
+
+    Warnings printed by libraries (a TqdmWarning, a FutureWarning) name the file they come from;
+    an executed notebook or a built page must not publish where the run happened.
+    """
+    text = _SITE_PACKAGES.sub("site-packages/", text)
+    root = project_root(required=False)
+    for prefix, short in ((str(root) + os.sep if root else None, ""), (sys.prefix + os.sep, ""),
+                          (os.path.expanduser("~") + os.sep, "~/")):
+        if prefix and len(prefix) > 2:
+            text = text.replace(prefix, short)
+    return text
+
+
+def scrub_notebook(path: str | os.PathLike) -> bool:
+    """Apply :func:`scrub_paths` to a notebook's stream and error outputs; True when it changed."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                new = scrub_paths(out["text"])
+                changed |= new != out["text"]
+                out["text"] = new
+            elif out.get("output_type") == "error":
+                new = [scrub_paths(line) for line in out.get("traceback", [])]
+                changed |= new != out.get("traceback", [])
+                out["traceback"] = new
+    if changed:
+        nbformat.write(nb, path)
+    return changed

@@ -12,7 +12,7 @@ from .selection import SELECTIONS, best_in_grid, label_free_choice, paper_settin
 from .stats import bootstrap_ci
 
 __all__ = ["METRICS", "DEFAULT_READING", "paper_table1", "table1", "table1_main", "table1_selections", "second_reading",
-           "selection_effect", "grid_summary", "glue_table1", "glue_name", "headline_frame"]
+           "selection_effect", "grid_summary", "grid_summary_frame", "settings_display", "short_parameters", "glue_table1", "glue_name", "headline_frame"]
 
 METRICS = ("CA", "NMI", "ARI")
 #: The name of the default VAE reading in tables (batch normalisation, chosen by the stability study).
@@ -96,7 +96,8 @@ def selection_effect(table: pd.DataFrame, metric: str = "ARI", reading: str = DE
 
 # --------------------------------------------------------------------------- displays
 
-_CELL = {"selector": "td, th", "props": "white-space: nowrap; padding: 1px 5px; font-size: 0.78em"}
+_CELL = {"selector": "td, th", "props": "white-space: nowrap; padding: 1px 3px; font-size: 0.78em"}
+_WRAP_INDEX = {"selector": "th.row_heading", "props": "white-space: normal; text-align: left; font-weight: normal"}
 
 
 def _pm(mean: float, sd: float) -> str:
@@ -174,8 +175,38 @@ def table1_selections(table: pd.DataFrame) -> pd.io.formats.style.Styler:
     return wide.style.format("{:.1f}", na_rep="").set_caption(caption).set_table_styles([_CELL])
 
 
-def grid_summary(rows: pd.DataFrame) -> pd.DataFrame:
+def short_parameters(parameters: str) -> str:
+    """A setting's JSON as a short line for narrow tables: ``damping 0.9, preference -350``."""
+    import json
+
+    try:
+        params = json.loads(parameters)
+    except (TypeError, ValueError):
+        return str(parameters)
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in params.items()) or "defaults"
+
+
+def grid_summary(rows: pd.DataFrame) -> pd.io.formats.style.Styler:
     """Per setting of a method's grid: CA / NMI / ARI (percent, mean ± s.d. over VAE seeds), clusters found, statuses."""
+    return grid_summary_frame(rows).style.set_table_styles([_CELL, _WRAP_INDEX])
+
+
+def settings_display(rows: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """The three ways of choosing a setting for one method's grid: the setting, CA / NMI / ARI (%) and silhouette."""
+    from .selection import settings_table
+
+    frame = settings_table(rows)
+    shown = pd.DataFrame({"selection": frame["selection"], "setting": frame["parameters"].map(short_parameters)})
+    for m in METRICS:
+        shown[f"{m} (%)"] = (100 * frame[m]).round(1)
+    shown["silhouette"] = frame["silhouette"].round(3)
+    return (shown.style.hide(axis="index").format({f"{m} (%)": "{:.1f}" for m in METRICS} | {"silhouette": "{:.3f}"})
+            .set_table_styles([_CELL, {"selector": "td.col0, td.col1", "props": "white-space: normal"}])
+            .set_caption("Mean over VAE seeds."))
+
+
+def grid_summary_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """:func:`grid_summary` as a plain frame (index: the setting, shortened)."""
     g = rows.groupby("parameters", sort=False)
     span = lambda s: f"{s.min()}–{s.max()}" if s.min() != s.max() else f"{s.min()}"  # noqa: E731
     out = pd.DataFrame({"clusters found": g["clusters_found"].agg(span),
@@ -183,6 +214,8 @@ def grid_summary(rows: pd.DataFrame) -> pd.DataFrame:
     for m in METRICS:
         mean, sd = 100 * g[m].mean(), 100 * g[m].std(ddof=1)
         out[f"{m} (%)"] = [("—" if pd.isna(a) else f"{a:.1f}" + ("" if pd.isna(b) else f" ± {b:.1f}")) for a, b in zip(mean, sd)]
+    out.index = [short_parameters(p) for p in out.index]
+    out.index.name = "setting"
     return out
 
 

@@ -122,3 +122,21 @@ def test_the_own_data_page_runs_as_written(tmp_path, monkeypatch):
     assert adata.uns["zscore"]["input_log_normalised"] is True  # sparse, log-normalised, no marker
     assert adata.obsm["X_vae"].shape == (700, 32) and adata.obs["kmeans"].nunique() == 10
     assert ns["scores"]["CA"] > 0.4 and ns["mu"].shape == (5, 32)
+
+
+def test_printed_warnings_lose_the_machines_folders(tmp_path):
+    import nbformat
+
+    from replicate.provenance import project_root, scrub_notebook, scrub_paths
+
+    warning = "/opt/x/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not found\n"
+    assert scrub_paths(warning) == "site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not found\n"
+    assert scrub_paths(f'File "{project_root()}/replicate/vae.py"') == 'File "replicate/vae.py"'
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text=warning),
+        nbformat.v4.new_output("error", ename="E", evalue="v", traceback=[f"{project_root()}/replicate/x.py"])])])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    assert scrub_notebook(path) and not scrub_notebook(path)
+    text = path.read_text()
+    assert "/opt/x" not in text and str(project_root()) not in text and "site-packages/tqdm" in text
