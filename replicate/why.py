@@ -260,7 +260,7 @@ def gene_count_rows(dataset: str, readings: dict[str, VAEConfig], seeds: list[in
 def _baselines_only(adata: Any, label: str) -> pd.DataFrame:
     from .baselines import cached_baselines
 
-    base = cached_baselines(adata)
+    base = cached_baselines(adata, scvi=False)  # only the PCA and Leiden rows are kept here
     keep = base[base["method"].isin(["pca32+kmeans", "scanpy+leiden(count)"])]
     return keep[["method", "clusters_found", "CA", "NMI", "ARI", "status"]].assign(
         reading="baseline", seed=-1, dataset=adata.uns.get("dataset", {}).get("name", ""), variant=label,
