@@ -245,7 +245,7 @@ def build(run: str | Path, *, strict: bool = True, repository: str | None = None
         raise ReplicateError(f"jupyter-book build failed (the previous book, if any, is kept):\n{log}")
     if url:
         _fix_launch_links(stage / "_build" / "html", sections)
-    for nb in (stage / "_build" / "html").rglob("*.ipynb"):  # pages executed at build time (own data)
+    for nb in (stage / "_build").rglob("*.ipynb"):  # pages executed at build time (own data), and their copies
         scrub_notebook(nb)
     final = run / "book"
     shutil.rmtree(final, ignore_errors=True)
