@@ -96,7 +96,7 @@ def selection_effect(table: pd.DataFrame, metric: str = "ARI", reading: str = DE
 
 # --------------------------------------------------------------------------- displays
 
-_CELL = {"selector": "td, th", "props": "white-space: nowrap; padding: 1px 3px; font-size: 0.78em"}
+_CELL = {"selector": "td, th", "props": "white-space: nowrap; padding: 1px 2px; font-size: 0.74em"}
 _WRAP_INDEX = {"selector": "th.row_heading", "props": "white-space: normal; text-align: left; font-weight: normal"}
 
 
