@@ -124,6 +124,8 @@ def markdown(folder: Path) -> str:
         parts += ["", "## How cost grows with cells", f"Measured {machine(grow)}.", "",
                   "Each stage at growing numbers of cells (real files up to 8,617 cells, synthetic beyond); the "
                   "exponent k is fitted to seconds ~ cells^k (1: linear, 2: quadratic).", "", _md_table(growth_table(grow))]
+        if grow.get("note"):  # e.g. which figures were taken while other work loaded the machine
+            parts += ["", f"**Note.** {grow['note']}"]
     if not parts:
         parts = ["No benchmark has been run yet: `python benchmarks/vae_speed.py --json "
                  "benchmarks/results/vae_speed.json` and `python benchmarks/clustering_speed.py --json "
