@@ -86,7 +86,11 @@ def growth_table(figures: dict[str, Any]) -> pd.DataFrame:
     for stage, entry in figures.get("stages", {}).items():
         rec: dict[str, Any] = {"stage": stage}
         for cells, m in sorted(entry.get("by_cells", {}).items(), key=lambda kv: int(kv[0])):
-            rec[f"{int(cells):,} cells (s)"] = m.get("seconds") if m.get("status", "ok") == "ok" else m.get("status")
+            status = m.get("status", "ok")
+            # a skipped size shows why in a few words (the memory it would need); the page explains the rule
+            rec[f"{int(cells):,} cells (s)"] = m.get("seconds") if status == "ok" else (
+                "skipped" + (f" (~{m['need_gb']:.0f} GB)" if m.get("need_gb") else "") if status.startswith("skipped")
+                else status)
         rec["exponent (seconds ~ cells^k)"] = entry.get("exponent")
         rows.append(rec)
     return pd.DataFrame(rows).set_index("stage") if rows else pd.DataFrame()
@@ -123,7 +127,9 @@ def markdown(folder: Path) -> str:
     if grow:
         parts += ["", "## How cost grows with cells", f"Measured {machine(grow)}.", "",
                   "Each stage at growing numbers of cells (real files up to 8,617 cells, synthetic beyond); the "
-                  "exponent k is fitted to seconds ~ cells^k (1: linear, 2: quadratic).", "", _md_table(growth_table(grow))]
+                  "exponent k is fitted to seconds ~ cells^k (1: linear, 2: quadratic). Stages that keep n x n matrices "
+                  "(affinity propagation, Ward) are skipped above 10,000 cells or beyond 16 GB; their cost there is read "
+                  "off the exponent.", "", _md_table(growth_table(grow))]
         if grow.get("note"):  # e.g. which figures were taken while other work loaded the machine
             parts += ["", f"**Note.** {grow['note']}"]
     if not parts:
