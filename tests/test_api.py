@@ -114,6 +114,7 @@ def test_the_own_data_page_runs_as_written(tmp_path, monkeypatch):
     assert len(cells) >= 4
     ns: dict = {}
     for source in cells:
+        source = re.sub(r"\A(?::\w[\w-]*:.*\n)+", "", source)  # MyST cell options (:tags: ...) are not code
         exec(compile(source, "own_data.md", "exec"), ns)
     import scanpy as sc
 
