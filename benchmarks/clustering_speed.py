@@ -6,7 +6,7 @@ Prints, all measured in this one process so the ratios are fair:
   the cells' own fit seconds, and their statuses);
 - the speed-up of that parallel run over a plain serial loop of run_cell on the same cells;
 - the peak memory of Affinity Propagation (O(n^2)) at 4,271 cells, in a child process
-  (ru_maxrss, and tracemalloc's peak of the allocations made by the fit);
+  (the process's own high-water mark, replicate.memory, and tracemalloc's peak of the allocations made by the fit);
 - the projected wall time of the full grid x 10 latents of 2,100 cells (target: < 30 min on 2 cores).
 
 The latents are synthetic by default: a Gaussian mixture of 8 clusters in 32-d with unequal
@@ -89,19 +89,19 @@ def ap_memory_child(Z: np.ndarray, y: np.ndarray) -> dict:
 
 
 def _ap_child(folder: str) -> None:
-    import resource
+    from replicate.memory import peak_rss_bytes
     import tracemalloc
 
     from replicate.clustering import paper_setting
 
     Z, y = np.load(Path(folder) / "Z.npy"), np.load(Path(folder) / "y.npy")
     run_cell(Z[:50], y[:50], "kmeans", {}, n_clusters=2)  # import everything before measuring
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = peak_rss_bytes() / 2**20
     tracemalloc.start()
     row = run_cell(Z, y, "affinity_propagation", paper_setting("affinity_propagation"), n_clusters=8)
     traced = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_bytes() / 2**20
     print(json.dumps({"rss_before_mb": before, "rss_peak_mb": peak, "traced_peak_mb": traced,
                       "seconds": row["seconds"], "status": row["status"], "clusters": row["clusters_found"]}))
 

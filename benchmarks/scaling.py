@@ -49,7 +49,7 @@ def counts(cells: int, genes: int = 2000, seed: int = 0) -> tuple[np.ndarray, np
 
 
 def _child(stage: str, cells: int, folder: str) -> None:
-    import resource
+    from replicate.memory import peak_rss_gb
 
     import anndata
     import pandas as pd
@@ -95,7 +95,7 @@ def _child(stage: str, cells: int, folder: str) -> None:
         else:
             row = run_cell(Z, lab % 8, stage, paper_setting(stage), n_clusters=8, time_limit_s=1800)
             seconds = row["seconds"] if row["status"] != "timeout" else float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    peak = peak_rss_gb()
     Path(folder, "out.json").write_text(json.dumps({"seconds": seconds, "peak_rss_gb": peak}))
 
 

@@ -157,12 +157,12 @@ def keras_fit_seconds_per_epoch(X: np.ndarray, epochs: int) -> float:
 def peak_rss_child(cells: int, epochs: int) -> float:
     """Peak resident memory (GB) of a fresh process that trains our VAE at ``cells`` x GENES."""
     code = (
-        "import resource, sys; sys.path.insert(0, %r); import vae_speed as b; "
-        "X = b.synthetic(%d); b.ours_seconds_per_epoch(X, %d); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "import sys; sys.path.insert(0, %r); import vae_speed as b; "
+        "from replicate.memory import peak_rss_bytes; "
+        "X = b.synthetic(%d); b.ours_seconds_per_epoch(X, %d); print(peak_rss_bytes())"
     ) % (os.path.dirname(os.path.abspath(__file__)), cells, epochs)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024**2
+    return int(out.stdout.strip().splitlines()[-1]) / 2**30
 
 
 def parallel_seeds(n: int, cells: int = 2100, genes: int = 2000, epochs: int = 3) -> dict:

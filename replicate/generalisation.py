@@ -102,14 +102,14 @@ def dataset_rows(name: str, adata: Any, readings: dict[str, VAEConfig], seeds: l
 
 
 def _cost_child(folder: str, method: str) -> None:
-    import resource
+    from .memory import peak_rss_bytes
 
     Z, y = np.load(Path(folder) / "Z.npy"), np.load(Path(folder) / "y.npy")
     k = int(len(np.unique(y)))
     run_cell(Z[:50], y[:50], "kmeans", {}, n_clusters=2)  # imports before measuring
     row = run_cell(Z, y, method, paper_setting(method), n_clusters=k, time_limit_s=1800)
     print(json.dumps({"method": method, "seconds": row["seconds"], "status": row["status"],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": peak_rss_bytes() / 2**20}))
 
 
 def method_costs(Z: np.ndarray, y: np.ndarray, *, memory_limit_gb: float = 16.0) -> pd.DataFrame:
