@@ -7,7 +7,12 @@ Prints, all measured in this one process so the ratios are fair:
   default compile settings;
 - the memory-traffic bound set by Adam (bytes moved per step x steps / measured bandwidth) and
   the FLOP bound (6 x batch x parameters per step / measured matmul rate), and the ratios;
-- peak resident memory of our trainer at each shape (a child process per shape);
+- the same with Adam's first moment in bfloat16 (VAEConfig(optimizer_state="bfloat16")) against
+  its own, smaller bound; and its effect on the loss curves and on VAE + K-means for 3 seeds on
+  pbmc2100-top2000 (skipped with a message when that file is not available);
+- peak resident memory of our trainer at each shape (a child process per shape, its own
+  high-water mark: replicate.memory);
+- seeds trained two at a time (processes with one thread each) against one by one;
 - optionally (--real) the wall time of 10 seeds x 30 epochs on pbmc2100-top2000.
 
 Usage: python benchmarks/vae_speed.py [--epochs 1] [--cells 2100 4271] [--real]
@@ -38,18 +43,19 @@ def n_params(genes: int) -> int:
     return enc + dec
 
 
-def bytes_per_step(genes: int, batch: int = 16) -> dict[str, int]:
+def bytes_per_step(genes: int, batch: int = 16, first_moment_bytes: int = 4) -> dict[str, int]:
     """Every byte one training step must move (float32), counted by what the step does.
 
     Forward: read every weight once; backward: read every weight again except the first layer's
     (no gradient with respect to the input is needed), write every gradient; Adam: read the
-    parameter, its gradient and both moments, write the parameter and both moments (7 passes);
+    parameter, its gradient and both moments, write the parameter and both moments (7 passes;
+    the first moment's read and write take ``first_moment_bytes`` each: 2 in bfloat16);
     plus the batch's activations (small).
     """
     P, first = n_params(genes), genes * 2048
     weights = 4 * (P + (P - first))
     grads = 4 * P
-    adam = 7 * 4 * P
+    adam = (5 * 4 + 2 * first_moment_bytes) * P
     acts = 4 * batch * (2 * genes + 2 * 2048 + 4 * 32 + 2 * 128) * 2
     return {"weights": weights, "gradients": grads, "adam": adam, "activations": acts,
             "total": weights + grads + adam + acts}
@@ -98,10 +104,12 @@ def synthetic(cells: int, genes: int = GENES, seed: int = 0) -> np.ndarray:  # n
     return X
 
 
-def ours_seconds_per_epoch(X: np.ndarray, epochs: int, steps_per_call: int = 1) -> float:
+def ours_seconds_per_epoch(X: np.ndarray, epochs: int, steps_per_call: int = 1,
+                           optimizer_state: str = "float32") -> float:
     from replicate.vae import VAEConfig, train_vae
 
-    res = train_vae(X, VAEConfig(epochs=epochs + 1, steps_per_call=steps_per_call), seed=0, verbose=False)
+    cfg = VAEConfig(epochs=epochs + 1, steps_per_call=steps_per_call, optimizer_state=optimizer_state)
+    res = train_vae(X, cfg, seed=0, verbose=False)
     return float(np.mean(res.history["seconds"][1:]))  # epoch 1 includes XLA compilation
 
 
@@ -185,6 +193,34 @@ def parallel_seeds(n: int, cells: int = 2100, genes: int = 2000, epochs: int = 3
             "serial_s": out["t1"], "parallel_s": out["t2"], "speed_up": out["t1"] / out["t2"], "identical": identical}
 
 
+def bf16_quality(seeds: int = 3) -> dict:
+    """The bfloat16 first moment against float32 on the paper's cells (2,100 x 2,000, 30 epochs):
+    the loss curves and VAE + K-means at the paper's setting, paired by seed."""
+    from replicate import datasets
+    from replicate.clustering import paper_setting, run_cell
+    from replicate.preprocess import zscore
+    from replicate.vae import VAEConfig, vae_latents
+
+    adata = zscore(datasets.load("pbmc2100-top2000"), copy=True)
+    y = adata.obs["label"].to_numpy()
+    k = len(np.unique(y))
+    out: dict = {"seeds": seeds, "data": "pbmc2100-top2000 (2,100 x 2,000), 30 epochs"}
+    for state in ("float32", "bfloat16"):
+        res = vae_latents(adata.X, VAEConfig(optimizer_state=state), seeds=list(range(seeds)), verbose=False,
+                          keep_weights=False)
+        out[state] = {"final_loss": [r.history["loss"][-1] for r in res], "loss": [r.history["loss"] for r in res],
+                      "kmeans_ca": [100 * run_cell(r.mu, y, "kmeans", paper_setting("kmeans"), n_clusters=k)["CA"]
+                                    for r in res]}
+    f, h = (np.array(out[s]["loss"]) for s in ("float32", "bfloat16"))
+    d = np.array(out["bfloat16"]["kmeans_ca"]) - np.array(out["float32"]["kmeans_ca"])
+    seed_sd = float(np.std(out["float32"]["kmeans_ca"], ddof=1))
+    out.update(max_relative_loss_difference=float(np.max(np.abs(h - f) / np.abs(f))),
+               final_loss_relative_difference=float(np.mean((h[:, -1] - f[:, -1]) / f[:, -1])),
+               kmeans_ca_difference_mean=float(d.mean()), kmeans_ca_difference_sd=float(d.std(ddof=1)),
+               float32_kmeans_ca_seed_sd=seed_sd)
+    return out
+
+
 def real_ten_seeds() -> float:
     from replicate import datasets
     from replicate.preprocess import zscore
@@ -203,6 +239,8 @@ def main() -> int:
     p.add_argument("--cells", type=int, nargs="+", default=[2100, 4271])
     p.add_argument("--no-keras", action="store_true", help="skip the plain model.fit comparison")
     p.add_argument("--no-peak", action="store_true", help="skip the peak-memory child processes")
+    p.add_argument("--bf16-quality", type=int, default=3, metavar="SEEDS",
+                   help="seeds of the bfloat16-vs-float32 loss and K-means comparison on pbmc2100-top2000 (0: skip)")
     p.add_argument("--real", action="store_true", help="also time 10 seeds x 30 epochs on pbmc2100-top2000")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
     p.add_argument("--parallel-seeds", type=int, default=4,
@@ -216,6 +254,7 @@ def main() -> int:
     gflops = matmul_gflops()
     params = n_params(GENES)
     moved = bytes_per_step(GENES)
+    moved_bf16 = bytes_per_step(GENES, first_moment_bytes=2)
     print(f"devices: {devices}; cores: {os.cpu_count()}; parameters: {params / 1e6:.1f} M; "
           f"bytes per step {moved['total'] / 1e9:.2f} GB (weights {moved['weights'] / 1e9:.2f}, gradients "
           f"{moved['gradients'] / 1e9:.2f}, Adam {moved['adam'] / 1e9:.2f})")
@@ -223,12 +262,14 @@ def main() -> int:
           f"matmul {gflops:.0f} GFLOP/s")
     figures: dict = {"benchmark": "vae_speed", "date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(),
                      "devices": devices, "bandwidth_before": before, "matmul_gflops": gflops, "params": params,
-                     "genes": GENES, "bytes_per_step": moved, "shapes": {}}
+                     "genes": GENES, "bytes_per_step": moved,
+                     "bytes_per_step_bf16_first_moment": moved_bf16, "shapes": {}}
     timings = {}
     for cells in args.cells:
         X = synthetic(cells)
         timings[cells] = {"ours": ours_seconds_per_epoch(X, args.epochs),
-                          "ours_block": ours_seconds_per_epoch(X, args.epochs, steps_per_call=32)}
+                          "ours_block": ours_seconds_per_epoch(X, args.epochs, steps_per_call=32),
+                          "ours_bf16": ours_seconds_per_epoch(X, args.epochs, optimizer_state="bfloat16")}
         if not args.no_keras:
             timings[cells]["fit"] = keras_fit_seconds_per_epoch(X, args.epochs)
         del X
@@ -243,12 +284,17 @@ def main() -> int:
         flop_bound = 6 * BATCH * params * steps / (gflops * 1e9)
         ours = timings[cells]["ours"]
         block = timings[cells]["ours_block"]
+        bf16 = timings[cells]["ours_bf16"]
+        bf16_bound = moved_bf16["total"] * steps / (bw * 1e9)
         row = {"ours_s_per_epoch": ours, "memory_bound_s": mem_bound, "flop_bound_s": flop_bound,
                "ours_over_memory_bound": ours / mem_bound, "ours_over_flop_bound": ours / flop_bound,
-               "ours_32_steps_per_call_s_per_epoch": block, "ours_32_steps_per_call_over_memory_bound": block / mem_bound}
+               "ours_32_steps_per_call_s_per_epoch": block, "ours_32_steps_per_call_over_memory_bound": block / mem_bound,
+               "ours_bf16_first_moment_s_per_epoch": bf16, "bf16_memory_bound_s": bf16_bound,
+               "ours_bf16_over_its_memory_bound": bf16 / bf16_bound, "bf16_speed_up": ours / bf16}
         line = (f"{cells} x {GENES}: ours {ours:.2f} s/epoch (32 steps per call: {block:.2f}); "
                 f"memory-traffic bound {mem_bound:.2f} s "
-                f"(ours/bound {ours / mem_bound:.2f}); FLOP bound {flop_bound:.2f} s (ours/bound {ours / flop_bound:.2f})")
+                f"(ours/bound {ours / mem_bound:.2f}); bfloat16 first moment {bf16:.2f} s/epoch (its bound "
+                f"{bf16_bound:.2f} s, ratio {bf16 / bf16_bound:.2f}, speed-up {ours / bf16:.2f}); FLOP bound {flop_bound:.2f} s (ours/bound {ours / flop_bound:.2f})")
         if not args.no_keras:
             fit = timings[cells]["fit"]
             row.update(keras_fit_s_per_epoch=fit, keras_fit_over_ours=fit / ours)
@@ -263,6 +309,20 @@ def main() -> int:
         p = figures["parallel_seeds"]
         print(f"{p['seeds']} seeds on {p['shape']}: one by one {p['serial_s']:.1f} s, {p['processes']} processes x "
               f"{p['threads']} thread {p['parallel_s']:.1f} s (speed-up {p['speed_up']:.2f}); identical: {p['identical']}")
+    q = None
+    if args.bf16_quality:
+        from replicate.errors import DatasetError
+
+        try:
+            q = figures["bf16_quality"] = bf16_quality(args.bf16_quality)
+        except DatasetError as err:
+            print(f"bfloat16 quality comparison skipped: {err}")
+    if q:
+        print(f"bfloat16 first moment, {q['seeds']} seeds on {q['data']}: loss curves differ by at most "
+              f"{100 * q['max_relative_loss_difference']:.2f}% (final {100 * q['final_loss_relative_difference']:+.2f}%); "
+              f"K-means CA {np.mean(q['bfloat16']['kmeans_ca']):.1f} vs {np.mean(q['float32']['kmeans_ca']):.1f} "
+              f"(paired difference {q['kmeans_ca_difference_mean']:+.1f} ± {q['kmeans_ca_difference_sd']:.1f}; "
+              f"float32 seed s.d. {q['float32_kmeans_ca_seed_sd']:.1f})")
     if args.real:
         figures["real_10_seeds_30_epochs_s"] = real_ten_seeds()
         print(f"10 seeds x 30 epochs on pbmc2100-top2000 (2,100 x 2,000): {figures['real_10_seeds_30_epochs_s']:.0f} s")

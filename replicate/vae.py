@@ -86,6 +86,11 @@ class VAEConfig:
     # batch; more runs that many batches inside one XLA while loop (fewer host round trips; the
     # round-off may differ, so it is part of the cache key).
     steps_per_call: int = 1
+    # Adam's first moment in bfloat16 ("bfloat16"): 24 instead of 28 bytes of optimizer traffic per
+    # parameter and step, weights and the second moment stay float32 (its 0.999 decay is below
+    # bfloat16's resolution: round-to-nearest would freeze it). An option measured by
+    # benchmarks/vae_speed.py, not the default.
+    optimizer_state: Literal["float32", "bfloat16"] = "float32"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
@@ -111,6 +116,8 @@ class VAEConfig:
              "None (all cores) or an integer >= 1"),
             ("steps_per_call", self.steps_per_call, is_int(self.steps_per_call) and self.steps_per_call >= 1,
              "an integer >= 1"),
+            ("optimizer_state", self.optimizer_state, self.optimizer_state in ("float32", "bfloat16"),
+             "'float32' or 'bfloat16'"),
         ]
         for name, value, ok, want in checks:
             if not ok:
@@ -132,6 +139,7 @@ class VAEConfig:
         extra += f", reconstruction x {self.reconstruction_weight:g}" if self.reconstruction_weight != 1.0 else ""
         extra += f", KL warm-up {self.kl_warmup_epochs} epochs" if self.kl_warmup_epochs else ""
         extra += f", {self.threads} thread(s)" if self.threads else ""
+        extra += ", bfloat16 Adam first moment" if self.optimizer_state == "bfloat16" else ""
         return (f"enc {enc}, z {self.latent_dim}, dec {dec}, {self.activation}, {self.reconstruction} "
                 f"reconstruction, lr {self.learning_rate:g}, batch {self.batch_size}, {self.epochs} epochs{extra}")
 
@@ -149,7 +157,8 @@ class VAEConfig:
 
 
 #: Fields added to VAEConfig after the cache format "vae-v1", with the value that means "off".
-_ADDED_LATER = {"reconstruction_weight": 1.0, "kl_warmup_epochs": 0, "threads": None, "steps_per_call": 1}
+_ADDED_LATER = {"reconstruction_weight": 1.0, "kl_warmup_epochs": 0, "threads": None, "steps_per_call": 1,
+                "optimizer_state": "float32"}
 
 
 def config_from(params: dict[str, Any]) -> VAEConfig:
@@ -321,10 +330,14 @@ def train_vae(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, 
     keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
     encoder, decoder = _build(X.shape[1], cfg)
-    optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate, epsilon=cfg.adam_epsilon,
-                                      clipnorm=cfg.grad_clipnorm)
     variables = encoder.trainable_variables + decoder.trainable_variables
-    optimizer.build(variables)
+    if cfg.optimizer_state == "float32":
+        optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate, epsilon=cfg.adam_epsilon,
+                                          clipnorm=cfg.grad_clipnorm)
+        optimizer.build(variables)
+        apply_gradients = lambda grads: optimizer.apply_gradients(zip(grads, variables))  # noqa: E731
+    else:
+        apply_gradients = _adam_bf16_first_moment(variables, cfg)
     clamp = cfg.logvar_clamp
     weighted = cfg.reconstruction_weight != 1.0 or cfg.kl_warmup_epochs > 0
     data = tf.constant(X)  # on the GPU when there is one; batches are gathered there
@@ -343,7 +356,7 @@ def train_vae(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, 
             rec, kl = elbo_terms(x, x_hat, mu, logvar, reconstruction=cfg.reconstruction)
             loss = tf.reduce_mean(balance[0] * rec + balance[1] * kl) if weighted else tf.reduce_mean(rec + kl)
         grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+        apply_gradients(grads)
         totals.assign_add(tf.stack([tf.reduce_sum(rec), tf.reduce_sum(kl)]))
 
     step = tf.function(body, jit_compile=cfg.xla, reduce_retracing=True)
@@ -399,6 +412,32 @@ def train_vae(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, 
         progress.report(f"VAE seed {seed}: the latent space COLLAPSED (final KL {history['kl'][-1]:.3g} per cell, "
                         f"max |mu| {np.abs(result.mu).max():.3g}); its clustering is meaningless.")
     return result
+
+
+def _adam_bf16_first_moment(variables: list[Any], cfg: VAEConfig) -> Any:
+    """Keras 3's Adam update (same formula, clipnorm per variable) with the first moment stored in
+    bfloat16; returns ``apply(grads)`` for use inside the compiled step."""
+    import tensorflow as tf
+
+    b1, b2 = 0.9, 0.999  # Keras' defaults, as the float32 path uses
+    m = [tf.Variable(tf.zeros(v.shape, tf.bfloat16), trainable=False) for v in variables]
+    s = [tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False) for v in variables]
+    step = tf.Variable(0.0, trainable=False)
+
+    def apply(grads: list[Any]) -> None:
+        step.assign_add(1.0)
+        alpha = cfg.learning_rate * tf.sqrt(1.0 - tf.pow(b2, step)) / (1.0 - tf.pow(b1, step))
+        for var, g, m_, s_ in zip(variables, grads, m, s):
+            if cfg.grad_clipnorm:
+                g = tf.clip_by_norm(g, cfg.grad_clipnorm)
+            m32 = tf.cast(m_, tf.float32)
+            m32 = m32 + (g - m32) * (1.0 - b1)
+            s32 = s_ + (tf.square(g) - s_) * (1.0 - b2)
+            m_.assign(tf.cast(m32, tf.bfloat16))
+            s_.assign(s32)
+            var.assign_sub(m32 * alpha / (tf.sqrt(s32) + cfg.adam_epsilon))
+
+    return apply
 
 
 # --------------------------------------------------------------------------- the cache
