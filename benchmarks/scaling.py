@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-quadratic-cells", type=int, default=10000,
                    help="run the n x n stages (affinity propagation, Ward) only up to this many cells (time on 2 cores)")
     p.add_argument("--json", default=None)
+    p.add_argument("--merge", action="store_true",
+                   help="replace only the measured stages in an existing --json file (re-measuring some on a quiet machine)")
+    p.add_argument("--note", default=None, help="a sentence for the performance page (e.g. what ran under load)")
     p.add_argument("--_child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._child:
@@ -148,8 +151,16 @@ def main(argv: list[str] | None = None) -> int:
         figures["stages"][stage] = {"by_cells": {str(c): m for c, m in by_cells.items()}, "exponent": k}
         print(f"{stage:22s} growth exponent {k if k is None else round(k, 2)}", flush=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+        path = Path(args.json)
+        if args.merge and path.is_file():
+            old = json.loads(path.read_text())
+            stamp = {"date": figures["date"], "load_average_at_start": figures["load_average_at_start"]}
+            old["stages"].update({k: {**v, "measured": stamp} for k, v in figures["stages"].items()})
+            figures = {**old, "stages": old["stages"]}
+        if args.note is not None:
+            figures["note"] = args.note
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 
 
