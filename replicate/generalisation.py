@@ -38,6 +38,9 @@ DATASETS = {"pbmc2100-top2000": None, "pbmc4k-top2000": None, "worm-2100": 2000,
 #: The median squared distance of the default reading's latent means on the paper's cells, the
 #: scale at which the paper's AP preference -350 is read (measured on pbmc2100-top2000, seeds 0-2).
 REFERENCE_DATASET = "pbmc2100-top2000"
+#: The uncertainty comparison keeps n x n distance matrices of three representations per seed: above
+#: this many cells it is not run (time on 2 cores), and the chapter says so.
+UNCERTAINTY_MAX_CELLS = 5000
 
 
 def results_dir() -> Path:
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         frames = []
         for ds in [d for d in args.datasets if d != REFERENCE_DATASET]:
             adata = prepare(ds, DATASETS.get(ds))
-            if adata.n_obs > 5000:  # the n x n distance matrices of three representations: time on 2 cores
+            if adata.n_obs > UNCERTAINTY_MAX_CELLS:
                 continue
             res = vae_latents(adata.X, VAEConfig(threads=1), seeds=args.seeds[:3], verbose=False, keep_weights=False,
                               n_jobs=2, skip_diverged=True)
@@ -314,6 +317,10 @@ def uncertainty_display() -> Any:
     from .uncertainty import effects
 
     rows = pd.read_csv(path)
+    shapes = committed_rows()
+    skipped = [] if shapes is None else [
+        f"{ds} ({n:,} cells)" for ds, n in shapes.drop_duplicates("dataset")[["dataset", "cells"]].itertuples(index=False)
+        if ds != REFERENCE_DATASET and ds not in set(rows["dataset"])]
     parts = []
     for ds, part in rows.groupby("dataset", sort=False):
         parts.append(effects(part).assign(dataset=ds))
@@ -323,5 +330,9 @@ def uncertainty_display() -> Any:
                            for e, lo, hi in zip(ca["effect"], ca["ci_low"], ca["ci_high"])]).pivot_table(
         index=["method", "representation"], columns="dataset", values="cell", aggfunc="first", sort=False)
     wide.columns.name = None
+    caption = "Effect on CA (points, 95% CI over VAE seeds), paired by seed."
+    if skipped:
+        caption += (f" Not run on {', '.join(skipped)}: above {UNCERTAINTY_MAX_CELLS:,} cells the n × n distance "
+                    "matrices of three representations per seed cost more time than 2 cores allow.")
     return wide.style.set_table_styles([{"selector": "td, th", "props": "padding: 2px 4px; font-size: 0.78em"}]
-                                       ).set_caption("Effect on CA (points, 95% CI over VAE seeds), paired by seed.")
+                                       ).set_caption(caption)

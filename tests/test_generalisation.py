@@ -31,3 +31,17 @@ def test_the_ap_preference_scale_is_the_median_squared_distance_ratio():
     z = rng.normal(size=(200, 8))
     ref = generalisation.ap_scale(z, 1.0)
     assert generalisation.ap_scale(2 * z, ref) == pytest.approx(4.0)
+
+
+def test_the_uncertainty_table_names_the_data_sets_it_was_not_run_on(monkeypatch, tmp_path):
+    from replicate import uncertainty
+
+    monkeypatch.setattr(generalisation, "results_dir", lambda: tmp_path)
+    for ds, cells in (("pbmc4k-top2000", 4271), ("cbmc-top2000", 8617)):
+        _rows(0.8, 0.6).assign(dataset=ds, cells=cells, genes=2000, labels=8).to_csv(tmp_path / f"{ds}.csv", index=False)
+    rows = [{"seed": s, "method": "spectral", "representation": r, "CA": 0.6 + 0.01 * s * (r != uncertainty.REPRESENTATIONS[0]),
+             "ARI": 0.5, "dataset": "pbmc4k-top2000"} for s in range(3) for r in uncertainty.REPRESENTATIONS[:2]]
+    pd.DataFrame(rows).to_csv(tmp_path / "uncertainty.csv", index=False)
+    html = generalisation.uncertainty_display().to_html()
+    assert "pbmc4k-top2000" in html
+    assert "Not run on cbmc-top2000 (8,617 cells)" in html and "5,000 cells" in html
