@@ -84,6 +84,16 @@ _LAYOUT_JS = """(strict) => {
       bad.push(`${el.tagName.toLowerCase()}.${String(el.className).split(' ')[0]} +${Math.round(r.right - ar.right)}px`);
     }
   }
+  if (strict) {  // a table or figure cut off inside a scroll box narrower than the column
+    for (const box of art.querySelectorAll('*')) {
+      const s = getComputedStyle(box);
+      if (!['auto', 'scroll', 'hidden'].includes(s.overflowX) || box.scrollWidth <= box.clientWidth + 1) continue;
+      const inner = box.querySelector('table, img, svg, canvas');
+      if (inner && !box.closest('pre')) {
+        bad.push(`${inner.tagName.toLowerCase()} clipped in ${box.tagName.toLowerCase()}.${String(box.className).split(' ')[0]} +${box.scrollWidth - box.clientWidth}px`);
+      }
+    }
+  }
   return {pageScroll: document.documentElement.scrollWidth - window.innerWidth, articleWidth: ar.width,
           offenders: [...new Set(bad)].slice(0, 8)};
 }"""
@@ -93,7 +103,7 @@ def check_layout(html_dir: str | Path, pages: list[str], widths: tuple[int, ...]
     """Per page and window width: horizontal page scroll (px) and elements sticking out of the content column.
 
     At the first (desktop) width no table or figure may stick out, not even inside a scrolling
-    box (code may scroll in its own box); at the others (phones) a wide table may scroll inside
+    box, nor be cut off by a scroll box narrower than the column (code may scroll in its own box); at the others (phones) a wide table may scroll inside
     its own box, but nothing may make the page itself scroll sideways.
     """
     from playwright.sync_api import sync_playwright

@@ -24,7 +24,7 @@ from .selection import best_in_grid, paper_setting_rows
 from .stats import bootstrap_ci, paired_test
 
 __all__ = ["rules", "bootstrap_ci", "paired_test", "check_all", "verdict_table", "seed_statistics",
-           "glue_verdicts", "encoder_variants", "variation_sources"]
+           "glue_verdicts", "encoder_variants", "variation_sources", "variation_summary"]
 
 SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable here"
 SIX = PAPER_METHODS
@@ -289,3 +289,14 @@ def variation_sources(adata: Any, results: list[Any], seeds: list[int], *, n_sta
     by_km = pd.concat([kmeans_scores({str(rs): first}, y, random_state=rs) for rs in range(n_states)],
                       ignore_index=True).assign(source="K-means random_state")
     return pd.concat([by_vae, by_km], ignore_index=True)
+
+
+def variation_summary(spread: pd.DataFrame) -> pd.DataFrame:
+    """Per source of randomness and metric: "mean ± s.d. (min–max)" in percent (three narrow columns)."""
+    def cell(v: pd.Series) -> str:
+        v = 100 * v
+        return f"{v.mean():.2f} ± {v.std(ddof=1):.2f} ({v.min():.2f}–{v.max():.2f})"
+
+    out = spread.groupby("source", sort=False)[["CA", "NMI", "ARI"]].agg(cell)
+    out.columns = [f"{c}: mean ± s.d. (min–max)" for c in out.columns]
+    return out

@@ -121,3 +121,14 @@ def test_rules_and_thresholds_come_from_the_data_file(monkeypatch):
     monkeypatch.setattr(claims, "rules", lambda: stricter)
     check = claims.check_all(results(kmeans=0.85), BASE).set_index("claim").loc["C9"]
     assert check["verdict"] == claims.NOT_SUPPORTED and "by at least 40.0 points" in check["rule"]
+
+
+def test_variation_summary_is_one_narrow_cell_per_source_and_metric():
+    import pandas as pd
+
+    spread = pd.DataFrame({"source": ["VAE seed"] * 3 + ["K-means random_state"] * 2,
+                           "CA": [0.70, 0.72, 0.74, 0.6, 0.8], "NMI": [0.5] * 5, "ARI": [0.4] * 5})
+    out = claims.variation_summary(spread)
+    assert list(out.index) == ["VAE seed", "K-means random_state"]
+    assert out.loc["VAE seed", "CA: mean ± s.d. (min–max)"] == "72.00 ± 2.00 (70.00–74.00)"
+    assert out.shape == (2, 3)
