@@ -30,7 +30,7 @@ from . import progress, store
 from .clustering import PAPER_METHODS, paper_setting, run_cell
 from .vae import VAEConfig, vae_latents
 
-__all__ = ["DATASETS", "prepare", "ap_scale", "dataset_rows", "method_costs", "verdicts", "main"]
+__all__ = ["DATASETS", "prepare", "ap_scale", "dataset_rows", "method_costs", "verdicts", "training_frame", "main"]
 
 #: The data sets of the study: name -> genes kept (None: the file's own 2,000-gene selection).
 DATASETS = {"pbmc2100-top2000": None, "pbmc4k-top2000": None, "worm-2100": 2000, "worm-4186": 2000,
@@ -298,6 +298,37 @@ def ap_display(rows: pd.DataFrame | None) -> Any:
     out = ap.groupby(["dataset", "setting"], sort=False).agg(clusters=("clusters_found", "mean"), CA=("CA", _pm),
                                                               ARI=("ARI", _pm))
     return out.style.format({"clusters": "{:.1f}"}).set_caption("Clusters found and scores (%), mean over seeds.")
+
+
+def training_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per data set: our VAE's training seconds per seed (default reading) beside scVI's, and their
+    clusterings' CA (%): VAE + K-means (mean over seeds), scVI + K-means, scVI + Leiden at the label count."""
+    out = []
+    for ds, part in rows.groupby("dataset", sort=False):
+        vae = part[(part["reading"] == "default") & (part["variant"] == "paper's setting")]
+        per_seed = vae.drop_duplicates("seed")["vae_seconds"] if "vae_seconds" in vae else pd.Series(dtype=float)
+        km = vae[vae["method"] == "kmeans"]["CA"]
+        scvi = part[part["method"].astype(str).str.startswith("scvi")]
+        pick = lambda m: 100 * float(scvi.loc[scvi["method"] == m, "CA"].iloc[0]) if (scvi["method"] == m).any() else np.nan  # noqa: E731
+        out.append({"dataset": ds, "cells": int(part["cells"].iloc[0]),
+                    "VAE s/seed": float(per_seed.mean()) if len(per_seed) else np.nan,
+                    "scVI s": float(scvi["train_seconds"].dropna().iloc[0]) if "train_seconds" in scvi and
+                    scvi["train_seconds"].notna().any() else np.nan,
+                    "VAE+K-means CA": 100 * float(km.mean()) if len(km) else np.nan,
+                    "scVI+K-means CA": pick("scvi+kmeans"), "scVI+Leiden(count) CA": pick("scvi+leiden(count)")})
+    return pd.DataFrame(out).set_index("dataset")
+
+
+def training_display(rows: pd.DataFrame | None) -> Any:
+    if rows is None:
+        return _not_run()
+    frame = training_frame(rows)
+    if frame["scVI s"].isna().all():
+        return "scVI was not run (install the `scvi` extra: pip install -e \".[scvi]\")."
+    return frame.style.format(precision=1, thousands=",").set_caption(
+        "Training seconds: our VAE per seed, 30 epochs (the paper's cells: both cores; the other data sets: one "
+        "thread per training, two trainings side by side); scVI's default model (10-d latent, its own epoch rule), "
+        "PyTorch's default threads. CA in percent.")
 
 
 def costs_display() -> Any:

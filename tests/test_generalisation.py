@@ -45,3 +45,15 @@ def test_the_uncertainty_table_names_the_data_sets_it_was_not_run_on(monkeypatch
     html = generalisation.uncertainty_display().to_html()
     assert "pbmc4k-top2000" in html
     assert "Not run on cbmc-top2000 (8,617 cells)" in html and "5,000 cells" in html
+
+
+def test_training_frame_puts_scvi_seconds_beside_the_vaes():
+    rows = _rows(0.8, 0.6).assign(vae_seconds=[40.0 + s for s in range(3)] * len(PAPER_METHODS) + [np.nan],
+                                  cells=2100)
+    scvi = pd.DataFrame([{"dataset": "d", "reading": "baseline", "variant": "live baseline", "method": m, "seed": -1,
+                          "CA": ca, "train_seconds": 135.0, "cells": 2100} for m, ca in
+                         (("scvi+kmeans", 0.69), ("scvi+leiden(count)", 0.77))])
+    frame = generalisation.training_frame(pd.concat([rows, scvi], ignore_index=True)).loc["d"]
+    assert frame["VAE s/seed"] == pytest.approx(41.0) and frame["scVI s"] == 135.0
+    assert frame["VAE+K-means CA"] == pytest.approx(80.0) and frame["scVI+Leiden(count) CA"] == pytest.approx(77.0)
+    assert "not run" in generalisation.training_display(rows.assign(train_seconds=np.nan))
