@@ -108,7 +108,8 @@ def _package_hash() -> str:
 
 #: Committed study results a section reads (a change there re-executes the section).
 READS = {"02_vae": ("results/stability",), "07_open_points": ("results/stability",),
-         "08_why": ("results/why",), "09_generalisation": ("results/generalisation",)}
+         "08_why": ("results/why",), "09_generalisation": ("results/generalisation",),
+         "10_uncertainty": ("results/generalisation",)}
 
 
 def _reads_identity(section: str) -> str:

@@ -211,3 +211,16 @@ def test_the_terminal_shows_progress_and_no_kernel_noise(tmp_path, capfd, monkey
     assert log.is_file()  # the kernel's own lines are kept for debugging
     nb = (run_dir("pbmc68k-reduced", "smoke", tmp_path) / "02_vae" / "02_vae.ipynb").read_text()
     assert "VAE seed 0: epoch" not in nb  # progress lines stay out of the executed notebook (and the book)
+
+
+@pytest.mark.parametrize("section", ["09_generalisation", "10_uncertainty"])
+def test_a_section_reruns_when_the_committed_results_it_reads_change(section, tmp_path, monkeypatch):
+    from replicate import pipeline
+
+    monkeypatch.setattr(pipeline, "project_root", lambda: tmp_path)
+    folder = tmp_path / "results" / "generalisation"
+    folder.mkdir(parents=True)
+    (folder / "uncertainty.csv").write_text("dataset,CA\nworm-2100,0.5\n")
+    before = pipeline._reads_identity(section)
+    (folder / "uncertainty.csv").write_text("dataset,CA\nworm-2100,0.6\n")
+    assert pipeline._reads_identity(section) != before
