@@ -65,20 +65,30 @@ def vae_table(figures: dict[str, Any] | list[dict[str, Any]]) -> tuple[pd.DataFr
 
 
 def bf16_sentence(figures: dict[str, Any]) -> str:
-    """What the bfloat16 first moment did to the loss curves and to VAE + K-means (empty when not measured)."""
+    """What the bfloat16 first moment did to speed, the loss curves and VAE + K-means (empty when not measured)."""
     q = figures.get("bf16_quality")
     if not q:
         return ""
     mean = lambda v: sum(v) / len(v)  # noqa: E731
     equal = abs(q["kmeans_ca_difference_mean"]) <= q["float32_kmeans_ca_seed_sd"]
-    return (f"With Adam's first moment in bfloat16 (`VAEConfig(optimizer_state=\"bfloat16\")`), {q['seeds']} seeds "
-            f"on {q['data']}: the loss curves differ from float32 by at most "
-            f"{100 * q['max_relative_loss_difference']:.2f}% (final loss {100 * q['final_loss_relative_difference']:+.2f}%); "
+    speed = [s["bf16_speed_up"] for s in figures.get("shapes", {}).values() if "bf16_speed_up" in s]
+    spikes = q.get("seeds_with_loss_spikes")
+    per_seed = q.get("final_loss_relative_difference_per_seed")
+    loss = (f"the loss curve spiked above 1.5x float32's in {spikes} of {q['seeds']} seeds (final loss "
+            + ", ".join(f"{100 * v:+.1f}%" for v in per_seed) + " by seed)"
+            if spikes is not None and per_seed else
+            f"the loss curves differ from float32 by at most {100 * q['max_relative_loss_difference']:.2f}% "
+            f"(final loss {100 * q['final_loss_relative_difference']:+.2f}%)")
+    return (f"With Adam's first moment in bfloat16 (`VAEConfig(optimizer_state=\"bfloat16\")`), "
+            + (f"an epoch took {' and '.join(f'{1 / v:.2f}x' for v in speed)} the float32 time at the shapes above; " if speed else "")
+            + f"on {q['data']}, {q['seeds']} seeds: {loss}; "
             f"VAE + K-means CA {mean(q['bfloat16']['kmeans_ca']):.1f} against {mean(q['float32']['kmeans_ca']):.1f} "
             f"(paired difference {q['kmeans_ca_difference_mean']:+.1f} ± {q['kmeans_ca_difference_sd']:.1f} points; "
             f"float32's seed-to-seed s.d. {q['float32_kmeans_ca_seed_sd']:.1f}), "
             + ("within seed noise." if equal else "outside seed noise.")
-            + " It stays an option, not the default: the committed study was trained in float32.")
+            + (" It is an experimental switch, not the default and not recommended on this evidence: "
+               if (spikes or any(v < 1 for v in speed)) else " It stays an option, not the default: ")
+            + "the committed study was trained in float32.")
 
 
 def clustering_table(figures: dict[str, Any]) -> pd.DataFrame:

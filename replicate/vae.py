@@ -88,8 +88,9 @@ class VAEConfig:
     steps_per_call: int = 1
     # Adam's first moment in bfloat16 ("bfloat16"): 24 instead of 28 bytes of optimizer traffic per
     # parameter and step, weights and the second moment stay float32 (its 0.999 decay is below
-    # bfloat16's resolution: round-to-nearest would freeze it). An option measured by
-    # benchmarks/vae_speed.py, not the default.
+    # bfloat16's resolution: round-to-nearest would freeze it). Experimental: measured by
+    # benchmarks/vae_speed.py on 2 CPU cores it was slower (the casts cost more than the bytes
+    # saved) and one of three seeds' loss curves spiked; not the default, not recommended.
     optimizer_state: Literal["float32", "bfloat16"] = "float32"
 
     def __post_init__(self) -> None:

@@ -31,6 +31,14 @@ def test_bf16_sentence_compares_the_paired_difference_with_seed_noise(diff, verd
     assert performance.bf16_sentence({"shapes": {}}) == ""
 
 
+def test_bf16_sentence_names_spiking_seeds_and_a_slowdown():
+    q = {**RUN["bf16_quality"], "seeds_with_loss_spikes": 1, "final_loss_relative_difference_per_seed": [0.003, 476.0, 0.017]}
+    shapes = {"2100": {**RUN["shapes"]["2100"], "bf16_speed_up": 0.78}}
+    text = performance.bf16_sentence({**RUN, "shapes": shapes, "bf16_quality": q})
+    assert "spiked above 1.5x float32's in 1 of 3 seeds" in text and "+47600.0%" in text
+    assert "1.28x the float32 time" in text and "not recommended" in text
+
+
 def test_markdown_renders_the_runs_and_says_when_nothing_ran(monkeypatch, tmp_path: Path):
     monkeypatch.setattr(performance, "load", lambda name: RUN if name == "vae_speed" else None)
     page = performance.markdown(tmp_path)
