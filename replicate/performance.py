@@ -149,7 +149,12 @@ def markdown(folder: Path) -> str:
                   "time for its floating-point work at the measured matrix-multiply rate. The default trainer returns "
                   "to Python after every batch; `steps_per_call=32` runs 32 batches in one compiled loop (its "
                   "round-off differs, so the committed study keeps the default). Peak memory is the high-water mark "
-                  "of a fresh process per shape.", "", _md_table(speed), "", _md_table(bounds)]
+                  "of a fresh process per shape.", "", _md_table(speed), "", _md_table(bounds), "",
+                  "The memory bound is an estimate, not a hard floor: its bandwidth is the median of NumPy copy and "
+                  "triad runs before and after the timings, and those loops write more, relative to what they read, "
+                  "than a training step does (Adam reads five arrays and writes two). A ratio near 1, or just "
+                  "below it, means the trainer runs at the machine's streaming rate; the two runs show how much "
+                  "the figure moves between runs."]
         if bf16_sentence(vae):
             parts += ["", bf16_sentence(vae)]
         if vae.get("parallel_seeds"):
