@@ -34,6 +34,25 @@ __all__ = ["pca_solver_0241", "pca_embedding", "pca_kmeans", "genes_kmeans", "sc
            "leiden_resolution_for", "run_baselines", "cached_baselines"]
 
 
+
+#: From this many cells on, scanpy's neighbours switch from exact distances to pynndescent.
+EXACT_NEIGHBOURS_BELOW = 8192
+
+
+def knn_graph(adata: Any, **kwargs: Any) -> None:
+    """``sc.pp.neighbors`` with exact neighbours at every size.
+
+    Below 8,192 cells scanpy computes exact euclidean neighbours itself; above, it uses
+    pynndescent, whose sparse *array* output scanpy 1.11 cannot read with SciPy >= 1.14
+    ("'csr_array' object has no attribute 'getnnz'": Leiden failed on the 8,617-cell CBMC file).
+    scikit-learn's exact transformer keeps the result what scanpy computes on smaller data.
+    """
+    import scanpy as sc
+
+    if adata.n_obs >= EXACT_NEIGHBOURS_BELOW and "transformer" not in kwargs:
+        kwargs["transformer"] = "sklearn"
+    sc.pp.neighbors(adata, **kwargs)
+
 def pca_solver_0241(shape: tuple[int, int], n_components: int) -> str:
     """The solver scikit-learn 0.24.1's ``svd_solver="auto"`` picks for ``shape`` (see SKLEARN_0241["pca"])."""
     if max(shape) <= 500:
@@ -194,7 +213,7 @@ def scanpy_leiden(adata: Any, *, label_key: str = "label", n_clusters: int | Non
             sc.pp.highly_variable_genes(ad, n_top_genes=top, flavor="seurat", subset=True)
         sc.pp.scale(ad, max_value=10)
         sc.tl.pca(ad, n_comps=comps, random_state=random_state)
-        sc.pp.neighbors(ad, n_neighbors=n_neighbors, random_state=random_state)
+        knn_graph(ad, n_neighbors=n_neighbors, random_state=random_state)
         return _leiden(ad, resolution, random_state)
 
     data_hash = store.array_hash(log)
@@ -247,13 +266,19 @@ def run_baselines(adata: Any, *, label_key: str = "label", dataset: str = "", ra
     return pd.concat(parts, ignore_index=True)
 
 
-def cached_baselines(adata: Any, *, random_state: int = 0, scvi: bool | tuple = True) -> pd.DataFrame:
-    """:func:`run_baselines` through the cache, keyed by the preprocessed matrix, the seed and the scVI variants."""
+def cached_baselines(adata: Any, *, random_state: int = 0, scvi: bool | tuple = True,
+                     refresh: bool = False) -> pd.DataFrame:
+    """:func:`run_baselines` through the cache, keyed by the preprocessed matrix, the seed and the scVI variants.
+
+    Rows are cached only when none failed (a failure may be fixed by the next version);
+    ``refresh`` recomputes them even when cached.
+    """
     tag = "" if scvi is True else f"-scvi{store.content_key(scvi)[:6]}"
     path = store.cache_dir() / "baselines" / f"{store.array_hash(adata.X)[:24]}-rs{random_state}-v2{tag}.csv"
-    if path.is_file():
+    if path.is_file() and not refresh:
         return pd.read_csv(path)
     rows = run_baselines(adata, dataset=adata.uns.get("dataset", {}).get("name", ""), random_state=random_state,
                          scvi=scvi)
-    store.atomic_write(path, lambda p: rows.to_csv(p, index=False))
+    if not (rows["status"] == "failed").any():
+        store.atomic_write(path, lambda p: rows.to_csv(p, index=False))
     return rows

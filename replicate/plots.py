@@ -68,7 +68,9 @@ def latent_umap(adata: Any, *, rep: str = "X_vae", color: str = "label") -> Any:
     import scanpy as sc
 
     _sns()
-    sc.pp.neighbors(adata, use_rep=rep, random_state=0)
+    from .baselines import knn_graph
+
+    knn_graph(adata, use_rep=rep, random_state=0)
     sc.tl.umap(adata, random_state=0)
     fig, ax = plt.subplots(figsize=(WIDTH * 0.85, 4.2))
     sc.pl.umap(adata, color=color, ax=ax, show=False, palette=sc.pl.palettes.default_102,

@@ -60,11 +60,11 @@ def _leiden_at_count(z: np.ndarray, k: int, random_state: int) -> np.ndarray:
     import anndata
     import scanpy as sc
 
-    from .baselines import leiden_resolution_for
+    from .baselines import knn_graph, leiden_resolution_for
 
     ad = anndata.AnnData(np.zeros((z.shape[0], 1), dtype=np.float32))
     ad.obsm["X_latent"] = z
-    sc.pp.neighbors(ad, use_rep="X_latent", random_state=random_state)
+    knn_graph(ad, use_rep="X_latent", random_state=random_state)
     return leiden_resolution_for(ad, k, random_state=random_state)[1]
 
 

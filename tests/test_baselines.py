@@ -94,3 +94,34 @@ def test_leiden_bisection_reports_when_count_is_unreachable(pbmc):
     matched = table.iloc[1]
     assert matched["status"] == "warning" and "closest" in matched["message"]
     assert matched["clusters_found"] < 650
+
+
+def test_knn_graph_works_above_scanpys_exact_neighbour_limit():
+    # scanpy switches to pynndescent at 8,192 cells, whose output it cannot read with current SciPy
+    import anndata
+
+    from replicate.baselines import EXACT_NEIGHBOURS_BELOW, knn_graph
+
+    n = EXACT_NEIGHBOURS_BELOW + 10
+    ad = anndata.AnnData(np.zeros((n, 1), dtype=np.float32))
+    ad.obsm["X_latent"] = np.random.default_rng(0).normal(size=(n, 8)).astype(np.float32)
+    knn_graph(ad, use_rep="X_latent", n_neighbors=5, random_state=0)
+    assert ad.obsp["connectivities"].shape == (n, n)
+    assert (ad.obsp["distances"].getnnz(axis=1) == 4).all()  # exact: every cell has its 4 other neighbours
+
+
+def test_cached_baselines_do_not_keep_a_failure(monkeypatch, tmp_path):
+    from replicate import baselines
+
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def fake_run(adata, **kw):
+        calls.append(1)
+        return pd.DataFrame({"method": ["scanpy+leiden"], "status": ["failed" if len(calls) == 1 else "ok"]})
+
+    monkeypatch.setattr(baselines, "run_baselines", fake_run)
+    ad = anndata.AnnData(np.ones((4, 3), dtype=np.float32))
+    assert baselines.cached_baselines(ad, scvi=False)["status"].tolist() == ["failed"]
+    assert baselines.cached_baselines(ad, scvi=False)["status"].tolist() == ["ok"]  # recomputed, not cached
+    assert baselines.cached_baselines(ad, scvi=False)["status"].tolist() == ["ok"] and len(calls) == 2  # now cached

@@ -57,3 +57,27 @@ def test_training_frame_puts_scvi_seconds_beside_the_vaes():
     assert frame["VAE s/seed"] == pytest.approx(41.0) and frame["scVI s"] == 135.0
     assert frame["VAE+K-means CA"] == pytest.approx(80.0) and frame["scVI+Leiden(count) CA"] == pytest.approx(77.0)
     assert "not run" in generalisation.training_display(rows.assign(train_seconds=np.nan))
+
+
+def test_refresh_baselines_replaces_only_the_baseline_rows(monkeypatch, tmp_path):
+    import anndata
+
+    old = pd.DataFrame({"method": ["kmeans", "scanpy+leiden"], "reading": ["default", "baseline"],
+                        "status": ["ok", "failed"], "CA": [0.7, np.nan], "labels": [8, 8]})
+    old.to_csv(tmp_path / "toy.csv", index=False)
+    adata = anndata.AnnData(np.zeros((5, 2), dtype=np.float32))
+    monkeypatch.setattr(generalisation, "prepare", lambda name, n_genes: adata)
+    fresh = pd.DataFrame({"method": ["scanpy+leiden"], "status": ["ok"], "CA": [0.8]})
+    seen = {}
+
+    def fake(adata, *, scvi, refresh):
+        seen["refresh"] = refresh
+        return fresh
+
+    monkeypatch.setattr("replicate.baselines.cached_baselines", fake)
+    rows = generalisation.refresh_baselines("toy", tmp_path)
+    assert seen["refresh"] is True
+    assert rows.set_index("method")["CA"].to_dict() == {"kmeans": 0.7, "scanpy+leiden": 0.8}
+    assert pd.read_csv(tmp_path / "toy.csv")["status"].tolist() == ["ok", "ok"]
+    with pytest.raises(generalisation.ParameterError, match="--datasets other"):
+        generalisation.refresh_baselines("other", tmp_path)
