@@ -300,7 +300,7 @@ def table_display(rows: pd.DataFrame | None) -> Any:
     for method, name in (("pca32+kmeans", "PCA+K-means"), ("scanpy+leiden(count)", "Leiden"),
                          ("scvi+kmeans", "scVI+K-means")):
         part = rows[rows["method"] == method].set_index("dataset")["CA"]
-        table[name] = (100 * part).round(1).reindex(table.index)
+        table[name] = (100 * part).reindex(table.index).map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
     shapes = rows.drop_duplicates("dataset").set_index("dataset")
     table.index = [f"{ds} ({shapes.loc[ds, 'cells']:,} × {shapes.loc[ds, 'genes']:,}, {shapes.loc[ds, 'labels']} labels)"
                    for ds in table.index]

@@ -81,3 +81,12 @@ def test_refresh_baselines_replaces_only_the_baseline_rows(monkeypatch, tmp_path
     assert pd.read_csv(tmp_path / "toy.csv")["status"].tolist() == ["ok", "ok"]
     with pytest.raises(generalisation.ParameterError, match="--datasets other"):
         generalisation.refresh_baselines("other", tmp_path)
+
+
+def test_the_cross_dataset_table_prints_baselines_to_one_decimal():
+    rows = pd.DataFrame({"dataset": "toy", "cells": 10, "genes": 5, "labels": 2,
+                         "reading": ["default", "default", "baseline"], "variant": ["paper's setting"] * 2 + ["live baseline"],
+                         "method": ["kmeans", "kmeans", "pca32+kmeans"], "CA": [0.70, 0.74, 0.742]})
+    table = generalisation.table_display(rows).data
+    assert table.loc["toy (10 × 5, 2 labels)", "PCA+K-means"] == "74.2"
+    assert table.loc["toy (10 × 5, 2 labels)", "kmeans"].startswith("72.0")
