@@ -58,7 +58,6 @@ def scvi_latent(counts: Any, *, n_latent: int = 10, seed: int = 0, max_epochs: i
 
 def _leiden_at_count(z: np.ndarray, k: int, random_state: int) -> np.ndarray:
     import anndata
-    import scanpy as sc
 
     from .baselines import knn_graph, leiden_resolution_for
 
