@@ -1,17 +1,24 @@
-"""Command line: ``replicate run | book | datasets | fetch``."""
+"""Command line: ``replicate run | book | study | datasets | fetch``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from .errors import ReplicateError
+from .io import datasets
+from .io.errors import ReplicateError
+from .io.facts import registry
+from .publish import book, pipeline
+from .publish.params import parse_value
+from .studies import generalisation, stability, why
+
+#: ``replicate study <name>``: each study's own command line (``python -m replicate.studies.<name>``).
+STUDIES: dict[str, Callable[[list[str] | None], int]] = {
+    "stability": stability.main, "why": why.main, "generalisation": generalisation.main}
 
 
 def _overrides(pairs: list[str]) -> dict:
-    from .params import parse_value
-
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -21,10 +28,9 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replicate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-
     p_run = sub.add_parser("run", help="execute the section notebooks into results/<dataset>/<profile>/")
     p_run.add_argument("--profile", default="quick", help="smoke, quick or paper (replicate/data/profiles.toml)")
     p_run.add_argument("--dataset", default=None, help="registered name or path (default: the profile's)")
@@ -33,41 +39,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_run.add_argument("--results", default="results", help="parent folder of runs (default: results)")
     p_run.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
     p_run.add_argument("--force", action="store_true", help="re-execute sections even when unchanged")
-
     p_book = sub.add_parser("book", help="build the Jupyter Book from a run folder")
     p_book.add_argument("--run", required=True, help="run folder, e.g. results/pbmc68k-reduced/quick")
     p_book.add_argument("--repository", default=None,
                         help="the repository's URL for the repository link and Binder/Colab launch buttons "
                              "(default: repository.url in book/_config.yml; '' for none)")
-
+    p_study = sub.add_parser("study", help="run one of the committed studies into results/<study>/",
+                             description="The arguments after the study's name are its own; see "
+                                         "`replicate study <name> --help`.")
+    p_study.add_argument("name", choices=list(STUDIES))
+    p_study.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("datasets", help="list the registered datasets")
-
     p_fetch = sub.add_parser("fetch", help="download a registered dataset into the data folder")
     p_fetch.add_argument("name")
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            from .pipeline import run
-
-            run(args.profile, args.dataset, overrides=_overrides(args.overrides), results=args.results,
-                log_output=args.log_output, force=args.force)
+            pipeline.run(args.profile, args.dataset, overrides=_overrides(args.overrides), results=args.results,
+                         log_output=args.log_output, force=args.force)
         elif args.command == "book":
-            from .book import build
-
-            html = build(args.run, repository=args.repository)
+            html = book.build(args.run, repository=args.repository)
             print(f"book built: open {html / 'index.html'}")
+        elif args.command == "study":
+            return STUDIES[args.name](args.args)
         elif args.command == "datasets":
-            from ._resources import registry
-            from .datasets import data_dir
-
-            print(f"data folder: {data_dir()}")
+            print(f"data folder: {datasets.data_dir()}")
             for name, info in registry().items():
-                print(f"{name:18s} {info['title']}")
+                print(f"{name:22s} {info['title']}")
         elif args.command == "fetch":
-            from .datasets import fetch
-
-            print(fetch(args.name))
+            print(datasets.fetch(args.name))
     except ReplicateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
-"""Preprocessing, scanpy style: ``rp.pp.zscore(adata)``."""
+"""Preprocessing, scanpy style: ``rp.pp.zscore(adata)``, ``rp.pp.select_genes(adata, 2000, "hvg")``."""
 
 from __future__ import annotations
 
-from .preprocess import zscore
+from .method.genes import select_genes
+from .method.preprocess import zscore
 
-__all__ = ["zscore"]
+__all__ = ["zscore", "select_genes"]

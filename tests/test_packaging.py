@@ -61,12 +61,14 @@ def test_the_wheel_carries_the_data_files_and_works_outside_the_checkout(tmp_pat
     names = set(zipfile.ZipFile(wheel).namelist())
     for toml in ("paper", "datasets", "grids", "claims", "profiles", "stability"):
         assert f"replicate/data/{toml}.toml" in names
+    for folder in ("io", "method", "grid", "paper", "studies", "publish", "publish/pages"):
+        assert f"replicate/{folder}/__init__.py" in names, folder
     assert not any(n.startswith(("tests/", "notebooks/", "book/", "results/")) for n in names)
     target = tmp_path / "site"
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target",
                               str(target), str(wheel)], capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]
-    code = ("import replicate, replicate.claims as c, replicate.report as r; "
+    code = ("import replicate, replicate.paper.claims as c, replicate.paper.table1 as r; "
             "print(replicate.__file__); print(len(r.paper_table1()), len(c.rules()))")
     used = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})

@@ -1,0 +1,114 @@
+"""Content hashes and cache keys, the cache folder and atomic writes (temp file + rename, never half a file)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pooch
+
+__all__ = ["cache_dir", "content_key", "array_hash", "file_sha256", "git_blob_sha1", "atomic_write", "write_json", "save_npz", "load_npz"]
+
+
+def cache_dir() -> Path:
+    """``$REPLICATE_CACHE_DIR``, else ``~/.cache/replicate`` (the OS's user cache folder)."""
+    env = os.environ.get("REPLICATE_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(pooch.os_cache("replicate"))
+
+
+def _canonical(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items())}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def content_key(*parts: Any) -> str:
+    """A stable hex key for JSON-able parts (dict order does not matter)."""
+    text = json.dumps(_canonical(list(parts)), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def array_hash(X: np.ndarray) -> str:
+    """SHA-256 of an array's shape, dtype and bytes."""
+    X = np.ascontiguousarray(X)
+    h = hashlib.sha256(f"{X.shape}{X.dtype}".encode())
+    h.update(X.tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's content, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_blob_sha1(path: str | os.PathLike) -> str:
+    """What ``git hash-object FILE`` prints: sha1 of ``b"blob <size>\\0" + content``."""
+    size = os.path.getsize(path)
+    h = hashlib.sha1(b"blob %d\0" % size)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    If ``write`` raises (or the process dies), ``path`` is untouched and the temporary is removed
+    (or, after a kill, left with a ``.tmp`` suffix that nothing reads).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    text = json.dumps(_canonical(obj), indent=2, sort_keys=True)
+    return atomic_write(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """``np.savez_compressed`` atomically."""
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    return atomic_write(path, write)
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
+    """The arrays of an ``.npz``, or None when it is missing or unreadable (then it is recomputed)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError):
+        return None

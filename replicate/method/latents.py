@@ -1,0 +1,157 @@
+"""The latent store: one VAE per (data, configuration, seed), trained once and cached.
+
+:func:`latents` is the one cached entry point: every study, section and ``rp.tl.vae`` gets its
+VAEs here. An entry is keyed by the z-scored matrix's hash, the configuration's fields and the
+seed, and written atomically once its training has finished -- the weights first, then the
+latents -- so an interrupted run never leaves an entry a later run would trust. Every result
+carries a model; from the cache, its networks are built from the stored weights only when it
+first encodes (an entry stored without weights is trained again then: deterministic, the same
+latents).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io import progress, store
+from ..io.errors import ParameterError, TrainingError
+from .vae_config import VAEConfig
+from .vae_model import VAEModel
+from .vae_train import VAEResult, train
+
+__all__ = ["latents", "entry_paths"]
+
+#: The format of a cache entry's key (its fields: :meth:`VAEConfig.cache_fields`).
+KEY_VERSION = "vae-v1"
+
+
+def entry_paths(X: np.ndarray, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
+    """(latents file, weights file) of the cache entry of one training on the z-scored matrix ``X``."""
+    return _entry(store.array_hash(np.ascontiguousarray(X, dtype=np.float32)), cfg, seed)
+
+
+def _entry(data_key: str, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
+    key = store.content_key(KEY_VERSION, data_key, cfg.cache_fields(), int(seed))
+    folder = store.cache_dir() / "vae"
+    return folder / f"{key}.npz", folder / f"{key}.weights.npz"
+
+
+def _worker_init(threads: int) -> None:
+    """A training process: exactly ``threads`` TensorFlow threads (set before TensorFlow starts)."""
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _train_in_worker(X: np.ndarray, cfg: VAEConfig, seed: int, verbose: bool) -> dict[str, Any]:
+    res = train(X, cfg, seed=seed, verbose=verbose)
+    return {"mu": res.mu, "logvar": res.logvar, "history": res.history, "seconds": res.seconds,
+            "weights": res.model.weights()}
+
+
+def _weights_loader(X: np.ndarray, cfg: VAEConfig, seed: int, weights_path: Path) -> Any:
+    """The weights of a cache entry, loaded when first needed; trained again (and stored) if missing."""
+    def load() -> dict[str, np.ndarray]:
+        weights = store.load_npz(weights_path)
+        if weights is None:
+            weights = train(X, cfg, seed=int(seed), verbose=False).model.weights()
+            store.save_npz(weights_path, **weights)
+        return weights
+
+    return load
+
+
+def _from_cache(X: np.ndarray, cfg: VAEConfig, seed: int, data_key: str) -> VAEResult | None:
+    path, weights_path = _entry(data_key, cfg, seed)
+    hit = store.load_npz(path)
+    if hit is None:
+        return None
+    hist = {k[5:]: hit[k].tolist() for k in hit if k.startswith("hist_")}
+    model = VAEModel(cfg, X.shape[1], weights=_weights_loader(X, cfg, seed, weights_path))
+    return VAEResult(hit["mu"], hit["logvar"], hist, float(hit["seconds"]), cached=True, model=model)
+
+
+def _train_here(X: np.ndarray, cfg: VAEConfig, seeds: list[int], verbose: bool) -> Any:
+    """(seed, result or the TrainingError) of each training, one after another in this process."""
+    for seed in seeds:
+        try:
+            yield seed, train(X, cfg, seed=seed, verbose=verbose)
+        except TrainingError as exc:
+            yield seed, exc
+
+
+def _train_in_workers(X: np.ndarray, cfg: VAEConfig, seeds: list[int], verbose: bool, n_jobs: int) -> Any:
+    """As :func:`_train_here`, in ``n_jobs`` fresh processes with ``cfg.threads`` TensorFlow threads each."""
+    ctx = multiprocessing.get_context("spawn")  # a fresh TensorFlow per worker, started with its thread count
+    with ProcessPoolExecutor(max_workers=max(1, n_jobs), mp_context=ctx, initializer=_worker_init,
+                             initargs=(cfg.threads,)) as pool:
+        futures = {pool.submit(_train_in_worker, X, cfg, seed, verbose): seed for seed in seeds}
+        for future in as_completed(futures):
+            try:
+                out = future.result()
+            except TrainingError as exc:
+                yield futures[future], exc
+                continue
+            model = VAEModel(cfg, X.shape[1], weights=out["weights"])
+            yield futures[future], VAEResult(out["mu"], out["logvar"], out["history"], out["seconds"], model=model)
+
+
+def latents(
+    X: np.ndarray,
+    config: VAEConfig | None = None,
+    *,
+    seeds: list[int] | tuple[int, ...] = (0,),
+    cache: bool = True,
+    verbose: bool = True,
+    keep_weights: bool = True,
+    n_jobs: int = 1,
+    skip_diverged: bool = False,
+) -> list[VAEResult | None]:
+    """One VAE per seed on the z-scored matrix ``X``, each trained once: from the cache when it holds it.
+
+    With ``config.threads`` set, trainings run in worker processes with exactly that many
+    TensorFlow threads, ``n_jobs`` of them at once (on 2 cores: ``threads=1, n_jobs=2``); the
+    results are identical to training the seeds one by one with the same ``threads``.
+    ``keep_weights=False`` stores only the latents (the studies that never encode again save the
+    disk). A seed whose training diverges raises :class:`~replicate.io.errors.TrainingError`, or,
+    with ``skip_diverged``, gives ``None`` in its place (the other seeds go on).
+    """
+    cfg = config or VAEConfig()
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    data_key = store.array_hash(X)
+    results: dict[int, VAEResult | None] = {}
+    for seed in seeds:
+        hit = _from_cache(X, cfg, seed, data_key) if cache else None
+        if hit is not None:
+            results[int(seed)] = hit
+            if verbose:
+                progress.report(f"VAE seed {seed}: latents from the cache")
+    missing = [int(s) for s in seeds if int(s) not in results]
+    if missing and cfg.threads is None and n_jobs != 1:
+        raise ParameterError("n_jobs > 1 needs config.threads (the threads per training), e.g. threads=1.")
+    trained = (_train_here(X, cfg, missing, verbose) if cfg.threads is None
+               else _train_in_workers(X, cfg, missing, verbose, n_jobs)) if missing else ()
+    for seed, res in trained:
+        if isinstance(res, TrainingError):
+            if not skip_diverged:
+                raise res
+            results[seed] = None
+            continue
+        if cache:
+            path, weights_path = _entry(data_key, cfg, seed)
+            if keep_weights:
+                store.save_npz(weights_path, **res.model.weights())
+            store.save_npz(path, mu=res.mu, logvar=res.logvar, seconds=np.array(res.seconds),
+                           **{f"hist_{k}": np.asarray(v) for k, v in res.history.items()})
+        results[seed] = res
+    return [results[int(s)] for s in seeds]

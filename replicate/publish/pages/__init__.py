@@ -1,0 +1,1 @@
+"""Page formatters: the tables, sentences and glued numbers each book page shows, from results."""

@@ -1,0 +1,27 @@
+import subprocess
+import sys
+
+import numpy as np
+
+CHILD = "from replicate.io.memory import peak_rss_bytes; print(peak_rss_bytes())"
+
+
+def test_peak_grows_with_what_a_process_touches():
+    # in a fresh process: this test session's own high-water mark may already be far above
+    code = ("import numpy as np; from replicate.io.memory import peak_rss_bytes, peak_rss_gb; a = peak_rss_bytes(); "
+            "b = np.ones(300 * 2**20 // 8); print(a, peak_rss_bytes(), peak_rss_gb())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after, gb = out.stdout.split()
+    assert int(after) >= int(before) + 250 * 2**20
+    assert abs(float(gb) - int(after) / 2**30) < 0.01
+
+
+def test_a_child_reports_its_own_peak_not_its_parents():
+    held = np.ones(600 * 2**20 // 8)  # the parent holds 600 MiB when it starts the child
+    held[::4096] += 1
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True)
+    child = int(out.stdout.strip())
+    # ru_maxrss would report >= 600 MiB here (Linux carries the parent's high-water mark across exec)
+    assert child < 300 * 2**20, child
+    assert child > 5 * 2**20  # a Python interpreter, not zero
+    del held

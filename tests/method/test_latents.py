@@ -1,0 +1,79 @@
+"""The latent store: each (data, configuration, seed) trained once, cached with its model."""
+
+import numpy as np
+import pytest
+
+from replicate.io import datasets, store
+from replicate.io.errors import ParameterError, TrainingError
+from replicate.method.latents import latents
+from replicate.method.preprocess import zscore
+from replicate.method.vae_config import VAEConfig
+
+TINY = dict(encoder_hidden=(32,), decoder_hidden=(16,), latent_dim=4, epochs=3, batch_size=16,
+            learning_rate=1e-3)
+
+
+@pytest.fixture(scope="module")
+def tiny_adata(tiny_h5_session):
+    return zscore(datasets.load(tiny_h5_session), copy=True)
+
+
+
+def test_cache_hit_and_invalidation(tiny_adata, capsys):
+    cfg = VAEConfig(**{**TINY, "epochs": 2})
+    (first,) = latents(tiny_adata.X, cfg, seeds=[3])
+    (again,) = latents(tiny_adata.X, cfg, seeds=[3])
+    assert not first.cached and again.cached
+    np.testing.assert_array_equal(first.mu, again.mu)
+    assert again.history["loss"] == pytest.approx(first.history["loss"])
+    (changed,) = latents(tiny_adata.X, VAEConfig(**{**TINY, "epochs": 2, "learning_rate": 2e-3}), seeds=[3])
+    assert not changed.cached
+    entries = list((store.cache_dir() / "vae").glob("*.npz"))
+    assert not any(p.name.endswith(".tmp") for p in entries)
+
+
+def test_every_result_carries_a_model_also_from_the_cache(tiny_adata):
+    cfg = VAEConfig(**{**TINY, "epochs": 2})
+    (first,) = latents(tiny_adata.X, cfg, seeds=[11], verbose=False)
+    (again,) = latents(tiny_adata.X, cfg, seeds=[11], verbose=False)
+    assert not first.cached and again.cached and again.model is not None
+    np.testing.assert_array_equal(again.model.encode(tiny_adata.X).mu, first.mu)
+    # an entry without weights (written before weights were stored, or with keep_weights=False) is
+    # trained again when its model first encodes: deterministic, the same latents
+    for p in (store.cache_dir() / "vae").glob("*.weights.npz"):
+        p.unlink()
+    (third,) = latents(tiny_adata.X, cfg, seeds=[11], verbose=False)
+    assert not list((store.cache_dir() / "vae").glob("*.weights.npz"))  # nothing trained until it encodes
+    np.testing.assert_allclose(third.model.encode(tiny_adata.X).mu, first.mu, atol=1e-6)
+    assert list((store.cache_dir() / "vae").glob("*.weights.npz"))
+
+
+def test_keep_weights_false_stores_only_the_latents(tiny_adata, tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path))
+    latents(tiny_adata.X, VAEConfig(**{**TINY, "epochs": 1}), seeds=[0], verbose=False, keep_weights=False)
+    names = sorted(p.name for p in (tmp_path / "vae").iterdir())
+    assert len(names) == 1 and not names[0].endswith(".weights.npz")
+
+
+@pytest.mark.slow
+def test_seeds_in_parallel_processes_equal_seeds_one_by_one(tiny_adata, tmp_path, monkeypatch):
+    """threads=1: each training in a worker with one TensorFlow thread, two at once or one after the other."""
+    cfg = VAEConfig(**{**TINY, "epochs": 2, "threads": 1})
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "a"))
+    one_by_one = latents(tiny_adata.X, cfg, seeds=[0, 1, 2], verbose=False, n_jobs=1)
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "b"))
+    side_by_side = latents(tiny_adata.X, cfg, seeds=[0, 1, 2], verbose=False, n_jobs=2)
+    for a, b in zip(one_by_one, side_by_side):
+        np.testing.assert_array_equal(a.mu, b.mu)
+        assert a.history["loss"] == b.history["loss"]
+    with pytest.raises(ParameterError, match="n_jobs > 1 needs config.threads"):
+        latents(tiny_adata.X, VAEConfig(**TINY), seeds=[5, 6], verbose=False, n_jobs=2)
+
+
+def test_a_diverging_seed_can_be_recorded_instead_of_stopping_the_others(tiny_adata):
+    X = tiny_adata.X.copy()
+    with pytest.raises(TrainingError):
+        latents(X * 1e19, VAEConfig(**TINY), seeds=[0], verbose=False, cache=False)
+    out = latents(X * 1e19, VAEConfig(**TINY), seeds=[0, 1], verbose=False, cache=False, skip_diverged=True)
+    assert out == [None, None]
+

@@ -1,0 +1,36 @@
+"""The uncertainty chapter for readers: the verdict paragraph and the effects table."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from replicate.publish.pages import uncertainty as pages
+from replicate.studies import uncertainty
+
+
+def _effects() -> pd.DataFrame:
+    rows = []
+    for seed in range(4):
+        rows += [{"seed": seed, "method": "spectral", "representation": uncertainty.REPRESENTATIONS[0],
+                  "CA": 0.6, "ARI": 0.5},
+                 {"seed": seed, "method": "spectral", "representation": uncertainty.REPRESENTATIONS[2],
+                  "CA": 0.7 + 0.01 * seed, "ARI": 0.6},
+                 {"seed": seed, "method": "optics", "representation": uncertainty.REPRESENTATIONS[0],
+                  "CA": 0.5 + 0.02 * seed, "ARI": 0.5},
+                 {"seed": seed, "method": "optics", "representation": uncertainty.REPRESENTATIONS[1],
+                  "CA": 0.5 + 0.02 * (3 - seed), "ARI": 0.5}]
+    return uncertainty.effects(pd.DataFrame(rows))
+
+
+def test_the_verdict_says_where_the_uncertainty_helps_hurts_or_is_unclear():
+    text = pages.verdict(_effects())
+    assert text.startswith("Over 4 VAE seeds")
+    assert "spectral on the posterior (Bhattacharyya) (+11.5)" in text and "lowers it clearly for none" in text
+    assert "the other 1 comparisons show no clear difference" in text
+
+
+def test_the_effects_table_shows_both_means_and_the_effects_with_their_intervals():
+    shown = pages.effects_display(_effects()).data
+    assert list(shown.columns) == ["CA, mu alone", "CA, with it", "effect on CA (95% CI)", "effect on ARI (95% CI)"]
+    row = shown.loc[("spectral", uncertainty.REPRESENTATIONS[2])]
+    assert row["CA, mu alone"] == 60.0 and row["effect on CA (95% CI)"].startswith("+11.5 (")

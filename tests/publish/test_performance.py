@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from replicate.publish import performance
+
+RUN = {"date": "2026-01-01", "cores": 2, "genes": 16449, "bandwidth_gbs": 30.0,
+       "shapes": {"2100": {"ours_s_per_epoch": 7.0, "memory_bound_s": 5.6, "ours_over_memory_bound": 1.25,
+                           "ours_bf16_first_moment_s_per_epoch": 6.5, "ours_bf16_over_its_memory_bound": 1.3,
+                           "peak_rss_gb": 1.7}},
+       "bf16_quality": {"seeds": 3, "data": "pbmc", "max_relative_loss_difference": 0.01,
+                        "final_loss_relative_difference": 0.001, "float32": {"kmeans_ca": [70.0, 72.0, 74.0]},
+                        "bfloat16": {"kmeans_ca": [71.0, 72.0, 73.0]}, "kmeans_ca_difference_mean": 0.0,
+                        "kmeans_ca_difference_sd": 1.0, "float32_kmeans_ca_seed_sd": 2.0}}
+
+
+def test_vae_table_has_a_row_per_run_and_shape_and_drops_unmeasured_columns():
+    second = {**RUN, "date": "2026-01-02", "shapes": {"2100": {"ours_s_per_epoch": 7.2, "ours_over_memory_bound": 1.28}}}
+    speed, bounds = performance.vae_table([RUN, second])
+    assert list(speed.index) == [("1 (2026-01-01)", "2,100 x 16,449"), ("2 (2026-01-02)", "2,100 x 16,449")]
+    assert "Keras fit" not in speed  # neither run measured it
+    assert bounds["ours / bound"].tolist() == [1.25, 1.28]
+    assert bounds["peak memory (GB)"].iloc[0] == 1.7
+
+
+@pytest.mark.parametrize("diff, verdict", [(0.5, "within seed noise"), (-5.0, "outside seed noise")])
+def test_bf16_sentence_compares_the_paired_difference_with_seed_noise(diff, verdict):
+    q = {**RUN["bf16_quality"], "kmeans_ca_difference_mean": diff}
+    text = performance.bf16_sentence({**RUN, "bf16_quality": q})
+    assert verdict in text and "not the default" in text
+    assert performance.bf16_sentence({"shapes": {}}) == ""
+
+
+def test_bf16_sentence_names_spiking_seeds_and_a_slowdown():
+    q = {**RUN["bf16_quality"], "seeds_with_loss_spikes": 1, "final_loss_relative_difference_per_seed": [0.003, 476.0, 0.017]}
+    shapes = {"2100": {**RUN["shapes"]["2100"], "bf16_speed_up": 0.78}}
+    text = performance.bf16_sentence({**RUN, "shapes": shapes, "bf16_quality": q})
+    assert "spiked above 1.5x float32's in 1 of 3 seeds" in text and "+47600.0%" in text
+    assert "1.28x the float32 time" in text and "not recommended" in text
+
+
+def test_markdown_renders_the_runs_and_says_when_nothing_ran(monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(performance, "load", lambda name: RUN if name == "vae_speed" else None)
+    page = performance.markdown(tmp_path)
+    assert "## Training the VAE" in page and "| 1 (2026-01-01) | 2,100 x 16,449 | 7.00 |" in page
+    assert "within seed noise" in page
+    monkeypatch.setattr(performance, "load", lambda name: None)
+    assert "No benchmark has been run yet" in performance.markdown(tmp_path)

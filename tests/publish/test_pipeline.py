@@ -1,0 +1,244 @@
+"""`replicate run` + `replicate book`, end to end on the smoke profile (the README's path)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from replicate import cli
+from replicate.io.errors import ParameterError, ReplicateError
+from replicate.paper.table1 import DEFAULT_READING
+from replicate.publish.pipeline import SECTIONS, resolve_parameters, run, run_dir
+
+
+def test_profiles_resolve_with_overrides():
+    per = resolve_parameters("smoke", None, {"epochs": 5})
+    assert per["02_vae"]["epochs"] == 5 and per["02_vae"]["dataset"] == "pbmc68k-reduced"
+    assert "epochs" not in per["01_data"]  # each notebook gets only the parameters it declares
+    assert per["05_table1"]["profile"] == "smoke"
+
+
+def test_unknown_override_names_the_real_parameters():
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) 'epoch'.*epochs.*learning_rate"):
+        resolve_parameters("smoke", None, {"epoch": 5})
+
+
+def test_bad_override_value_and_unknown_profile():
+    with pytest.raises(ParameterError, match="epochs = -1"):
+        resolve_parameters("smoke", None, {"epochs": -1})
+    with pytest.raises(ParameterError, match="unknown profile 'fast'.*smoke, quick, paper"):
+        resolve_parameters("fast", None, {})
+
+
+def test_cli_reports_errors_without_a_traceback(capsys):
+    assert cli.main(["run", "--profile", "smoke", "--set", "epoch=3"]) == 2
+    assert "unknown parameter(s) 'epoch'" in capsys.readouterr().err
+    assert cli.main(["run", "--set", "nonsense"]) == 2
+
+
+def test_cli_lists_datasets(capsys):
+    assert cli.main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "pbmc68k-reduced" in out and "paper-pbmc4k" in out
+
+
+def _kmeans_row(run_folder):
+    table = pd.read_csv(run_folder / "05_table1" / "table1.csv")
+    return table[(table["row"] == "VAE+K-means") & (table["selection"] == "paper's setting")
+                 & (table["reading"] == DEFAULT_READING)].iloc[0]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    return run("smoke", None, results=results)
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_every_section(smoke_run):
+    assert smoke_run == run_dir("pbmc68k-reduced", "smoke", smoke_run.parents[1])
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    assert manifest["order"] == ["01_data", "02_vae", "03_clustering-kmeans",
+                                 "03_clustering-affinity_propagation", "04_baselines", "05_table1",
+                                 "06_claims", "07_open_points", "08_why", "09_generalisation", "10_uncertainty"]
+    assert set(manifest["sections"]) == set(manifest["order"])
+    assert {v["status"] for v in manifest["sections"].values()} == {"done"}
+    assert manifest["sections"]["02_vae"]["parameters"]["epochs"] == 3
+    table = pd.read_csv(smoke_run / "05_table1" / "table1.csv")
+    vae = table[table["selection"] == "paper's setting"]
+    # the six VAE rows for each reading: the default and the one matched by fingerprints
+    sizes = vae.groupby("reading").size()
+    assert sizes.get(DEFAULT_READING) == 6 and len(sizes) == 2 and (sizes == 6).all(), sizes
+    assert next(r for r in sizes.index if r != DEFAULT_READING).startswith("fingerprint-matched (")
+    assert vae[["ours_CA", "ours_NMI", "ours_ARI"]].stack().between(0, 100).all()
+    assert (smoke_run / "03_clustering-affinity_propagation" / "clustering_affinity_propagation.csv").is_file()
+    assert "PCA(32)+k-means (live)" in set(table["row"])
+    assert not list(smoke_run.rglob(".*.running.ipynb"))
+    # nothing recorded names the machine's folders: paths are relative to the run folder
+    root = str(smoke_run.resolve().parents[2])
+    assert root not in (smoke_run / "manifest.json").read_text()
+    assert manifest["sections"]["05_table1"]["parameters"]["output_dir"] == "."
+    for nb in smoke_run.glob("*/*.ipynb"):
+        assert root not in nb.read_text(), nb.name
+
+
+REPO = "https://github.com/example/replicate"
+
+
+@pytest.mark.slow
+def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
+    html = cli.main(["book", "--run", str(smoke_run), "--repository", REPO])
+    assert html == 0
+    site = smoke_run / "book" / "_build" / "html"
+    page = (site / "05_table1.html").read_text()
+    ours = _kmeans_row(smoke_run)
+    assert f"{ours['ours_CA']:.2f}" in page
+    assert "VAE+K-means" in page and "paper" in page
+    intro = (site / "intro.html").read_text()
+    assert f"{ours['ours_CA']:.2f}" in intro  # cross-page glue resolved
+    assert "mjx" not in intro or "cdn.jsdelivr" not in intro
+    assert "cdn.jsdelivr.net/npm/mathjax" not in (site / "02_vae.html").read_text()
+    # launch buttons open a notebook that exists in the repository (the page's source notebook)
+    targets = set()
+    for page in site.glob("*.html"):
+        for m in re.finditer(r"(?:urlpath=lab/tree/|blob/main/)(notebooks/[\w.-]+\.(?:ipynb|md))", page.read_text()):
+            targets.add(m.group(1))
+    assert "notebooks/05_table1.ipynb" in targets and "notebooks/03_clustering.ipynb" in targets
+    assert "notebooks/own_data.ipynb" in targets
+    root = Path(__file__).resolve().parents[2]
+    assert all((root / t).is_file() for t in targets), targets
+    assert f'href="{REPO}"' in (site / "intro.html").read_text()
+
+
+@pytest.mark.slow
+def test_book_pages_in_a_real_browser(smoke_run):
+    from replicate.publish.browser import check_layout, check_pages, chromium_path
+
+    if chromium_path() is None:
+        pytest.fail("Chromium is not installed; .ci/run installs it (apt-get install chromium)")
+    if not (smoke_run / "book").is_dir():
+        assert cli.main(["book", "--run", str(smoke_run)]) == 0
+    site = smoke_run / "book" / "_build" / "html"
+    # index.html only redirects (meta refresh) to the root page
+    assert 'url=intro.html' in (site / "index.html").read_text()
+    pages = sorted(p.name for p in site.glob("*.html") if p.name not in ("index.html", "genindex.html", "search.html"))
+    report = check_pages(site, pages)
+    for name, r in report.items():
+        assert not r["broken_links"], (name, r["broken_links"])
+        assert not r["missing_images"], (name, r["missing_images"])
+    ours = _kmeans_row(smoke_run)
+    table1 = report["05_table1.html"]
+    assert "Table 1" in table1["title"] and table1["images"] >= 1
+    assert f"{ours['ours_ARI']:.1f}" in table1["text"]  # the paper-layout table shows one decimal
+    assert f"{ours['ours_CA']:.2f}" in report["intro.html"]["text"]
+    assert "latent space: Affinity propagation" in report["03_clustering-affinity_propagation.html"]["title"]
+    # every table and figure fits the content column at 1280 px; at 390 px nothing scrolls the page
+    layout = check_layout(site, pages, widths=(1280, 390))
+    for name, by_width in layout.items():
+        for width, r in by_width.items():
+            assert r["pageScroll"] <= 0 and not r["offenders"], (name, width, r)
+
+
+ABSOLUTE = re.compile(r"(?<![\w.:/])/(?:home|root|tmp|work|Users|var/folders|mnt|opt|private)/[\w.-]+")
+
+
+def _absolute_paths(folder: Path, suffixes=(".html", ".ipynb", ".csv", ".json", ".md", ".txt")) -> list[str]:
+    hits = []
+    for f in folder.rglob("*"):
+        if f.is_file() and f.suffix in suffixes and "_static" not in f.parts and ".doctrees" not in f.parts:
+            for m in ABSOLUTE.finditer(f.read_text(errors="replace")):
+                hits.append(f"{f.relative_to(folder)}: {m.group(0)}")
+    return hits
+
+
+@pytest.mark.slow
+def test_no_machine_path_in_the_built_site_or_the_run(smoke_run):
+    if not (smoke_run / "book").is_dir():
+        assert cli.main(["book", "--run", str(smoke_run)]) == 0
+    hits = _absolute_paths(smoke_run / "book" / "_build" / "html") + _absolute_paths(smoke_run, (".ipynb", ".csv", ".json"))
+    assert not hits, hits[:10]
+
+
+def test_no_machine_path_in_the_committed_results():
+    hits = _absolute_paths(Path(__file__).resolve().parents[2] / "results")
+    assert not hits, hits[:10]
+
+
+@pytest.mark.slow
+def test_rerun_skips_unchanged_sections_and_redoes_only_affected_ones(smoke_run, capsys):
+    results = smoke_run.parents[1]
+    run("smoke", None, results=results)
+    out = capsys.readouterr().out
+    assert out.count("unchanged, skipped") == len(SECTIONS) + 1  # two clustering methods in smoke
+    # epochs is declared by the VAE sections only, not by 01_data or 04_baselines
+    run("smoke", None, overrides={"epochs": 2}, results=results)
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    skipped = {s: v["skipped"] for s, v in manifest["sections"].items()}
+    assert skipped == {"01_data": True, "02_vae": False, "03_clustering-kmeans": False,
+                       "03_clustering-affinity_propagation": False, "04_baselines": True, "05_table1": False,
+                       "06_claims": False, "07_open_points": False, "08_why": False,
+                       "09_generalisation": True, "10_uncertainty": False}
+
+
+@pytest.mark.slow
+def test_failing_section_stops_the_run_and_keeps_earlier_ones(tmp_path):
+    with pytest.raises(ReplicateError, match=r"section 02_vae failed .*TrainingError") as err:
+        # a learning rate this large makes the loss non-finite in the first epoch
+        run("smoke", None, overrides={"learning_rate": 1e12}, results=tmp_path,
+            sections=("01_data", "02_vae", "03_clustering"), methods=["kmeans"])
+    out = run_dir("pbmc68k-reduced", "smoke", tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sections"]["01_data"]["status"] == "done"
+    assert manifest["sections"]["02_vae"]["status"] == "failed"
+    assert "03_clustering-kmeans" not in manifest["sections"]
+    assert (out / "02_vae" / "02_vae.failed.ipynb").is_file()
+    assert not (out / "02_vae" / "02_vae.ipynb").exists()
+    assert re.search(r"02_vae\.failed\.ipynb", str(err.value))
+
+
+@pytest.mark.slow
+def test_the_terminal_shows_progress_and_no_kernel_noise(tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "cache"))  # train, do not read another test's latents
+    run("smoke", None, results=tmp_path, sections=("01_data", "02_vae"), overrides={"epochs": 2})
+    out, err = capfd.readouterr()
+    assert "[2/2] 02_vae" in out and "VAE seed 0: epoch 2/2" in out
+    assert "Kernel is running over TCP" not in out + err and "absl::InitializeLog" not in out + err
+    log = run_dir("pbmc68k-reduced", "smoke", tmp_path) / "02_vae" / ".kernel.log"
+    assert log.is_file()  # the kernel's own lines are kept for debugging
+    nb = (run_dir("pbmc68k-reduced", "smoke", tmp_path) / "02_vae" / "02_vae.ipynb").read_text()
+    assert "VAE seed 0: epoch" not in nb  # progress lines stay out of the executed notebook (and the book)
+
+
+def test_the_key_follows_the_committed_results_a_section_read(tmp_path, monkeypatch):
+    from replicate.publish import pipeline
+
+    monkeypatch.setattr(pipeline, "project_root", lambda: tmp_path)
+    folder = tmp_path / "results" / "generalisation"
+    folder.mkdir(parents=True)
+    (folder / "uncertainty.csv").write_text("dataset,CA\nworm-2100,0.5\n")
+    before = pipeline.reads_identity(["results/generalisation"])
+    assert pipeline.reads_identity([]) != before
+    (folder / "uncertainty.csv").write_text("dataset,CA\nworm-2100,0.6\n")
+    assert pipeline.reads_identity(["results/generalisation"]) != before
+
+
+@pytest.mark.slow
+def test_each_section_records_the_committed_results_its_code_read(smoke_run):
+    """What a section reads is recorded as it runs (replicate.io.paths.committed), never typed by hand: Table 1
+    and the claims read the readings study through the fingerprint-matched reading (smoke compares it)."""
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    reads = {name: set(s["reads"]) for name, s in manifest["sections"].items()}
+    for section in ("05_table1", "06_claims", "08_why"):
+        assert "results/why" in reads[section], (section, reads[section])
+    assert "results/stability" in reads["02_vae"] and "results/generalisation" in reads["09_generalisation"]
+    assert reads["01_data"] == set() and reads["04_baselines"] == set()
+    # each key includes exactly those folders: a change there makes the section stale
+    from replicate.publish import pipeline
+
+    for name, section in manifest["sections"].items():
+        notebook = name.split("-", 1)[0] if name.startswith(pipeline.PER_METHOD) else name
+        assert section["key"] == pipeline.section_key(notebook, section["parameters"], section["reads"]), name

@@ -1,0 +1,68 @@
+"""The generalisation study's verdicts and its AP preference scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from replicate.method.clustering import PAPER_METHODS
+from replicate.studies import generalisation
+
+
+def _rows(kmeans_ca: float, pca_ca: float) -> pd.DataFrame:
+    rows = [{"dataset": "d", "reading": "default", "variant": "paper's setting", "method": m, "seed": s,
+             "CA": kmeans_ca if m == "kmeans" else 0.5, "NMI": 0.8 if m == "kmeans" else 0.5,
+             "ARI": 0.8 if m == "kmeans" else 0.78} for m in PAPER_METHODS for s in range(3)]
+    rows.append({"dataset": "d", "reading": "baseline", "variant": "live baseline", "method": "pca32+kmeans",
+                 "seed": -1, "CA": pca_ca, "NMI": 0.5, "ARI": 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_verdicts_follow_the_claims_rules():
+    v = generalisation.verdicts(_rows(0.85, 0.60)).iloc[0]
+    assert v["C9"] == "supported" and v["C1"] == "supported" and v["C3"] == "supported"
+    assert v["C9: VAE+K-means CA − PCA+K-means CA"] == pytest.approx(25.0)
+    assert generalisation.verdicts(_rows(0.65, 0.60)).iloc[0]["C9"] == "not supported"
+
+
+def test_the_ap_preference_scale_is_the_median_squared_distance_ratio():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 8))
+    ref = generalisation.ap_scale(z, 1.0)
+    assert generalisation.ap_scale(2 * z, ref) == pytest.approx(4.0)
+
+
+def test_training_frame_puts_scvi_seconds_beside_the_vaes():
+    rows = _rows(0.8, 0.6).assign(vae_seconds=[40.0 + s for s in range(3)] * len(PAPER_METHODS) + [np.nan],
+                                  cells=2100)
+    scvi = pd.DataFrame([{"dataset": "d", "reading": "baseline", "variant": "live baseline", "method": m, "seed": -1,
+                          "CA": ca, "train_seconds": 135.0, "cells": 2100} for m, ca in
+                         (("scvi+kmeans", 0.69), ("scvi+leiden(count)", 0.77))])
+    frame = generalisation.training_frame(pd.concat([rows, scvi], ignore_index=True)).loc["d"]
+    assert frame["VAE s/seed"] == pytest.approx(41.0) and frame["scVI s"] == 135.0
+    assert frame["VAE+K-means CA"] == pytest.approx(80.0) and frame["scVI+Leiden(count) CA"] == pytest.approx(77.0)
+
+
+def test_refresh_baselines_replaces_only_the_baseline_rows(monkeypatch, tmp_path):
+    import anndata
+
+    old = pd.DataFrame({"method": ["kmeans", "scanpy+leiden"], "reading": ["default", "baseline"],
+                        "status": ["ok", "failed"], "CA": [0.7, np.nan], "labels": [8, 8]})
+    old.to_csv(tmp_path / "toy.csv", index=False)
+    adata = anndata.AnnData(np.zeros((5, 2), dtype=np.float32))
+    monkeypatch.setattr(generalisation, "prepare", lambda name, n_genes=None: adata)
+    fresh = pd.DataFrame({"method": ["scanpy+leiden"], "status": ["ok"], "CA": [0.8]})
+    seen = {}
+
+    def fake(adata, *, scvi, refresh):
+        seen["refresh"] = refresh
+        return fresh
+
+    monkeypatch.setattr(generalisation, "cached_baselines", fake)
+    rows = generalisation.refresh_baselines("toy", tmp_path)
+    assert seen["refresh"] is True
+    assert rows.set_index("method")["CA"].to_dict() == {"kmeans": 0.7, "scanpy+leiden": 0.8}
+    assert pd.read_csv(tmp_path / "toy.csv")["status"].tolist() == ["ok", "ok"]
+    with pytest.raises(generalisation.ParameterError, match="--datasets other"):
+        generalisation.refresh_baselines("other", tmp_path)
