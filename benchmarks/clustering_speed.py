@@ -2,11 +2,11 @@
 
 Prints, all measured in this one process so the ratios are fair:
 - wall time of the full paper grid (6 methods, 118 cells) on a 2,100-cell and a 4,271-cell 32-d
-  latent, run by replicate.execution (joblib over all cores), with a per-method breakdown (sum of
+  latent, run by replicate.grid.execute (joblib over all cores), with a per-method breakdown (sum of
   the cells' own fit seconds, and their statuses);
 - the speed-up of that parallel run over a plain serial loop of run_cell on the same cells;
 - the peak memory of Affinity Propagation (O(n^2)) at 4,271 cells, in a child process
-  (the process's own high-water mark, replicate.memory, and tracemalloc's peak of the allocations made by the fit);
+  (the process's own high-water mark, replicate.io.memory, and tracemalloc's peak of the allocations made by the fit);
 - the projected wall time of the full grid x 10 latents of 2,100 cells (target: < 30 min on 2 cores).
 
 The latents are synthetic by default: a Gaussian mixture of 8 clusters in 32-d with unequal
@@ -33,8 +33,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-from replicate.clustering import PAPER_METHODS, run_cell
-from replicate.execution import plan, run
+from replicate.method.clustering import PAPER_METHODS
+from replicate.method.cells import run_cell
+from replicate.grid.plan import plan
+from replicate.grid.execute import run
 
 
 def mixture(n: int, dim: int = 32, k: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -89,10 +91,10 @@ def ap_memory_child(Z: np.ndarray, y: np.ndarray) -> dict:
 
 
 def _ap_child(folder: str) -> None:
-    from replicate.memory import peak_rss_bytes
+    from replicate.io.memory import peak_rss_bytes
     import tracemalloc
 
-    from replicate.clustering import paper_setting
+    from replicate.method.clustering import paper_setting
 
     Z, y = np.load(Path(folder) / "Z.npy"), np.load(Path(folder) / "y.npy")
     run_cell(Z[:50], y[:50], "kmeans", {}, n_clusters=2)  # import everything before measuring

@@ -38,7 +38,7 @@ QUADRATIC_BYTES = {"affinity_propagation": 4 * 8, "agglomerative": 8 / 2}
 def counts(cells: int, genes: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic raw counts with 8 cell types (or a real benchmark file when one has this size)."""
     if cells in REAL:
-        from replicate import datasets
+        from replicate.io import datasets
 
         ad = datasets.load(REAL[cells])
         return ad.X, ad.obs["label"].to_numpy().astype(str)
@@ -49,24 +49,26 @@ def counts(cells: int, genes: int = 2000, seed: int = 0) -> tuple[np.ndarray, np
 
 
 def _child(stage: str, cells: int, folder: str) -> None:
-    from replicate.memory import peak_rss_gb
+    from replicate.io.memory import peak_rss_gb
 
     import anndata
     import pandas as pd
 
-    from replicate.clustering import paper_setting, run_cell
+    from replicate.method.clustering import paper_setting
+    from replicate.method.cells import run_cell
 
     X, y = counts(cells)
     ad = anndata.AnnData(X, obs=pd.DataFrame({"label": pd.Categorical(y)}, index=[f"c{i}" for i in range(cells)]))
     if stage == "preprocess":
-        from replicate.preprocess import zscore
+        from replicate.method.preprocess import zscore
 
         t0 = time.perf_counter()
         zscore(ad)
         seconds = time.perf_counter() - t0
     elif stage == "vae_epoch":
-        from replicate.preprocess import zscore
-        from replicate.vae import VAEConfig, train_vae
+        from replicate.method.preprocess import zscore
+        from replicate.method.vae_config import VAEConfig
+        from replicate.method.vae_train import train as train_vae
 
         zscore(ad)
         res = train_vae(ad.X, VAEConfig(epochs=2), seed=0, verbose=False)
@@ -77,16 +79,16 @@ def _child(stage: str, cells: int, folder: str) -> None:
         lab = y.astype(int) if np.char.isnumeric(y).all() else rng.integers(0, 8, cells)
         Z = (centres[lab % 8] + rng.normal(0, 1.0, (cells, 32))).astype(np.float32)
         if stage == "pca32+kmeans":
-            from replicate.baselines import pca_kmeans
-            from replicate.preprocess import zscore
+            from replicate.paper.baselines import pca_kmeans
+            from replicate.method.preprocess import zscore
 
             zscore(ad)
             t0 = time.perf_counter()
             pca_kmeans(ad.X, y)
             seconds = time.perf_counter() - t0
         elif stage == "leiden":
-            from replicate.baselines import scanpy_leiden
-            from replicate.preprocess import zscore
+            from replicate.paper.baselines import scanpy_leiden
+            from replicate.method.preprocess import zscore
 
             zscore(ad)
             t0 = time.perf_counter()

@@ -3,7 +3,7 @@
 Prints, all measured in this one process so the ratios are fair:
 - seconds per epoch of the paper configuration (genes -> 2048 -> 32 -> 128 -> genes, batch 16)
   on synthetic z-scored data of 2,100 x 16,449 and 4,271 x 16,449, for (a) our trainer
-  (replicate.vae.train_vae, XLA step) and (b) a plain Keras ``model.fit`` of the same model with
+  (replicate.method.vae_train.train, XLA step) and (b) a plain Keras ``model.fit`` of the same model with
   default compile settings;
 - the memory-traffic bound set by Adam (bytes moved per step x steps / measured bandwidth) and
   the FLOP bound (6 x batch x parameters per step / measured matmul rate), and the ratios;
@@ -11,7 +11,7 @@ Prints, all measured in this one process so the ratios are fair:
   its own, smaller bound; and its effect on the loss curves and on VAE + K-means for 3 seeds on
   pbmc2100-top2000 (skipped with a message when that file is not available);
 - peak resident memory of our trainer at each shape (a child process per shape, its own
-  high-water mark: replicate.memory);
+  high-water mark: replicate.io.memory);
 - seeds trained two at a time (processes with one thread each) against one by one;
 - optionally (--real) the wall time of 10 seeds x 30 epochs on pbmc2100-top2000.
 
@@ -106,7 +106,8 @@ def synthetic(cells: int, genes: int = GENES, seed: int = 0) -> np.ndarray:  # n
 
 def ours_seconds_per_epoch(X: np.ndarray, epochs: int, steps_per_call: int = 1,
                            optimizer_state: str = "float32") -> float:
-    from replicate.vae import VAEConfig, train_vae
+    from replicate.method.vae_config import VAEConfig
+    from replicate.method.vae_train import train as train_vae
 
     cfg = VAEConfig(epochs=epochs + 1, steps_per_call=steps_per_call, optimizer_state=optimizer_state)
     res = train_vae(X, cfg, seed=0, verbose=False)
@@ -118,7 +119,7 @@ def keras_fit_seconds_per_epoch(X: np.ndarray, epochs: int) -> float:
     import keras
     from keras import layers, ops
 
-    from replicate.vae import VAEConfig
+    from replicate.method.vae_config import VAEConfig
 
     cfg = VAEConfig()
     clamp = cfg.logvar_clamp
@@ -166,7 +167,7 @@ def peak_rss_child(cells: int, epochs: int) -> float:
     """Peak resident memory (GB) of a fresh process that trains our VAE at ``cells`` x GENES."""
     code = (
         "import sys; sys.path.insert(0, %r); import vae_speed as b; "
-        "from replicate.memory import peak_rss_bytes; "
+        "from replicate.io.memory import peak_rss_bytes; "
         "X = b.synthetic(%d); b.ours_seconds_per_epoch(X, %d); print(peak_rss_bytes())"
     ) % (os.path.dirname(os.path.abspath(__file__)), cells, epochs)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -177,7 +178,8 @@ def parallel_seeds(n: int, cells: int = 2100, genes: int = 2000, epochs: int = 3
     """n seeds with one TensorFlow thread each: one at a time vs two processes at once (same results)."""
     import tempfile
 
-    from replicate.vae import VAEConfig, vae_latents
+    from replicate.method.vae_config import VAEConfig
+    from replicate.method.latents import latents as vae_latents
 
     X = synthetic(cells, genes)
     cfg = VAEConfig(epochs=epochs, threads=1)
@@ -201,10 +203,12 @@ def parallel_seeds(n: int, cells: int = 2100, genes: int = 2000, epochs: int = 3
 def bf16_quality(seeds: int = 3) -> dict:
     """The bfloat16 first moment against float32 on the paper's cells (2,100 x 2,000, 30 epochs):
     the loss curves and VAE + K-means at the paper's setting, paired by seed."""
-    from replicate import datasets
-    from replicate.clustering import paper_setting, run_cell
-    from replicate.preprocess import zscore
-    from replicate.vae import VAEConfig, vae_latents
+    from replicate.io import datasets
+    from replicate.method.clustering import paper_setting
+    from replicate.method.cells import run_cell
+    from replicate.method.preprocess import zscore
+    from replicate.method.vae_config import VAEConfig
+    from replicate.method.latents import latents as vae_latents
 
     adata = zscore(datasets.load("pbmc2100-top2000"), copy=True)
     y = adata.obs["label"].to_numpy()
@@ -238,9 +242,10 @@ def compare_runs(out: dict, spike: float = 1.5) -> dict:
 
 
 def real_ten_seeds() -> float:
-    from replicate import datasets
-    from replicate.preprocess import zscore
-    from replicate.vae import VAEConfig, train_vae
+    from replicate.io import datasets
+    from replicate.method.preprocess import zscore
+    from replicate.method.vae_config import VAEConfig
+    from replicate.method.vae_train import train as train_vae
 
     X = zscore(datasets.load("pbmc2100-top2000"), copy=True).X
     t = time.perf_counter()
@@ -327,7 +332,7 @@ def main() -> int:
               f"{p['threads']} thread {p['parallel_s']:.1f} s (speed-up {p['speed_up']:.2f}); identical: {p['identical']}")
     q = None
     if args.bf16_quality:
-        from replicate.errors import DatasetError
+        from replicate.io.errors import DatasetError
 
         try:
             q = figures["bf16_quality"] = bf16_quality(args.bf16_quality)

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from replicate.browser import screenshot
+from replicate.publish.browser import screenshot
 
 
 def main() -> int:

@@ -19,12 +19,14 @@ import nbformat
 import yaml
 
 from ..io.errors import ReplicateError
-from ..io.facts import paper, registry
+from ..io.facts import paper, profiles, registry
 from ..io.paths import project_root
 from ..io.provenance import run_info, run_info_markdown, scrub_notebook
+from ..paper.claims import rules
 from ..paper.table1 import paper_table1
 from ..studies.fingerprints import targets
 from ..studies.stability import committed_summary
+from ..studies.why import READINGS, committed
 from .performance import markdown as performance_markdown
 from .pipeline import PER_METHOD, notebook_parameters
 
@@ -121,6 +123,23 @@ def _defaults(section: str) -> dict[str, Any]:
         return {}
 
 
+def _encoder_weights(facts: dict[str, Any]) -> int:
+    """Weights of the paper's encoder on its genes: the dense layers to the hidden widths, then mu and log sigma^2."""
+    sizes = [facts["data"]["n_genes"], *facts["model"]["encoder_hidden"]]
+    hidden = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    return hidden + 2 * (sizes[-1] * facts["model"]["latent_dim"] + facts["model"]["latent_dim"])
+
+
+def _profiles_table() -> str:
+    """The run profiles as a Markdown table (from ``profiles.toml``: one place for their seeds and epochs)."""
+    lines = ["| profile | data | VAE seeds x epochs | grids | |", "|---|---|---|---|---|"]
+    for name, prof in profiles().items():
+        params = prof.get("params", {})
+        lines.append(f"| `{name}` | `{prof['dataset']}` | {len(params.get('seeds', [0]))} x {params.get('epochs', '')} | "
+                     f"{params.get('grid', 'full')} | {prof['description']} |")
+    return "\n".join(lines)
+
+
 def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
     """The facts prose pages quote (``{{ name }}``), from the run's manifest and the data files.
 
@@ -138,16 +157,28 @@ def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
         "paper_genes": f"{facts['data']['n_genes']:,}",
         "paper_cells": f"{facts['data']['n_cells_table1']:,}",
         "paper_vaes": str(facts["model"]["n_vaes"]),
+        "paper_lr": f"{facts['model']['learning_rate']:g}",
+        "paper_batch": str(facts["model"]["batch_size"]),
+        "paper_epochs": str(facts["model"]["epochs"]),
+        "paper_latent": str(facts["model"]["latent_dim"]),
+        "paper_clusters": str(facts["data"]["n_clusters"]),
+        "c3_margin": f"{rules()['C3']['margin']:g}",
+        "c9_margin": f"{rules()['C9']['margin']:g}",
+        "paper_encoder_weights": f"{_encoder_weights(facts) / 1e6:.0f} million",
         "kl_spike_factor": f"{targets()['training_health']['kl_spike_factor']:g}",
     }
+    out["profiles_table"] = _profiles_table()
     for name, info in registry().items():
         for field in ("cells", "genes", "labels", "genes_differ"):
             if field in info:
                 out[f"{name.replace('-', '_')}_{field}"] = f"{info[field]:,}"
+    readings = committed(READINGS)
+    out["readings_seeds"] = str(int(readings.groupby("reading")["seed"].nunique().max())) if readings is not None else "several"
     try:
-        out["n_readings"] = str(len(committed_summary()))
+        summary = committed_summary()
+        out["n_readings"], out["stability_seeds"] = str(len(summary)), str(int(summary["seeds"].max()))
     except ReplicateError:
-        out["n_readings"] = "several"
+        out["n_readings"], out["stability_seeds"] = "several", "several"
     return out
 
 

@@ -32,6 +32,7 @@ from ..io.errors import ParameterError, ReplicateError
 from ..io.facts import profiles, registry
 from ..io.paths import project_root
 from ..io.provenance import scrub_notebook, versions
+from ..method.clustering import methods as all_methods
 from .params import check, parse_value
 
 __all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "notebook_dir", "notebook_parameters",
@@ -241,7 +242,8 @@ def _plan(profile: str, dataset: str | None, overrides: dict[str, Any], sections
         raise ParameterError("method is set per clustering section by the profile's `methods`; "
                              "use `replicate run --methods kmeans,birch` instead of --set method=...")
     per_section = resolve_parameters(profile, dataset, overrides)
-    chosen = list(methods) if methods else list(profiles()[profile].get("methods", ["kmeans"]))
+    named = methods or profiles()[profile].get("methods", ["kmeans"])
+    chosen = all_methods() if named == "all" else list(named)
     for m in chosen:
         check(method=m)
     return per_section, chosen, expand_sections(chosen, sections)

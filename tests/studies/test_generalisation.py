@@ -66,3 +66,27 @@ def test_refresh_baselines_replaces_only_the_baseline_rows(monkeypatch, tmp_path
     assert pd.read_csv(tmp_path / "toy.csv")["status"].tolist() == ["ok", "ok"]
     with pytest.raises(generalisation.ParameterError, match="--datasets other"):
         generalisation.refresh_baselines("other", tmp_path)
+
+
+def test_the_verdicts_are_the_claims_own_rules_on_a_crafted_case():
+    """K-means best on NMI but not ARI; a count-taking method 6 ARI points short; VAE 10.0 CA points above PCA."""
+    from replicate.paper import claims
+
+    rows = _rows(0.80, 0.70)
+    at = rows["variant"] == "paper's setting"
+    rows.loc[at & (rows["method"] == "gmm"), "ARI"] = 0.85  # beats K-means on ARI: C1 fails
+    rows.loc[at & (rows["method"] == "birch"), "ARI"] = 0.79  # 6 points below the best: C3 fails
+    verdict = generalisation.verdicts(rows).iloc[0]
+    assert (verdict["C1"], verdict["C3"], verdict["C9"]) == ("not supported", "not supported", "supported")
+    assert verdict["C9: VAE+K-means CA − PCA+K-means CA"] == pytest.approx(10.0)
+    # the same rows through the claims module directly
+    paper_rows = rows[at].assign(embedding=rows["seed"].map(lambda s: f"vae_seed={s}"),
+                                 **{m: 100 * rows[m] for m in ("CA", "NMI", "ARI")})[at]
+    base = rows[rows["method"] == "pca32+kmeans"]
+    assert claims.check_c1(paper_rows)["verdict"] == verdict["C1"]
+    assert claims.check_c3(paper_rows)["verdict"] == verdict["C3"]
+    assert claims.check_c9(paper_rows, base)["verdict"] == verdict["C9"]
+    # and the rule moves with claims.toml: a margin above the gap turns C9 round
+    margin = claims.rules()["C9"]["margin"]
+    lower = generalisation.verdicts(_rows(0.80, 0.80 - (margin - 1) / 100)).iloc[0]
+    assert lower["C9"] == "not supported"

@@ -7,15 +7,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from myst_nb import glue
 
-from ...io.facts import PAPER_DATASET
 from ...studies.fingerprints import targets
+from .table1 import glue_name
 from ...studies.readings import default_reading, kl_spikes
 from ...studies.stability import choose_default
 from ...studies.why import READINGS, committed, matched_reading, readings_summary
 from ...studies.why_factors import paper_cells
 
-__all__ = ["readable", "page_summary", "readings_display", "rule_on_this_machine", "spikes_display"]
+__all__ = ["readable", "glue_readings", "page_summary", "readings_display", "rule_on_this_machine", "spikes_display"]
 
 
 def readable(summary: pd.DataFrame) -> pd.DataFrame:
@@ -36,6 +37,16 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
     out.index.name = None
     return out
 
+
+
+def glue_readings(summary: pd.DataFrame) -> None:
+    """Glue each reading's outcome in the stability study, for the prose pages that cite it:
+    ``reading_<name>`` ("diverged 3", ...) and ``reading_<name>_active`` (mean active latent units),
+    the name as :func:`replicate.publish.pages.table1.glue_name` spells it."""
+    for name, row in summary.iterrows():
+        glue(f"reading_{glue_name(name)}", str(row["outcomes"]), display=False)
+        active = row["active_units"]
+        glue(f"reading_{glue_name(name)}_active", "—" if pd.isna(active) else f"{active:.0f}", display=False)
 
 
 def page_summary(summary: pd.DataFrame, histories: dict[int, dict[str, list[float]]]) -> str:

@@ -1,0 +1,65 @@
+"""Content hashes, cache keys and atomic writes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from replicate.io import store
+
+
+def test_git_blob_sha1_matches_git(tmp_path):
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"hello\x00world" * 100)
+    if shutil.which("git"):
+        want = subprocess.run(["git", "hash-object", str(f)], capture_output=True, text=True).stdout.strip()
+        assert store.git_blob_sha1(f) == want
+
+
+
+def test_content_keys_ignore_dict_order_and_follow_content():
+    assert store.content_key({"a": 1, "b": [1, 2]}) == store.content_key({"b": [1, 2], "a": 1})
+    assert store.content_key({"a": 1}) != store.content_key({"a": 2})
+    assert store.content_key(np.int64(3)) == store.content_key(3) and len(store.content_key("x")) == 24
+
+
+def test_array_hash_sees_shape_dtype_and_bytes():
+    a = np.arange(6, dtype=np.float32)
+    assert store.array_hash(a) == store.array_hash(a.copy())
+    assert store.array_hash(a) != store.array_hash(a.reshape(2, 3))
+    assert store.array_hash(a) != store.array_hash(a.astype(np.float64))
+
+
+def test_file_sha256_is_the_content_hash(tmp_path):
+    f = tmp_path / "f.txt"
+    f.write_text("abc")
+    assert store.file_sha256(f) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "t.json"
+    store.write_json(target, {"b": 2, "a": 1})
+    assert target.read_text() == '{\n  "a": 1,\n  "b": 2\n}\n'
+
+    def boom(p):
+        p.write_text("half")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        store.atomic_write(target, boom)
+    assert '"a": 1' in target.read_text() and [p.name for p in tmp_path.iterdir()] == ["t.json"]
+
+
+def test_npz_round_trip_and_unreadable_files_are_recomputed(tmp_path):
+    store.save_npz(tmp_path / "a.npz", x=np.arange(3))
+    assert store.load_npz(tmp_path / "a.npz")["x"].tolist() == [0, 1, 2]
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert store.load_npz(tmp_path / "bad.npz") is None and store.load_npz(tmp_path / "none.npz") is None
+
+
+def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "c"))
+    assert store.cache_dir() == tmp_path / "c"

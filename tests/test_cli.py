@@ -1,0 +1,36 @@
+"""The command line: errors without tracebacks, the data sets, the studies."""
+
+from __future__ import annotations
+
+import pytest
+
+from replicate import cli
+
+
+def test_cli_reports_errors_without_a_traceback(capsys):
+    assert cli.main(["run", "--profile", "smoke", "--set", "epoch=3"]) == 2
+    assert "unknown parameter(s) 'epoch'" in capsys.readouterr().err
+    assert cli.main(["run", "--set", "nonsense"]) == 2
+
+
+
+def test_cli_lists_datasets(capsys):
+    assert cli.main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "pbmc68k-reduced" in out and "paper-pbmc4k" in out
+
+
+
+def test_each_study_has_its_command_and_its_own_help(capsys):
+    assert set(cli.STUDIES) == {"stability", "why", "generalisation"}
+    for name in cli.STUDIES:
+        with pytest.raises(SystemExit) as done:
+            cli.main(["study", name, "--help"])
+        assert done.value.code == 0
+        assert f"python -m replicate.studies.{name}" in capsys.readouterr().out
+
+
+def test_a_study_name_is_checked():
+    with pytest.raises(SystemExit) as done:
+        cli.main(["study", "stabilty"])
+    assert done.value.code == 2
