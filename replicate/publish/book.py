@@ -27,6 +27,7 @@ from ..paper.table1 import paper_table1
 from ..studies.fingerprints import targets
 from ..studies.stability import committed_summary
 from ..studies.why import READINGS, committed
+from .pages.table1 import glue_name
 from .performance import markdown as performance_markdown
 from .pipeline import PER_METHOD, notebook_parameters
 
@@ -144,7 +145,10 @@ def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
     """The facts prose pages quote (``{{ name }}``), from the run's manifest and the data files.
 
     Besides versions and the paper's facts, every registered data set's shape is there as
-    ``<name>_cells``, ``<name>_genes``, ``<name>_labels`` (dashes as underscores, thousands with commas).
+    ``<name>_cells``, ``<name>_genes``, ``<name>_labels`` (dashes as underscores, thousands with commas),
+    and every reading's outcome in the committed stability study as ``stability_<name>`` (and
+    ``stability_<name>_active``, its mean active latent units), the name as
+    :func:`replicate.publish.pages.table1.glue_name` spells it.
     """
     versions = manifest.get("versions", {})
     facts = paper()
@@ -177,6 +181,10 @@ def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
     try:
         summary = committed_summary()
         out["n_readings"], out["stability_seeds"] = str(len(summary)), str(int(summary["seeds"].max()))
+        for name, row in summary.iterrows():  # each reading's outcome: {{ stability_<name> }}, ..._active
+            out[f"stability_{glue_name(name)}"] = str(row["outcomes"])
+            active = row["active_units"]
+            out[f"stability_{glue_name(name)}_active"] = "—" if active != active else f"{active:.0f}"
     except ReplicateError:
         out["n_readings"], out["stability_seeds"] = "several", "several"
     return out

@@ -2,7 +2,6 @@ import pytest
 
 from replicate.grid.selection import SELECTIONS
 from replicate.paper.table1 import METRICS, paper_table1, table1
-from replicate.publish.pages.table1 import glue_name
 
 from .test_claims import BASE, results
 
@@ -31,8 +30,3 @@ def test_table1_rows_selections_percent_and_differences():
     live = table[table["selection"] == "live baseline"].set_index("row")
     assert live.loc["PCA(32)+k-means (live)", "ours_CA"] == pytest.approx(55.0)
     assert live.loc["PCA(32)+k-means (live)", "paper_CA"] == paper_table1().set_index("row").loc["PCA+k-means", "CA"]
-
-
-def test_glue_names_are_plain():
-    assert glue_name("VAE+Affinity propagation") == "vae_affinity_propagation"
-    assert glue_name("Leiden, label count (live)") == "leiden_label_count_live"

@@ -7,16 +7,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
 from ...studies.fingerprints import targets
-from .table1 import glue_name
 from ...studies.readings import default_reading, kl_spikes
 from ...studies.stability import choose_default
 from ...studies.why import READINGS, committed, matched_reading, readings_summary
 from ...studies.why_factors import paper_cells
 
-__all__ = ["readable", "glue_readings", "page_summary", "readings_display", "rule_on_this_machine", "spikes_display"]
+__all__ = ["readable", "page_summary", "readings_display", "rule_on_this_machine", "spikes_display"]
 
 
 def readable(summary: pd.DataFrame) -> pd.DataFrame:
@@ -37,16 +35,6 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
     out.index.name = None
     return out
 
-
-
-def glue_readings(summary: pd.DataFrame) -> None:
-    """Glue each reading's outcome in the stability study, for the prose pages that cite it:
-    ``reading_<name>`` ("diverged 3", ...) and ``reading_<name>_active`` (mean active latent units),
-    the name as :func:`replicate.publish.pages.table1.glue_name` spells it."""
-    for name, row in summary.iterrows():
-        glue(f"reading_{glue_name(name)}", str(row["outcomes"]), display=False)
-        active = row["active_units"]
-        glue(f"reading_{glue_name(name)}_active", "—" if pd.isna(active) else f"{active:.0f}", display=False)
 
 
 def page_summary(summary: pd.DataFrame, histories: dict[int, dict[str, list[float]]]) -> str:
@@ -106,7 +94,7 @@ def rule_on_this_machine() -> str:
     summary = readings_summary(rows)
     pick, name = choose_default(summary), default_reading()
     default = summary.loc[name]
-    text = (f"In the readings study ({int(summary['seeds'].max())} seeds each, trained on the machine of this run), "
+    text = (f"In the readings study ({int(summary['seeds'].max())} seeds each, trained on the study's machine), "
             f"the default reading trained {int(default['trained'])} of {int(default['seeds'])} seeds "
             f"({default['outcomes']}); ")
     if pick == name:

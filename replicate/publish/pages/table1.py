@@ -141,7 +141,12 @@ def settings_display(rows: pd.DataFrame) -> pd.io.formats.style.Styler:
 def grid_summary_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """:func:`grid_summary` as a plain frame (index: the setting, shortened)."""
     g = rows.groupby("parameters", sort=False)
-    span = lambda s: f"{s.min()}–{s.max()}" if s.min() != s.max() else f"{s.min()}"  # noqa: E731
+    def span(s: pd.Series) -> str:  # counts as integers; a setting whose every fit failed has none
+        found = s.dropna().astype(int)
+        if found.empty:
+            return "—"
+        return f"{found.min()}–{found.max()}" if found.min() != found.max() else f"{found.min()}"
+
     out = pd.DataFrame({"clusters found": g["clusters_found"].agg(span),
                         "status": g["status"].agg(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items()))})
     for m in METRICS:

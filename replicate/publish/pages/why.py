@@ -85,7 +85,7 @@ def ranked_display(ranked: pd.DataFrame, scores: str | list[str]) -> Any:
     if len(scores) > 1:
         part["cell"] = [f"{e:+.1f}" + (f" ({c})" if c else "") for e, c in zip(part["effect"], ci)]
         wide = part.pivot_table(index="factor", columns="score", values="cell", aggfunc="first", sort=False)
-        wide = wide.reindex(columns=scores)
+        wide = wide.reindex(columns=scores).fillna("")  # a factor not measured for a score: an empty cell
         wide.index.name = None
         return wide.style.set_table_styles(styles).set_caption(caption)
     counts = part["counts"].fillna(True).astype(bool)
@@ -121,7 +121,7 @@ def gene_count_display() -> Any:
         rec[f"PCA({LATENT_DIM}) + K-means"] = _mean_sd(pca)
         rec["Leiden (label count)"] = _mean_sd(part[part["method"] == LEIDEN_COUNT]["CA"])
         vae = part[(part["reading"] == DEFAULT_READING) & (part["method"] == "kmeans")]["CA"]
-        rec["VAE − PCA (default)"] = f"{100 * (vae.mean() - pca.mean()):+.1f}"
+        rec["VAE − PCA (default)"] = f"{100 * (vae.mean() - pca.mean()):+.1f}".replace("-", "−")
         out.append(rec)
     info = registry()[WORM]
     return pd.DataFrame(out).set_index("genes").style.set_caption(
