@@ -10,7 +10,7 @@ PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet
 # scVI's PyTorch; the CPU build keeps the install small (e.g. TORCH="torch --index-url https://download.pytorch.org/whl/cpu")
 TORCH ?= torch==2.13.0
 
-.PHONY: quick test install install-test browser book clean
+.PHONY: quick test install install-test browser book reproduce status verify clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,17 @@ quick: install
 
 book:
 	$(BIN)/replicate book --run $(RUN)
+
+## the study graph (dvc.yaml): rebuild whatever is stale, in order; say what is current; re-compute a sample
+# DVC runs each step's command with the environment's `python` and `replicate` first on the PATH.
+reproduce: install-test
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+
+status: install-test
+	$(BIN)/replicate status
+
+verify: install-test
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/replicate verify --sample $(or $(SAMPLE),2)
 
 ## the whole test suite (slow tests included; `-m "not slow"` for the fast ones)
 test: install-test browser

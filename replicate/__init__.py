@@ -23,20 +23,23 @@ a higher one:
   (PCA, Leiden, scVI), statistics;
 - ``studies``: readings of the paper, stability, fingerprints, why we differ (experiments and
   factors), generalisation, uncertainty;
-- ``publish``: the steps the notebooks call, their parameters, ``replicate run``, the book, the
+- ``publish``: the steps the notebooks call, their parameters, ``replicate run``, the study graph
+  (``dvc.yaml``), ``replicate status`` and ``verify``, the book, the
   browser check, the figures and the page formatters;
 - the face: ``pp``, ``tl``, ``pl`` and ``cli``.
 
 TensorFlow is imported only when a VAE is built, scvi-tools only for the scVI baseline.
 """
 
-import importlib as _importlib
 import logging as _logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any as _Any
 
 from .io.errors import DatasetError, ParameterError, ReplicateError, TrainingError  # noqa: F401
+from .io.paths import record_code_at_exit as _record_code_at_exit
 from .io.progress import ReportHandler
+
+_record_code_at_exit()  # only when $REPLICATE_CODE_FILE is set: the code a step loaded (replicate.io.paths)
 
 #: The face, loaded on first use (``rp.tl`` ...): ``import replicate.io.memory`` in a benchmark's child
 #: process, or ``replicate datasets``, then costs no scanpy, scikit-learn or matplotlib import.
@@ -46,7 +49,8 @@ _LAZY = {"pp": ".pp", "tl": ".tl", "pl": ".pl", "VAEConfig": ".method.vae_config
 def __getattr__(name: str) -> _Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'replicate' has no attribute {name!r}")
-    module = _importlib.import_module(_LAZY[name], __name__)
+    # __import__, not importlib.import_module: it raises the audit event that records a step's code
+    module = __import__(__name__ + _LAZY[name], fromlist=["__name__"])
     value = module if name in ("pp", "tl", "pl") else getattr(module, name)
     globals()[name] = value
     return value

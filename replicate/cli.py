@@ -1,4 +1,4 @@
-"""Command line: ``replicate run | book | study | datasets | fetch``."""
+"""Command line: ``replicate run | book | study | status | verify | datasets | fetch``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from .io import datasets
 from .io.errors import ReplicateError
 from .io.facts import registry
-from .publish import book, pipeline
+from .publish import book, pipeline, status, verify
 from .publish.params import parse_value
 from .studies import generalisation, stability, why
 
@@ -28,6 +28,16 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
+def _sections(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return pipeline.SECTIONS
+    chosen = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [t for t in chosen if t not in pipeline.SECTIONS]
+    if unknown:
+        raise ReplicateError(f"--sections: unknown {', '.join(unknown)}; the sections are {', '.join(pipeline.SECTIONS)}.")
+    return tuple(s for s in pipeline.SECTIONS if s in chosen)  # always in dependency order
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replicate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--results", default="results", help="parent folder of runs (default: results)")
     p_run.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
     p_run.add_argument("--force", action="store_true", help="re-execute sections even when unchanged")
+    p_run.add_argument("--sections", default=None, metavar="S1,S2",
+                       help=f"only these sections, e.g. 05_table1 (default all: {', '.join(pipeline.SECTIONS)})")
+    p_run.add_argument("--methods", default=None, metavar="M1,M2",
+                       help="the clustering sections to execute, e.g. kmeans,birch (default: the profile's)")
     p_book = sub.add_parser("book", help="build the Jupyter Book from a run folder")
     p_book.add_argument("--run", required=True, help="run folder, e.g. results/pbmc68k-reduced/quick")
     p_book.add_argument("--repository", default=None,
@@ -49,6 +63,21 @@ def _parser() -> argparse.ArgumentParser:
                                          "`replicate study <name> --help`.")
     p_study.add_argument("name", choices=list(STUDIES))
     p_study.add_argument("args", nargs=argparse.REMAINDER)
+    p_status = sub.add_parser("status", help="which committed results are current (the study graph, dvc.yaml)",
+                              description=status.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_status.add_argument("--fail-on-stale", action="store_true",
+                          help="exit 1 when a step recorded in dvc.lock is stale (CI)")
+    p_verify = sub.add_parser("verify", help="re-compute a sample of the committed study and compare every number",
+                              description=verify.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_verify.add_argument("--sample", type=int, default=2, help="VAE seeds of the paper run, readings of the "
+                                                               "stability study (default 2)")
+    p_verify.add_argument("--steps", nargs="+", default=["paper run", "stability"],
+                          choices=["paper run", "stability"], metavar="STEP",
+                          help="'paper run' and/or 'stability' (default both)")
+    p_verify.add_argument("--only-current", action="store_true",
+                          help="only the steps that `replicate status` says are current (CI)")
+    p_verify.add_argument("--out", default=None, help="folder of the report (default results/verify)")
+    p_verify.add_argument("--run", default=verify.PAPER_RUN, help=f"the committed run (default {verify.PAPER_RUN})")
     sub.add_parser("datasets", help="list the registered datasets")
     p_fetch = sub.add_parser("fetch", help="download a registered dataset into the data folder")
     p_fetch.add_argument("name")
@@ -60,12 +89,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             pipeline.run(args.profile, args.dataset, overrides=_overrides(args.overrides), results=args.results,
-                         log_output=args.log_output, force=args.force)
+                         log_output=args.log_output, force=args.force, sections=_sections(args.sections),
+                         methods=args.methods.split(",") if args.methods else None)
         elif args.command == "book":
             html = book.build(args.run, repository=args.repository)
             print(f"book built: open {html / 'index.html'}")
         elif args.command == "study":
             return STUDIES[args.name](args.args)
+        elif args.command == "status":
+            table = status.status()
+            counts = table["state"].value_counts()
+            print(", ".join(f"{counts.get(s, 0)} {s}" for s in status.STATES) + f" ({len(table)} steps of dvc.yaml)")
+            print(table.drop(columns=["outputs"]).to_string(index=False))
+            if args.fail_on_stale and counts.get("stale", 0):
+                print("stale: `make reproduce` (dvc repro) re-makes them in order", file=sys.stderr)
+                return 1
+        elif args.command == "verify":
+            steps = tuple(args.steps)
+            if args.only_current:
+                steps = tuple(s for s in steps if s in verify.current_steps())
+                if not steps:
+                    print("verify: no step of the sample is current (replicate status): nothing to compare")
+                    return 0
+            summary = verify.verify(sample=args.sample, steps=steps, out=args.out, run=args.run)
+            print(summary.to_string(index=False))
+            if summary["differing"].sum():
+                print("verify: some numbers differ from the committed ones (see not-identical.csv)", file=sys.stderr)
+                return 1
         elif args.command == "datasets":
             print(f"data folder: {datasets.data_dir()}")
             for name, info in registry().items():

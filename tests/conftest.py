@@ -95,3 +95,11 @@ def http_root(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """One `replicate run --profile smoke` for every test that reads a run (copy it before changing it)."""
+    from replicate.publish.pipeline import run
+
+    return run("smoke", None, results=tmp_path_factory.mktemp("results"))

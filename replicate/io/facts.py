@@ -7,12 +7,15 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from .paths import note_code
+
 __all__ = ["load_toml", "paper", "registry", "profiles", "PAPER_DATASET"]
 
 
 @cache
 def load_toml(name: str) -> dict[str, Any]:
     """Parse ``replicate/data/<name>.toml`` (cached; treat the result as read-only)."""
+    note_code(f"replicate/data/{name}.toml")
     text = resources.files("replicate").joinpath("data", f"{name}.toml").read_text("utf-8")
     return tomllib.loads(text)
 

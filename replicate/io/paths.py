@@ -3,20 +3,73 @@
 Every read of a committed folder (``results/why``, ``benchmarks/results``, ...) goes through
 :func:`committed`, which also notes the folder in ``$REPLICATE_READS_FILE`` when that is set:
 ``replicate run`` sets it for each notebook it executes, so which committed results a section
-reads is recorded from what its code loads, never typed by hand.
+reads is recorded from what its code loads, never typed by hand. In the same way, when
+``$REPLICATE_CODE_FILE`` is set, the interpreter appends at exit the package modules it loaded and
+the fact files it read (:func:`loaded_code`): a section's, or a study step's, dependency on code.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 from pathlib import Path
 
 from .errors import ReplicateError
 
-__all__ = ["READS_ENV", "project_root", "relative", "study_dir", "committed", "recorded_reads"]
+__all__ = ["READS_ENV", "CODE_ENV", "loaded_code", "note_code", "record_code_at_exit", "project_root", "relative", "study_dir", "committed", "recorded_reads"]
 
 #: Environment variable naming the file each read committed folder is appended to.
 READS_ENV = "REPLICATE_READS_FILE"
+#: Environment variable naming the file the loaded modules and read fact files are appended to at exit.
+CODE_ENV = "REPLICATE_CODE_FILE"
+
+
+def loaded_code() -> list[str]:
+    """Repository paths (``replicate/method/latents.py``) of the package's modules loaded in this interpreter."""
+    out = set()
+    for key, module in list(sys.modules.items()):
+        # a module run with ``python -m replicate...`` is in sys.modules as ``__main__``
+        spec = getattr(module, "__spec__", None) if key == "__main__" else None
+        name = spec.name if spec is not None else key
+        if module is not None and (name == "replicate" or name.startswith("replicate.")):
+            out.add(name.replace(".", "/") + ("/__init__.py" if hasattr(module, "__path__") else ".py"))
+    return sorted(out)
+
+
+def _append(target: str, lines: list[str]) -> None:
+    with open(target, "a", encoding="utf-8") as f:
+        f.writelines(line + "\n" for line in lines)
+
+
+def note_code(path: str) -> None:
+    """Note a read fact file (``replicate/data/grids.toml``) in ``$REPLICATE_CODE_FILE`` when that is set."""
+    target = os.environ.get(CODE_ENV)
+    if target:
+        _append(target, [path])
+
+
+def record_code_at_exit() -> None:
+    """When ``$REPLICATE_CODE_FILE`` is set, append :func:`loaded_code` to it now, each package module
+    as it is imported (an audit hook: nothing is lost when a kernel is killed rather than shut
+    down), and :func:`loaded_code` again at exit (which names a module run with ``python -m``)."""
+    target = os.environ.get(CODE_ENV)
+    if not target:
+        return
+    _append(target, loaded_code())
+    package = Path(__file__).resolve().parents[1]
+
+    def on_import(event: str, args: tuple) -> None:
+        if event != "import" or not isinstance(args[0], str) or not args[0].startswith("replicate."):
+            return
+        where = package.joinpath(*args[0].split(".")[1:])
+        if where.is_dir():
+            _append(target, [args[0].replace(".", "/") + "/__init__.py"])
+        elif where.with_suffix(".py").is_file():
+            _append(target, [args[0].replace(".", "/") + ".py"])
+
+    sys.addaudithook(on_import)
+    atexit.register(lambda: _append(target, loaded_code()))
 
 
 def project_root(*, required: bool = True) -> Path | None:

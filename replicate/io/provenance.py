@@ -19,7 +19,7 @@ import nbformat
 
 from .paths import project_root
 
-__all__ = ["versions", "run_info", "run_info_markdown", "scrub_paths", "scrub_notebook"]
+__all__ = ["versions", "machine", "run_info", "run_info_markdown", "scrub_paths", "scrub_notebook"]
 
 #: Distributions whose versions shape the numbers (shown on every page).
 VERSIONED = ("replicate-vae-scrna", "numpy", "scipy", "scikit-learn", "scanpy", "anndata", "tensorflow-cpu",
@@ -35,6 +35,33 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+#: CPU features that choose TensorFlow's (oneDNN's, XLA's) kernels: machines that differ in them
+#: train different VAEs from the same seed (measured: the floating-point sums run in another order).
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def machine() -> dict[str, Any]:
+    """The machine's CPU: model, cores, and its *family* (vendor, architecture and the kernel-choosing
+    features of :data:`KERNEL_FLAGS`). Two runs can only be compared bit for bit within one family."""
+    vendor, model, flags = "", platform.processor(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "vendor_id" and not vendor:
+                    vendor = value
+                elif key == "model name" and value:
+                    model = value
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:  # not Linux: the family is what Python can tell
+        pass
+    features = [f for f in KERNEL_FLAGS if f in flags]
+    family = " ".join([vendor or platform.system(), platform.machine(), *features])
+    return {"cpu": model or platform.machine(), "cores": os.cpu_count(), "family": family}
 
 
 def run_info(*, dataset: str, cells: int | None = None, genes: int | None = None, profile: str = "",

@@ -1,8 +1,9 @@
 """The latent store: one VAE per (data, configuration, seed), trained once and cached.
 
 :func:`latents` is the one cached entry point: every study, section and ``rp.tl.vae`` gets its
-VAEs here. An entry is keyed by the z-scored matrix's hash, the configuration's fields and the
-seed, and written atomically once its training has finished -- the weights first, then the
+VAEs here. An entry is keyed by the z-scored matrix's hash, the configuration's fields, the
+seed and the source of the training code (:data:`TRAINING_CODE`: an edit there trains every VAE
+again, an edit anywhere else reuses them), and written atomically once its training has finished -- the weights first, then the
 latents -- so an interrupted run never leaves an entry a later run would trust. Every result
 carries a model; from the cache, its networks are built from the stored weights only when it
 first encodes (an entry stored without weights is trained again then: deterministic, the same
@@ -11,6 +12,7 @@ latents).
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -25,10 +27,20 @@ from .vae_config import VAEConfig
 from .vae_model import VAEModel
 from .vae_train import VAEResult, train
 
-__all__ = ["latents", "entry_paths"]
+__all__ = ["latents", "entry_paths", "TRAINING_CODE", "training_code_hash"]
 
 #: The format of a cache entry's key (its fields: :meth:`VAEConfig.cache_fields`).
 KEY_VERSION = "vae-v1"
+#: The modules whose source makes a training: a cache entry is keyed by their bytes.
+TRAINING_CODE = ("vae_config.py", "vae_model.py", "vae_train.py")
+
+
+def training_code_hash() -> str:
+    """SHA-256 of the :data:`TRAINING_CODE` files' bytes, in that order."""
+    h = hashlib.sha256()
+    for name in TRAINING_CODE:
+        h.update(Path(__file__).with_name(name).read_bytes())
+    return h.hexdigest()
 
 
 def entry_paths(X: np.ndarray, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
@@ -37,7 +49,7 @@ def entry_paths(X: np.ndarray, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
 
 
 def _entry(data_key: str, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
-    key = store.content_key(KEY_VERSION, data_key, cfg.cache_fields(), int(seed))
+    key = store.content_key(KEY_VERSION, training_code_hash(), data_key, cfg.cache_fields(), int(seed))
     folder = store.cache_dir() / "vae"
     return folder / f"{key}.npz", folder / f"{key}.weights.npz"
 

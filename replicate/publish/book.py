@@ -29,6 +29,9 @@ from ..studies.stability import committed_summary
 from ..studies.why import READINGS, committed
 from .pages.table1 import glue_name
 from .performance import markdown as performance_markdown
+from .compare import RELATIVE
+from .status import markdown as status_markdown
+from .verify import markdown as verification_markdown
 from .pipeline import PER_METHOD, notebook_parameters
 
 __all__ = ["build", "substitutions", "write_toc", "write_run_info"]
@@ -172,6 +175,8 @@ def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
         "kl_spike_factor": f"{targets()['training_health']['kl_spike_factor']:g}",
     }
     out["profiles_table"] = _profiles_table()
+    out["study_status"], out["verification"] = status_markdown(), verification_markdown()
+    out["verify_relative"] = f"{RELATIVE:g}"
     for name, info in registry().items():
         for field in ("cells", "genes", "labels", "genes_differ"):
             if field in info:

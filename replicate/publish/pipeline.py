@@ -6,9 +6,11 @@ committed results each section read). Every path recorded there is relative to t
 While a notebook executes, its progress lines (VAE epochs, grid cells) are printed on the
 terminal; the kernel's own log noise goes to ``<section>/.kernel.log`` instead.
 
-Which committed results a section reads is recorded while it runs (every read goes through
-:func:`replicate.io.paths.committed`), never typed by hand: its key includes their content, so a
-change to a study it read re-executes it.
+Which committed results a section reads, and which of the package's modules and fact files its
+kernel loads, are recorded while it runs (:func:`replicate.io.paths.committed`,
+:func:`replicate.io.paths.loaded_code`), never typed by hand: its key includes their content, so a
+change to a study it read, or to code it ran, re-executes it -- and an edit to code it never loads
+(a plot it does not draw) leaves it alone.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ from ..io import paths, progress, store
 from ..io.errors import ParameterError, ReplicateError
 from ..io.facts import profiles, registry
 from ..io.paths import project_root
-from ..io.provenance import scrub_notebook, versions
+from ..io.provenance import machine, scrub_notebook, versions
 from ..method.clustering import methods as all_methods
 from .params import check, parse_value
 
 __all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "notebook_dir", "notebook_parameters",
-           "resolve_parameters", "run_dir", "reads_identity", "section_key", "run"]
+           "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key", "run"]
 
 
 #: Section notebooks in dependency order.
@@ -111,16 +113,14 @@ def run_dir(dataset: str, profile: str, results: str | os.PathLike = "results") 
 
 
 
-def _package_hash() -> str:
-    """Hash of the package's source and data files: a code change invalidates every section."""
+def code_identity(code: list[str]) -> str:
+    """Hash of the package files a section loaded (``replicate/method/latents.py``, ...): names and bytes."""
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parents[1]
-    for f in sorted(pkg.rglob("*")):
-        if f.suffix in (".py", ".toml") and "__pycache__" not in f.parts:
-            h.update(f.relative_to(pkg).as_posix().encode())
-            h.update(f.read_bytes())
+    for name in sorted(code):
+        f = project_root() / name
+        h.update(name.encode())
+        h.update(f.read_bytes() if f.is_file() else b"(missing)")
     return h.hexdigest()
-
 
 
 def reads_identity(reads: list[str]) -> str:
@@ -146,18 +146,18 @@ def _data_identity(dataset: str) -> str:
     return store.content_key(sorted((p.name, p.stat().st_size, p.stat().st_mtime) for p in path.rglob("*")))
 
 
-def section_key(section: str, params: dict[str, Any], reads: list[str]) -> str:
-    """What a section's result depends on: its notebook, its parameters, the package, the data, and
-    the committed results it ``reads`` (recorded when it last ran).
+def section_key(section: str, params: dict[str, Any], reads: list[str], code: list[str]) -> str:
+    """What a section's result depends on: its notebook, its parameters, the data, the committed
+    results it ``reads`` and the package files its kernel loaded (``code``; both recorded when it last ran).
 
     Sections share work through the caches (VAE latents), never through each other's files, so
-    a section's key does not include the keys of earlier sections. The reads recorded by the
-    section's last execution are the ones it makes now unless its notebook, parameters or the
-    package changed -- and each of those changes the key by itself.
+    a section's key does not include the keys of earlier sections. The reads and code recorded by
+    the section's last execution are the ones it makes now unless its notebook, parameters or one
+    of those files changed -- and each of those changes the key by itself.
     """
     nb = hashlib.sha256((notebook_dir() / f"{section}.ipynb").read_bytes()).hexdigest()
     visible = {k: v for k, v in params.items() if k != "output_dir"}
-    return store.content_key(nb, visible, _package_hash(), _data_identity(str(params.get("dataset", ""))),
+    return store.content_key(nb, visible, code_identity(code), _data_identity(str(params.get("dataset", ""))),
                              reads_identity(reads))
 
 
@@ -195,16 +195,20 @@ def relative_notebook_paths(path: Path, section: str, output_name: str) -> None:
 
 
 
-def _execute(section: str, name: str, sec_dir: Path, params: dict[str, Any], log_output: bool) -> list[str]:
+def _execute(section: str, name: str, sec_dir: Path, params: dict[str, Any],
+             log_output: bool) -> tuple[list[str], list[str]]:
     """Execute one section notebook into ``sec_dir`` (atomically: a scratch file renamed at the end);
-    return the committed folders it read. A failing cell raises ReplicateError naming it."""
+    return the committed folders it read and the package files it loaded. A failing cell raises
+    ReplicateError naming it."""
     t0 = time.perf_counter()
     scratch = sec_dir / f".{name}.running.ipynb"
-    progress_file, reads_file = sec_dir / ".progress.log", sec_dir / ".reads.log"
+    progress_file, reads_file, code_file = sec_dir / ".progress.log", sec_dir / ".reads.log", sec_dir / ".code.log"
     reads_file.unlink(missing_ok=True)
+    code_file.unlink(missing_ok=True)
     heartbeat = lambda: f"    {name}: still running, {time.perf_counter() - t0:.0f}s"  # noqa: E731
     os.environ[progress.ENV] = str(progress_file.resolve())
     os.environ[paths.READS_ENV] = str(reads_file.resolve())
+    os.environ[paths.CODE_ENV] = str(code_file.resolve())
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(progress.follow(progress_file, lambda line: print(f"    {line}", flush=True),
@@ -224,10 +228,11 @@ def _execute(section: str, name: str, sec_dir: Path, params: dict[str, Any], log
     finally:
         os.environ.pop(progress.ENV, None)
         os.environ.pop(paths.READS_ENV, None)
+        os.environ.pop(paths.CODE_ENV, None)
     target = sec_dir / f"{name}.ipynb"
     relative_notebook_paths(scratch, section, target.name)
     scratch.replace(target)
-    return paths.recorded_reads(reads_file)
+    return paths.recorded_reads(reads_file), paths.recorded_reads(code_file)
 
 
 class _SectionFailed(Exception):
@@ -265,9 +270,16 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     out = run_dir(ds, profile, results)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
-    previous = json.loads(manifest_path.read_text()).get("sections", {}) if manifest_path.is_file() else {}
+    old = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    previous = old.get("sections", {})
     manifest: dict[str, Any] = {"profile": profile, "dataset": ds, "methods": chosen, "sections": {},
-                                "order": [name for name, _, _ in plan], "versions": versions()}
+                                "order": [name for name, _, _ in plan], "versions": versions(), "machine": machine()}
+    if tuple(sections) != SECTIONS or methods is not None:
+        # a part of the run (one step of the study graph): the other sections keep their entries
+        kept = [m for m in all_methods() if m in set(old.get("methods", [])) | set(chosen)]
+        names = {n for n, _, _ in plan} | set(previous)
+        manifest.update(methods=kept, sections={k: v for k, v in previous.items()},
+                        order=[n for n, _, _ in expand_sections(kept) if n in names])
     start = time.perf_counter()
     for i, (name, section, fixed) in enumerate(plan, 1):
         sec_dir = out / name
@@ -276,8 +288,8 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
         if "output_dir" in notebook_parameters(section):
             params["output_dir"] = "."  # the notebook runs in its section folder: no machine path anywhere
         before = previous.get(name, {})
-        unchanged = (before.get("status") == "done" and (sec_dir / f"{name}.ipynb").is_file()
-                     and before.get("key") == section_key(section, params, before.get("reads", [])))
+        unchanged = (before.get("status") == "done" and (sec_dir / f"{name}.ipynb").is_file() and before.get("code")
+                     and before.get("key") == section_key(section, params, before.get("reads", []), before.get("code", [])))
         if unchanged and not force:
             manifest["sections"][name] = {**before, "skipped": True}
             store.write_json(manifest_path, manifest)
@@ -286,7 +298,7 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
         print(f"[{i}/{len(plan)}] {name} (elapsed {time.perf_counter() - start:.0f}s)", flush=True)
         t0 = time.perf_counter()
         try:
-            reads = _execute(section, name, sec_dir, params, log_output)
+            reads, code = _execute(section, name, sec_dir, params, log_output)
         except _SectionFailed as failed:
             manifest["sections"][name] = {"status": "failed", "parameters": params, "error": failed.exc.evalue,
                                           "notebook": failed.notebook.relative_to(out).as_posix()}
@@ -296,8 +308,8 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
                 f"The executed notebook with the failing cell is {failed.notebook}; the kernel's log is "
                 f"{sec_dir / '.kernel.log'}."
             ) from None
-        manifest["sections"][name] = {"status": "done", "parameters": params, "reads": reads,
-                                      "key": section_key(section, params, reads),
+        manifest["sections"][name] = {"status": "done", "parameters": params, "reads": reads, "code": code,
+                                      "key": section_key(section, params, reads, code),
                                       "seconds": round(time.perf_counter() - t0, 1), "skipped": False}
         store.write_json(manifest_path, manifest)
     manifest["seconds"] = round(time.perf_counter() - start, 1)

@@ -49,7 +49,7 @@ from .readings import MATCHED
 from .uncertainty import compare_cached
 from .why import SELECTED_GENES, matched_reading
 
-__all__ = ["STUDY", "DATASETS", "PAPER_VARIANT", "UNCERTAINTY_MAX_CELLS", "COSTS_DATASET", "ap_scale",
+__all__ = ["STUDY", "STEPS", "DATASETS", "PAPER_VARIANT", "UNCERTAINTY_MAX_CELLS", "COSTS_DATASET", "ap_scale",
            "dataset_rows", "baseline_rows", "refresh_baselines", "cost_child", "method_costs", "verdicts",
            "committed_rows", "training_frame", "main"]
 
@@ -246,6 +246,10 @@ def _uncertainty(names: list[str], seeds: list[int]) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
+#: What :func:`main` makes, each a step of the study graph (``dvc.yaml``).
+STEPS = ("rows", "uncertainty", "costs", "reading")
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m replicate.studies.generalisation", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -254,6 +258,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--matched-seeds", type=int, nargs="*", default=[0, 1],
                    help="seeds of the fingerprint-matched reading (fewer: time on 2 cores)")
     p.add_argument("--no-costs", action="store_true")
+    p.add_argument("--steps", nargs="+", default=list(STEPS), choices=list(STEPS),
+                   help="rows: <dataset>.csv per data set; uncertainty: uncertainty.csv over the data sets "
+                        "(those up to %d cells); costs: method-costs.csv; reading: reading.json" % UNCERTAINTY_MAX_CELLS)
     p.add_argument("--refresh-baselines", nargs="+", default=[], metavar="DATASET",
                    help="only recompute the live-baseline rows of these committed data sets, then stop")
     return p.parse_args(argv)
@@ -270,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     name, matched = matched_reading()
     reference_sq = _reference_sq()
-    for ds in args.datasets:
+    for ds in args.datasets if "rows" in args.steps else ():
         out = folder / f"{ds}.csv"
         if out.is_file():
             continue
@@ -279,14 +286,16 @@ def main(argv: list[str] | None = None) -> int:
         store.atomic_write(out, lambda f: rows.to_csv(f, index=False))
         progress.report(f"[generalisation] {ds}: {time.perf_counter() - t0:.0f}s")
     unc = folder / "uncertainty.csv"
-    if not unc.is_file() and (rows := _uncertainty(args.datasets, args.seeds[:3])) is not None:
+    if "uncertainty" in args.steps and not unc.is_file() and (rows := _uncertainty(args.datasets, args.seeds[:3])) is not None:
         store.atomic_write(unc, lambda f: rows.to_csv(f, index=False))
-    if not args.no_costs and not (folder / "method-costs.csv").is_file():
+    if "costs" in args.steps and not args.no_costs and not (folder / "method-costs.csv").is_file():
         adata = prepare(COSTS_DATASET)
         (res,) = latents(adata.X, VAEConfig(threads=1), seeds=[0], verbose=False, keep_weights=False)
         costs = method_costs(res.mu, adata.obs["label"].to_numpy())
         store.atomic_write(folder / "method-costs.csv", lambda f: costs.to_csv(f, index=False))
-    store.write_json(folder / "reading.json", {"fingerprint_matched": name, "reference_median_sq_distance": reference_sq})
+    if "reading" in args.steps:
+        store.write_json(folder / "reading.json", {"fingerprint_matched": name,
+                                                   "reference_median_sq_distance": reference_sq})
     return 0
 
 if __name__ == "__main__":

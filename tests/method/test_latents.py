@@ -1,5 +1,7 @@
 """The latent store: each (data, configuration, seed) trained once, cached with its model."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,22 @@ def test_a_diverging_seed_can_be_recorded_instead_of_stopping_the_others(tiny_ad
     out = latents(X * 1e19, VAEConfig(**TINY), seeds=[0, 1], verbose=False, cache=False, skip_diverged=True)
     assert out == [None, None]
 
+
+
+def test_a_cache_entry_is_keyed_by_the_training_codes_source(monkeypatch):
+    import hashlib
+
+    import numpy as np
+
+    from replicate.method import latents as store_module
+    from replicate.method.vae_config import VAEConfig
+
+    X = np.zeros((4, 3), dtype=np.float32)
+    h = hashlib.sha256()
+    for name in store_module.TRAINING_CODE:
+        h.update((Path(store_module.__file__).parent / name).read_bytes())
+    assert store_module.training_code_hash() == h.hexdigest()
+    before = store_module.entry_paths(X, VAEConfig(), 0)
+    assert store_module.entry_paths(X, VAEConfig(), 0) == before
+    monkeypatch.setattr(store_module, "training_code_hash", lambda: "an edited trainer")
+    assert store_module.entry_paths(X, VAEConfig(), 0)[0] != before[0]

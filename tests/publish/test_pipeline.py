@@ -52,12 +52,6 @@ def _kmeans_row(run_folder):
                  & (table["reading"] == DEFAULT_READING)].iloc[0]
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    results = tmp_path_factory.mktemp("results")
-    return run("smoke", None, results=results)
-
-
 @pytest.mark.slow
 def test_smoke_run_writes_every_section(smoke_run):
     assert smoke_run == run_dir("pbmc68k-reduced", "smoke", smoke_run.parents[1])
@@ -241,4 +235,33 @@ def test_each_section_records_the_committed_results_its_code_read(smoke_run):
 
     for name, section in manifest["sections"].items():
         notebook = name.split("-", 1)[0] if name.startswith(pipeline.PER_METHOD) else name
-        assert section["key"] == pipeline.section_key(notebook, section["parameters"], section["reads"]), name
+        assert section["key"] == pipeline.section_key(notebook, section["parameters"], section["reads"],
+                                                      section["code"]), name
+
+
+@pytest.mark.slow
+def test_each_section_records_the_code_its_kernel_loaded(smoke_run):
+    """The package files each kernel loaded and the fact files it read are recorded at its exit."""
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    code = {name: set(s["code"]) for name, s in manifest["sections"].items()}
+    for name, files in code.items():
+        assert "replicate/__init__.py" in files and all(f.startswith("replicate/") for f in files), name
+        assert all((Path(__file__).resolve().parents[2] / f).is_file() for f in files), name
+    assert "replicate/method/vae_train.py" in code["02_vae"]
+    assert "replicate/data/grids.toml" in code["03_clustering-kmeans"]
+    assert "replicate/studies/why_factors.py" in code["08_why"]
+    assert "replicate/studies/why_factors.py" not in code["01_data"]
+
+
+def test_the_key_follows_only_the_code_a_section_loaded(tmp_path, monkeypatch):
+    from replicate.publish import pipeline
+
+    monkeypatch.setattr(pipeline, "project_root", lambda: tmp_path)
+    for name in ("replicate/a.py", "replicate/b.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    before = pipeline.code_identity(["replicate/a.py"])
+    (tmp_path / "replicate/b.py").write_text("x = 2\n")  # a module the section never loaded
+    assert pipeline.code_identity(["replicate/a.py"]) == before
+    (tmp_path / "replicate/a.py").write_text("x = 2\n")
+    assert pipeline.code_identity(["replicate/a.py"]) != before

@@ -1,0 +1,115 @@
+"""Every number of a re-computed table against the committed one: identical, within tolerance, differing.
+
+The rule (stated on the reproducibility page and in ``replicate verify --help``):
+
+- **Same CPU family** (:func:`replicate.io.provenance.machine`): every number must be identical.
+  The study is deterministic on one machine (measured: seeds 0-1 of the paper profile re-made
+  every grid number and loss value bit for bit).
+- **Another CPU family, or a committed run that does not name its machine**: TensorFlow chooses
+  other kernels, the floating-point sums run in another order and training, which is chaotic,
+  ends in another VAE from the same seed (measured: VAE+K-means CA 73.0 and 75.7 on seeds 0 and 1
+  where the committed run has 70.9 and 74.0). A number that does not depend on a trained network
+  (data, PCA, Leiden) is then within tolerance when its relative difference is at most
+  :data:`RELATIVE`; a number that does (a VAE's or scVI's) is within tolerance when it lies in the
+  range of the committed values of the same quantity over all committed seeds, widened by one
+  standard deviation on each side: the re-computed VAE must be another draw from the same
+  distribution of trainings, not the same draw.
+
+Timings, library versions, cache keys and free-text messages are not numbers of the study and are
+not compared. A re-computed row the committed table lacks is differing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RELATIVE", "OUTCOMES", "NOT_COMPARED", "SEED_COLUMNS", "read_table", "value_columns", "compare"]
+
+#: Relative tolerance, across CPU families, for numbers that no trained network shapes (BLAS sums).
+RELATIVE = 1e-9
+#: The three outcomes of one compared number.
+OUTCOMES = ("identical", "within tolerance", "differing")
+#: Columns that are not results of the study: timings, versions, cache keys, messages.
+NOT_COMPARED = ("seconds", "train_seconds", "vae_seconds", "sklearn", "numpy", "key", "message")
+#: Columns that name a seed: a trained quantity's distribution is taken over them.
+SEED_COLUMNS = ("seed", "embedding", "latent")
+#: Columns holding results; every other column identifies the row.
+RESULTS = ("CA", "NMI", "ARI", "silhouette", "clusters_found", "noise_cells", "status", "loss", "reconstruction",
+           "kl", "cells", "epochs_run", "first_loss", "final_loss", "final_kl", "active_units", "unexplained",
+           "max_abs_mu", "sigma_auc", "kl_spike")
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A committed or re-computed CSV, floats parsed exactly (pandas' default parser can miss the last bit)."""
+    return pd.read_csv(path, float_precision="round_trip")
+
+
+def value_columns(table: pd.DataFrame) -> list[str]:
+    """The result columns of ``table`` (:data:`RESULTS` that it has)."""
+    return [c for c in table.columns if c in RESULTS]
+
+
+def _keys(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if c not in RESULTS and c not in NOT_COMPARED and not c.endswith("_seconds")]
+
+
+def _key_frame(table: pd.DataFrame, keys: list[str]) -> pd.Series:
+    return table[keys].astype(str).agg("|".join, axis=1) if keys else pd.Series("", index=table.index)
+
+
+def _band(committed: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
+    """Per seed-free key: the committed range of ``column`` over seeds, widened by one s.d."""
+    free = [k for k in keys if k not in SEED_COLUMNS]
+    values = pd.to_numeric(committed[column], errors="coerce")
+    groups = values.groupby(_key_frame(committed, free).values)
+    sd = groups.std(ddof=1).fillna(0.0)
+    return pd.DataFrame({"low": groups.min() - sd, "high": groups.max() + sd})
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    if pd.isna(a) and pd.isna(b):
+        return True
+    return bool(a == b)
+
+
+def compare(recomputed: pd.DataFrame, committed: pd.DataFrame, *, same_family: bool,
+            trained: Callable[[pd.DataFrame], pd.Series] | None = None) -> pd.DataFrame:
+    """One row per compared number: ``row`` (its key), ``column``, ``recomputed``, ``committed``, ``outcome``.
+
+    ``trained(table)`` marks the rows that a trained network shapes (default: none); on another CPU
+    family they get the distributional tolerance of the module's rule.
+    """
+    keys = _keys(recomputed)
+    missing = [k for k in keys if k not in committed.columns]
+    if missing:
+        raise ValueError(f"the committed table has no column(s) {missing}: it was written by other code")
+    new_key, old_key = _key_frame(recomputed, keys), _key_frame(committed, keys)
+    old = committed.assign(_key=old_key.values).drop_duplicates("_key").set_index("_key")
+    is_trained = trained(recomputed) if trained else pd.Series(False, index=recomputed.index)
+    free_key = _key_frame(recomputed, [k for k in keys if k not in SEED_COLUMNS])
+    rows = []
+    for column in value_columns(recomputed):
+        band = _band(committed, keys, column) if column in committed.columns else None
+        for i, key in new_key.items():
+            a = recomputed.at[i, column]
+            b = old.at[key, column] if key in old.index and column in old.columns else np.nan
+            if key not in old.index:
+                outcome = "differing"
+            elif _same(a, b):
+                outcome = "identical"
+            elif same_family or not all(isinstance(v, (int, float, np.number)) for v in (a, b)):
+                outcome = "differing"
+            elif not is_trained[i]:
+                outcome = "within tolerance" if abs(a - b) <= RELATIVE * max(1.0, abs(b)) else "differing"
+            else:
+                lo, hi = band.loc[free_key[i]] if band is not None and free_key[i] in band.index else (np.nan, np.nan)
+                outcome = "within tolerance" if lo <= a <= hi else "differing"
+            rows.append({"row": key, "column": column, "recomputed": a,
+                         "committed": b if key in old.index else "(no such row)", "outcome": outcome})
+    return pd.DataFrame(rows, columns=["row", "column", "recomputed", "committed", "outcome"])

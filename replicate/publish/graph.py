@@ -1,0 +1,188 @@
+"""The study graph: every step that makes a committed file, what it reads and what it writes, for DVC.
+
+``dvc.yaml`` is written from :func:`steps` (``python -m replicate.publish.graph > dvc.yaml``; a
+test fails when the committed file is not what this module writes). Each step depends on
+
+- **code**: the package files its entry point loads, measured in a fresh interpreter
+  (:func:`code_of`): the modules a study's command imports, or those a section notebook's imports
+  and ``rp.*`` namespaces load -- an edit to a plot that a step never draws leaves it current;
+- **facts**: the fact files (``replicate/data/*.toml``; the dataset registry by the entry of each
+  data set it loads, so the data are named by their hash);
+- **upstream results**: the committed folders it reads (:data:`READS`, checked against what a run
+  records) and, for a section, the earlier sections of its run (they share trained VAEs through
+  the latent store).
+
+Outputs live in git (``cache: false``). The benchmarks' figures are marked machine-specific: they
+are measurements of one machine, not results to re-make anywhere. ``results/why/*-other-cpu*``
+are the record of the first study run on another machine; no step makes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+
+import yaml
+
+from ..io.facts import PAPER_DATASET, profiles
+from ..io.paths import project_root
+from ..method.clustering import methods as all_methods
+from ..studies import generalisation, why
+from .pipeline import PER_METHOD, expand_sections, run_dir
+
+__all__ = ["Step", "READS", "FACTS", "RECORDS", "steps", "code_of", "render", "main"]
+
+#: The fact files every step may read (small, rarely edited); the dataset registry is tracked per entry.
+FACTS = ("replicate/data/claims.toml", "replicate/data/fingerprints.toml", "replicate/data/grids.toml",
+         "replicate/data/paper.toml", "replicate/data/profiles.toml", "replicate/data/stability.toml")
+#: The committed study folders each section of the paper run reads (a test checks them against the reads a
+#: run records, :func:`replicate.io.paths.committed`).
+READS = {"02_vae": ("results/stability",), "05_table1": ("results/why",), "06_claims": ("results/why",),
+         "07_open_points": ("results/stability",), "08_why": ("results/why",),
+         "09_generalisation": ("results/generalisation",), "10_uncertainty": ("results/generalisation",)}
+
+#: Committed files that no step makes, and why.
+RECORDS = {"results/pbmc2100-top2000/paper/manifest.json": "the paper run's bookkeeping, updated by each of its steps",
+           f"results/why/{PAPER_DATASET}-other-cpu.csv": "the first study run, on another machine: a record",
+           f"results/why/{PAPER_DATASET}-other-cpu-history.csv": "its loss histories",
+           "results/verify": "the latest `replicate verify` report"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: its command, the entry point whose loaded code it depends on, its outputs and inputs."""
+
+    name: str
+    cmd: str
+    entry: str  # "module:replicate.studies.why" or "notebook:05_table1"
+    outs: tuple[str, ...]
+    datasets: tuple[str, ...] = ()
+    deps: tuple[str, ...] = ()  # upstream committed results, notebooks
+    machine_specific: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _study_steps() -> list[Step]:
+    ds = PAPER_DATASET
+    stab = (f"results/stability/{ds}.csv", f"results/stability/{ds}-summary.csv")
+    readings = (f"results/why/{ds}-readings.csv", f"results/why/{ds}-readings-summary.csv")
+    out = [Step("stability", "python -m replicate.studies.stability", "module:replicate.studies.stability", stab, (ds,)),
+           Step("why-readings", "python -m replicate.studies.why --steps readings", "module:replicate.studies.why",
+                readings, (ds,), stab)]
+    for step, data, target in (("gene-set", why.GENE_SET, f"{why.GENE_SET}.csv"),
+                               ("cell-set", why.CELL_SET, f"{why.CELL_SET}.csv"),
+                               ("gene-count", why.WORM, f"{why.WORM}-gene-count.csv")):
+        out.append(Step(f"why-{step}", f"python -m replicate.studies.why --steps {step}", "module:replicate.studies.why",
+                        (f"results/why/{target}",), (data,), stab + readings))
+    gen = "python -m replicate.studies.generalisation"
+    upstream = stab + readings
+    for data in generalisation.DATASETS:
+        out.append(Step(f"generalisation-{data}", f"{gen} --steps rows --datasets {data}",
+                        "module:replicate.studies.generalisation", (f"results/generalisation/{data}.csv",), (data,),
+                        upstream))
+    small = ("pbmc4k-top2000", "worm-2100", "worm-4186")  # the committed uncertainty rows' data sets
+    out += [Step("generalisation-uncertainty", f"{gen} --steps uncertainty --datasets {' '.join(small)}",
+                 "module:replicate.studies.generalisation", ("results/generalisation/uncertainty.csv",), small, upstream),
+            Step("generalisation-costs", f"{gen} --steps costs", "module:replicate.studies.generalisation",
+                 ("results/generalisation/method-costs.csv",), (generalisation.COSTS_DATASET,), upstream),
+            Step("generalisation-reading", f"{gen} --steps reading", "module:replicate.studies.generalisation",
+                 ("results/generalisation/reading.json",), (ds,), upstream)]
+    return out
+
+
+def _paper_steps() -> list[Step]:
+    prof = profiles()["paper"]
+    chosen = all_methods() if prof.get("methods") == "all" else list(prof["methods"])
+    run = run_dir(prof["dataset"], "paper").as_posix()
+    out, earlier = [], []
+    for name, section, fixed in expand_sections(chosen):
+        cmd = f"replicate run --profile paper --sections {section}"
+        if section == PER_METHOD:
+            cmd += f" --methods {fixed['method']}"
+        reads = tuple(r for r in READS.get(section, ()) if r)
+        out.append(Step(f"paper-{name}", cmd, f"notebook:{section}", (f"{run}/{name}",), (prof["dataset"],),
+                        (f"notebooks/{section}.ipynb", *reads, *earlier)))
+        if section != PER_METHOD:
+            earlier = [f"{run}/{n}" for n, _, _ in expand_sections(chosen) if n.split("-")[0] <= section]
+    return out
+
+
+def _benchmark_steps() -> list[Step]:
+    py = "python benchmarks"
+    return [Step("benchmark-vae-speed", f"{py}/vae_speed.py --json benchmarks/results/vae_speed.json",
+                 "script:benchmarks/vae_speed.py", ("benchmarks/results/vae_speed.json",), machine_specific=True),
+            Step("benchmark-vae-speed-run2", f"{py}/vae_speed.py --no-keras --parallel-seeds 0 --bf16-quality 0 "
+                 "--json benchmarks/results/vae_speed_run2.json", "script:benchmarks/vae_speed.py",
+                 ("benchmarks/results/vae_speed_run2.json",), machine_specific=True),
+            Step("benchmark-clustering-speed", f"{py}/clustering_speed.py --json benchmarks/results/clustering_speed.json",
+                 "script:benchmarks/clustering_speed.py", ("benchmarks/results/clustering_speed.json",),
+                 machine_specific=True),
+            Step("benchmark-scaling", f"{py}/scaling.py --json benchmarks/results/scaling.json",
+                 "script:benchmarks/scaling.py", ("benchmarks/results/scaling.json",), machine_specific=True)]
+
+
+def steps() -> list[Step]:
+    """Every step, in an order that respects their dependencies."""
+    return _study_steps() + _paper_steps() + _benchmark_steps()
+
+
+_NOTEBOOK_IMPORT = re.compile(r"^(?:import replicate.*|from replicate[\w.]* import .*)$", re.M)
+
+
+def _loader(entry: str) -> str:
+    kind, _, target = entry.partition(":")
+    if kind == "module":
+        return f"import {target}"
+    if kind == "notebook":
+        text = (project_root() / "notebooks" / f"{target}.md").read_text(encoding="utf-8")
+        lines = sorted(set(_NOTEBOOK_IMPORT.findall(text)))
+        spaces = sorted(set(re.findall(r"\brp\.(pp|tl|pl|VAEConfig|VAEModel)\b", text)))
+        return "\n".join(["import replicate as rp", *lines, *(f"rp.{s}" for s in spaces)])
+    # a benchmark script: the package modules it imports at its top
+    text = (project_root() / target).read_text(encoding="utf-8")
+    return "\n".join(sorted(set(re.findall(r"^(?:import replicate.*|from replicate[\w.]* import .*)$", text, re.M))))
+
+
+@cache
+def code_of(entry: str) -> tuple[str, ...]:
+    """The package files (and fact files read at import) that ``entry`` loads, in a fresh interpreter."""
+    script = _loader(entry) + "\nfrom replicate.io.paths import loaded_code\nimport json\nprint(json.dumps(loaded_code()))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project_root(),
+                          check=False)
+    if done.returncode:
+        raise RuntimeError(f"loading {entry} failed:\n{done.stderr[-2000:]}")
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _stage(step: Step) -> dict:
+    code = [c for c in code_of(step.entry) if not c.startswith("replicate/data/")]
+    if step.entry.startswith("script:"):
+        code = [step.entry.partition(":")[2], *code]
+    stage: dict = {"cmd": step.cmd, "deps": [*code, *FACTS, *step.deps]}
+    if step.datasets:
+        stage["params"] = [{"replicate/data/datasets.toml": list(step.datasets)}]
+    stage["outs"] = [{o: {"cache": False}} for o in step.outs]
+    if step.machine_specific:
+        stage["meta"] = {"machine_specific": True}
+    return stage
+
+
+def render() -> str:
+    """The text of ``dvc.yaml``."""
+    head = ("# The study graph, written by `python -m replicate.publish.graph > dvc.yaml` (do not edit by hand):\n"
+            "# `dvc status` says what is stale, `dvc repro` (or `make reproduce`) rebuilds it in order.\n")
+    body = yaml.safe_dump({"stages": {s.name: _stage(s) for s in steps()}}, sort_keys=False, width=120)
+    return head + body
+
+
+def main() -> int:
+    sys.stdout.write(render())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""The study graph (dvc.yaml): written from the package, every committed file accounted for, the code each
+step loads declared."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from replicate.io.paths import CODE_ENV, recorded_reads
+from replicate.publish import graph
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _stages() -> dict:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def _outs(stage: dict) -> list[str]:
+    return [next(iter(o)) for o in stage["outs"]]
+
+
+def test_every_committed_result_is_made_by_one_step_or_is_a_named_record():
+    tracked = subprocess.run(["git", "ls-files", "results", "benchmarks/results"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    outs = [o for s in _stages().values() for o in _outs(s)]
+    assert len(outs) == len(set(outs))  # no file is made by two steps
+    covered = [*outs, *graph.RECORDS]
+    orphans = [f for f in tracked if not any(f == c or f.startswith(c + "/") for c in covered)]
+    assert not orphans, orphans
+    assert all(v["outs"] and all(o[next(iter(o))] == {"cache": False} for o in v["outs"]) for v in _stages().values())
+
+
+def test_steps_name_their_data_by_registry_entry_and_their_upstream_results():
+    stages = _stages()
+    assert stages["stability"]["params"] == [{"replicate/data/datasets.toml": ["pbmc2100-top2000"]}]
+    assert "results/stability/pbmc2100-top2000.csv" in stages["why-readings"]["deps"]
+    table1 = stages["paper-05_table1"]["deps"]
+    assert "results/why" in table1 and "results/pbmc2100-top2000/paper/02_vae" in table1
+    assert "notebooks/05_table1.ipynb" in table1
+    assert stages["benchmark-scaling"]["meta"] == {"machine_specific": True}
+    # a plot that a step never draws is not among its inputs: the data section does not load the why pages
+    assert "replicate/publish/pages/why.py" not in stages["paper-01_data"]["deps"]
+    assert "replicate/publish/pages/why.py" in stages["paper-08_why"]["deps"]
+
+
+@pytest.mark.slow
+def test_dvc_yaml_is_what_the_graph_writes():
+    assert graph.render() == (ROOT / "dvc.yaml").read_text(), "run `python -m replicate.publish.graph > dvc.yaml`"
+
+
+def _declared(stage: dict) -> set[str]:
+    return set(stage["deps"]) | {"replicate/data/datasets.toml"}
+
+
+@pytest.mark.slow
+def test_each_study_step_loads_only_the_code_it_declares(tmp_path):
+    stages = _stages()
+    by_entry = {}
+    for step in graph.steps():
+        if step.entry.startswith("module:"):
+            by_entry.setdefault(step.entry.partition(":")[2], []).append(step.name)
+    for module, names in by_entry.items():
+        record = tmp_path / f"{module}.log"
+        subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, check=True, capture_output=True,
+                       env={**os.environ, CODE_ENV: str(record)})
+        loaded = set(recorded_reads(record))
+        assert f"{module.replace('.', '/')}.py" in loaded
+        for name in names:
+            assert loaded <= _declared(stages[name]), (name, sorted(loaded - _declared(stages[name])))
+
+
+@pytest.mark.slow
+def test_each_section_of_a_run_loaded_and_read_only_what_its_step_declares(smoke_run):
+    """The kernels of a real run (smoke profile) recorded the code they loaded and the results they read."""
+    stages = _stages()
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    for name, section in manifest["sections"].items():
+        declared = _declared(stages[f"paper-{name}"])
+        assert set(section["code"]) <= declared, (name, sorted(set(section["code"]) - declared))
+        assert set(section["reads"]) <= declared, (name, sorted(set(section["reads"]) - declared))

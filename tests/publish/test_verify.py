@@ -1,0 +1,51 @@
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from replicate import cli
+from replicate.io.errors import ReplicateError
+from replicate.publish import verify
+
+
+@pytest.mark.slow
+def test_verify_recomputes_the_sample_and_fails_on_the_one_number_made_to_disagree(smoke_run, tmp_path):
+    committed = tmp_path / "committed"
+    shutil.copytree(smoke_run, committed)
+    table = committed / "03_clustering-kmeans" / "clustering_kmeans.csv"
+    rows = pd.read_csv(table, float_precision="round_trip")
+    rows.loc[0, "CA"] += 0.001  # one committed number disagrees
+    rows.to_csv(table, index=False)
+    report = tmp_path / "report"
+    code = cli.main(["verify", "--sample", "1", "--steps", "paper run", "--out", str(report), "--run", str(committed)])
+    assert code == 1
+    summary = pd.read_csv(report / "summary.csv")
+    assert summary["step"].tolist() == ["paper run"]
+    assert summary.loc[0, "differing"] == 1 and summary.loc[0, "within_tolerance"] == 0
+    # every other number (losses, every grid cell of both methods, the baselines) came out bit for bit
+    assert summary.loc[0, "identical"] == summary.loc[0, "compared"] - 1 > 50
+    off = pd.read_csv(report / "not-identical.csv")
+    assert off[["table", "column"]].values.tolist() == [["03_clustering-kmeans/clustering_kmeans.csv", "CA"]]
+    info = json.loads((report / "verification.json").read_text())
+    assert info["sample"] == 1 and info["machine"]["family"] and info["counts"]["paper run"]["differing"] == 1
+    assert str(tmp_path) not in (report / "not-identical.csv").read_text()
+
+
+def test_verify_refuses_a_sample_below_one_and_a_missing_run(tmp_path):
+    with pytest.raises(ReplicateError, match="at least 1"):
+        verify.verify(sample=0)
+    with pytest.raises(ReplicateError, match="no committed run"):
+        verify.paper_run(1, tmp_path, run=str(tmp_path / "nowhere"))
+
+
+def test_the_reproducibility_page_shows_the_latest_verification(tmp_path):
+    assert "No verification is committed" in verify.markdown(tmp_path)
+    pd.DataFrame([{"step": "paper run", "compared": 1234, "identical": 1200, "within_tolerance": 30,
+                   "differing": 4}]).to_csv(tmp_path / "summary.csv", index=False)
+    (tmp_path / "verification.json").write_text(json.dumps({
+        "date": "2026-12-02", "sample": 2, "seconds": 900.0,
+        "machine": {"cpu": "AMD EPYC", "cores": 2, "family": "AuthenticAMD x86_64 avx2"}}))
+    text = verify.markdown(tmp_path)
+    assert "2026-12-02, sample 2; machine: AMD EPYC, 2 cores, CPU family `AuthenticAMD x86_64 avx2`; 15 minutes" in text
+    assert "| paper run | 1,234 | 1,200 | 30 | 4 |" in text
