@@ -114,7 +114,8 @@ def stability_sample(sample: int, scratch: Path) -> list[pd.DataFrame]:
     committed = committed_folder(f"results/{stability.STUDY}") / f"{PAPER_DATASET}.csv"
     if not committed.is_file():
         raise ReplicateError(f"no committed stability study at {relative(committed)}.")
-    names = [r["name"] for r in readings()]
+    studied = set(read_table(committed)["reading"])  # the study trains a part of the readings file
+    names = [r["name"] for r in readings() if r["name"] in studied]
     chosen = [names[int(i)] for i in np.unique(np.linspace(0, len(names) - 1, sample).round())]
     progress.report(f"verify: stability, {len(chosen)} readings, seed 0")
     out = scratch / "stability.csv"

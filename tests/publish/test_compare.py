@@ -60,3 +60,17 @@ def test_floats_round_trip_exactly(tmp_path):
     values = [x, 1 / 3, 2 ** -1074, 1e300 / 7]
     pd.DataFrame({"seed": range(4), "CA": values}).to_csv(tmp_path / "t.csv", index=False)
     assert read_table(tmp_path / "t.csv")["CA"].tolist() == values
+
+
+def test_an_integer_key_matches_the_same_key_read_as_float():
+    # a committed column with a missing value is read as floats (300.0); the re-computed one as ints (300)
+    committed = _grid([0.70, 0.72, 0.74]).assign(limit=[300.0, 300.0, np.nan])
+    recomputed = _grid([0.70], seeds=(0,)).assign(limit=[300])
+    assert _outcomes(compare(recomputed, committed, same_family=True)) == ["identical"]
+
+
+def test_a_trained_number_a_rounding_away_is_within_tolerance_even_outside_a_one_seed_band():
+    committed = _grid([0.2112990021705627], seeds=(1,))  # a committed row written with 16 digits
+    recomputed = _grid([0.21129900217056274], seeds=(1,))
+    trained = lambda t: pd.Series(True, index=t.index)  # noqa: E731
+    assert _outcomes(compare(recomputed, committed, same_family=False, trained=trained)) == ["within tolerance"]
