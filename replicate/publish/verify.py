@@ -190,4 +190,24 @@ def markdown(folder: str | os.PathLike | None = None) -> str:
     head = (f"Latest verification: {info['date']}, sample {info['sample']}; machine: {info['machine']['cpu']}, "
             f"{info['machine']['cores']} cores, CPU family `{info['machine']['family']}`; "
             f"{info['seconds'] / 60:.0f} minutes.")
-    return head + "\n\n" + "\n".join(lines)
+    return head + "\n\n" + "\n".join(lines) + _details(target / "not-identical.csv")
+
+
+def _details(path: Path) -> str:
+    """How far the numbers within tolerance are, and which numbers differ."""
+    if not path.is_file():
+        return ""
+    rows = read_table(path)
+    out = []
+    close = rows[rows["outcome"] == "within tolerance"]
+    if len(close):
+        # Python's float() rounds correctly; pandas' converters of a mixed column may not
+        a, b = (close[c].astype(str).map(float) for c in ("recomputed", "committed"))
+        worst = ((a - b).abs() / b.abs().clip(lower=1.0)).max()
+        out.append(f"The largest relative difference among the numbers within tolerance is {worst:.1e}.")
+    off = rows[rows["outcome"] == "differing"]
+    if len(off):
+        listed = [f"`{r.table}` {r.column} {r.recomputed} (committed: {r.committed})" for r in off.head(5).itertuples()]
+        more = f" and {len(off) - 5} more" if len(off) > 5 else ""
+        out.append(f"Differing: {'; '.join(listed)}{more}.")
+    return ("\n\n" + " ".join(out)) if out else ""

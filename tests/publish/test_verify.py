@@ -49,3 +49,10 @@ def test_the_reproducibility_page_shows_the_latest_verification(tmp_path):
     text = verify.markdown(tmp_path)
     assert "2026-12-02, sample 2; machine: AMD EPYC, 2 cores, CPU family `AuthenticAMD x86_64 avx2`; 15 minutes" in text
     assert "| paper run | 1,234 | 1,200 | 30 | 4 |" in text
+    pd.DataFrame([{"row": "a", "column": "silhouette", "recomputed": 0.07908511161804199,
+                   "committed": 0.0790851116180419, "outcome": "within tolerance", "step": "paper run", "table": "t.csv"},
+                  {"row": "b", "column": "status", "recomputed": "ok", "committed": "warning", "outcome": "differing",
+                   "step": "paper run", "table": "b.csv"}]).to_csv(tmp_path / "not-identical.csv", index=False)
+    text = verify.markdown(tmp_path)
+    assert "largest relative difference among the numbers within tolerance is 9.7e-17" in text
+    assert "Differing: `b.csv` status ok (committed: warning)." in text
