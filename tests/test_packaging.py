@@ -75,3 +75,13 @@ def test_the_wheel_carries_the_data_files_and_works_outside_the_checkout(tmp_pat
     assert used.returncode == 0, used.stderr[-2000:]
     where, counts = used.stdout.split()[0], used.stdout.split()[1:]
     assert where.startswith(str(target)) and counts == ["13", "9"]
+
+
+def test_the_published_site_has_the_repository_link_and_the_graph_status():
+    root = Path(__file__).resolve().parents[1]
+    flow = yaml.safe_load((root / ".github" / "workflows" / "pages.yml").read_text())
+    steps = flow["jobs"]["build"]["steps"]
+    script = "\n".join(s.get("run", "") for s in steps)
+    assert '--repository "${{ github.server_url }}/${{ github.repository }}"' in script
+    assert '".[reproduce]"' in script  # DVC, for the status table of the reproducibility page
+    assert steps[0]["with"]["fetch-depth"] == 0  # the commit that made each result
