@@ -36,10 +36,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any as _Any
 
 from .io.errors import DatasetError, ParameterError, ReplicateError, TrainingError  # noqa: F401
-from .io.paths import record_code_at_exit as _record_code_at_exit
+from .io.paths import record_code as _record_code
 from .io.progress import ReportHandler
 
-_record_code_at_exit()  # only when $REPLICATE_CODE_FILE is set: the code a step loaded (replicate.io.paths)
+_record_code()  # only when $REPLICATE_CODE_FILE is set: the code a step loaded (replicate.io.paths)
 
 #: The face, loaded on first use (``rp.tl`` ...): ``import replicate.io.memory`` in a benchmark's child
 #: process, or ``replicate datasets``, then costs no scanpy, scikit-learn or matplotlib import.

@@ -107,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "verify":
             steps = tuple(args.steps)
             if args.only_current:
-                steps = tuple(s for s in steps if s in verify.current_steps())
+                current = verify.current_steps()  # one `dvc status` for all of them
+                steps = tuple(s for s in steps if s in current)
                 if not steps:
                     print("verify: no step of the sample is current (replicate status): nothing to compare")
                     return 0

@@ -5,7 +5,7 @@ Every read of a committed folder (``results/why``, ``benchmarks/results``, ...) 
 ``replicate run`` sets it for each notebook it executes, so which committed results a section
 reads is recorded from what its code loads, never typed by hand. In the same way, when
 ``$REPLICATE_CODE_FILE`` is set, the interpreter appends at exit the package modules it loaded and
-the fact files it read (:func:`loaded_code`): a section's, or a study step's, dependency on code.
+the fact files it read (:func:`record_code`): a section's, or a study step's, dependency on code.
 """
 
 from __future__ import annotations
@@ -17,12 +17,16 @@ from pathlib import Path
 
 from .errors import ReplicateError
 
-__all__ = ["READS_ENV", "CODE_ENV", "loaded_code", "note_code", "record_code_at_exit", "project_root", "relative", "study_dir", "committed", "recorded_reads"]
+__all__ = ["READS_ENV", "CODE_ENV", "loaded_code", "note_code", "record_code", "project_root", "relative", "study_dir", "committed", "recorded_reads"]
 
 #: Environment variable naming the file each read committed folder is appended to.
 READS_ENV = "REPLICATE_READS_FILE"
 #: Environment variable naming the file the loaded modules and read fact files are appended to at exit.
 CODE_ENV = "REPLICATE_CODE_FILE"
+
+
+def _module_path(name: str, package: bool) -> str:
+    return name.replace(".", "/") + ("/__init__.py" if package else ".py")
 
 
 def loaded_code() -> list[str]:
@@ -33,7 +37,7 @@ def loaded_code() -> list[str]:
         spec = getattr(module, "__spec__", None) if key == "__main__" else None
         name = spec.name if spec is not None else key
         if module is not None and (name == "replicate" or name.startswith("replicate.")):
-            out.add(name.replace(".", "/") + ("/__init__.py" if hasattr(module, "__path__") else ".py"))
+            out.add(_module_path(name, hasattr(module, "__path__")))
     return sorted(out)
 
 
@@ -49,7 +53,7 @@ def note_code(path: str) -> None:
         _append(target, [path])
 
 
-def record_code_at_exit() -> None:
+def record_code() -> None:
     """When ``$REPLICATE_CODE_FILE`` is set, append :func:`loaded_code` to it now, each package module
     as it is imported (an audit hook: nothing is lost when a kernel is killed rather than shut
     down), and :func:`loaded_code` again at exit (which names a module run with ``python -m``)."""
@@ -63,10 +67,8 @@ def record_code_at_exit() -> None:
         if event != "import" or not isinstance(args[0], str) or not args[0].startswith("replicate."):
             return
         where = package.joinpath(*args[0].split(".")[1:])
-        if where.is_dir():
-            _append(target, [args[0].replace(".", "/") + "/__init__.py"])
-        elif where.with_suffix(".py").is_file():
-            _append(target, [args[0].replace(".", "/") + ".py"])
+        if where.is_dir() or where.with_suffix(".py").is_file():
+            _append(target, [_module_path(args[0], where.is_dir())])
 
     sys.addaudithook(on_import)
     atexit.register(lambda: _append(target, loaded_code()))

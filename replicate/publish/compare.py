@@ -80,11 +80,7 @@ def _band(committed: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame
 
 
 def _same(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
-        return True
-    if pd.isna(a) and pd.isna(b):
-        return True
-    return bool(a == b)
+    return bool(pd.isna(a) and pd.isna(b)) or bool(a == b)
 
 
 def compare(recomputed: pd.DataFrame, committed: pd.DataFrame, *, same_family: bool,

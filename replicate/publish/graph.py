@@ -23,8 +23,9 @@ import json
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import yaml
 
@@ -37,8 +38,8 @@ from .pipeline import PER_METHOD, expand_sections, run_dir
 __all__ = ["Step", "READS", "FACTS", "RECORDS", "steps", "code_of", "render", "main"]
 
 #: The fact files every step may read (small, rarely edited); the dataset registry is tracked per entry.
-FACTS = ("replicate/data/claims.toml", "replicate/data/fingerprints.toml", "replicate/data/grids.toml",
-         "replicate/data/paper.toml", "replicate/data/profiles.toml", "replicate/data/stability.toml")
+FACTS = tuple(f"replicate/data/{p.name}" for p in sorted((Path(__file__).parents[1] / "data").glob("*.toml"))
+              if p.name != "datasets.toml")
 #: The committed study folders each section of the paper run reads (a test checks them against the reads a
 #: run records, :func:`replicate.io.paths.committed`).
 READS = {"02_vae": ("results/stability",), "05_table1": ("results/why",), "06_claims": ("results/why",),
@@ -63,7 +64,6 @@ class Step:
     datasets: tuple[str, ...] = ()
     deps: tuple[str, ...] = ()  # upstream committed results, notebooks
     machine_specific: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def _study_steps() -> list[Step]:
@@ -98,16 +98,16 @@ def _paper_steps() -> list[Step]:
     prof = profiles()["paper"]
     chosen = all_methods() if prof.get("methods") == "all" else list(prof["methods"])
     run = run_dir(prof["dataset"], "paper").as_posix()
+    planned = expand_sections(chosen)
     out, earlier = [], []
-    for name, section, fixed in expand_sections(chosen):
+    for name, section, fixed in planned:
         cmd = f"replicate run --profile paper --sections {section}"
         if section == PER_METHOD:
             cmd += f" --methods {fixed['method']}"
-        reads = tuple(r for r in READS.get(section, ()) if r)
         out.append(Step(f"paper-{name}", cmd, f"notebook:{section}", (f"{run}/{name}",), (prof["dataset"],),
-                        (f"notebooks/{section}.ipynb", *reads, *earlier)))
+                        (f"notebooks/{section}.ipynb", *READS.get(section, ()), *earlier)))
         if section != PER_METHOD:
-            earlier = [f"{run}/{n}" for n, _, _ in expand_sections(chosen) if n.split("-")[0] <= section]
+            earlier = [f"{run}/{n}" for n, _, _ in planned if n.split("-")[0] <= section]
     return out
 
 
@@ -130,7 +130,7 @@ def steps() -> list[Step]:
     return _study_steps() + _paper_steps() + _benchmark_steps()
 
 
-_NOTEBOOK_IMPORT = re.compile(r"^(?:import replicate.*|from replicate[\w.]* import .*)$", re.M)
+_PACKAGE_IMPORT = re.compile(r"^(?:import replicate.*|from replicate[\w.]* import .*)$", re.M)
 
 
 def _loader(entry: str) -> str:
@@ -139,12 +139,12 @@ def _loader(entry: str) -> str:
         return f"import {target}"
     if kind == "notebook":
         text = (project_root() / "notebooks" / f"{target}.md").read_text(encoding="utf-8")
-        lines = sorted(set(_NOTEBOOK_IMPORT.findall(text)))
+        lines = sorted(set(_PACKAGE_IMPORT.findall(text)))
         spaces = sorted(set(re.findall(r"\brp\.(pp|tl|pl|VAEConfig|VAEModel)\b", text)))
         return "\n".join(["import replicate as rp", *lines, *(f"rp.{s}" for s in spaces)])
     # a benchmark script: the package modules it imports at its top
     text = (project_root() / target).read_text(encoding="utf-8")
-    return "\n".join(sorted(set(re.findall(r"^(?:import replicate.*|from replicate[\w.]* import .*)$", text, re.M))))
+    return "\n".join(sorted(set(_PACKAGE_IMPORT.findall(text))))
 
 
 @cache

@@ -113,26 +113,22 @@ def run_dir(dataset: str, profile: str, results: str | os.PathLike = "results") 
 
 
 
-def code_identity(code: list[str]) -> str:
-    """Hash of the package files a section loaded (``replicate/method/latents.py``, ...): names and bytes."""
+def reads_identity(paths: list[str]) -> str:
+    """Hash of repository paths a section depended on, names and bytes: a committed folder it read
+    (``results/why``: each of its files) or a package file it loaded (``replicate/method/latents.py``)."""
     h = hashlib.sha256()
-    for name in sorted(code):
-        f = project_root() / name
+    for name in sorted(paths):
+        target = project_root() / name
         h.update(name.encode())
-        h.update(f.read_bytes() if f.is_file() else b"(missing)")
+        files = sorted(f for f in target.glob("*") if f.is_file()) if target.is_dir() else [target]
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes() if f.is_file() else b"(missing)")
     return h.hexdigest()
 
 
-def reads_identity(reads: list[str]) -> str:
-    """Hash of the committed folders a section read (``results/why``, ...): names and bytes of their files."""
-    h = hashlib.sha256()
-    for folder in sorted(reads):
-        h.update(folder.encode())
-        for f in sorted((project_root() / folder).glob("*")):
-            if f.is_file():
-                h.update(f.name.encode())
-                h.update(f.read_bytes())
-    return h.hexdigest()
+#: The package files a section loaded are hashed the same way as the folders it read.
+code_identity = reads_identity
 
 
 def _data_identity(dataset: str) -> str:
@@ -278,7 +274,7 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
         # a part of the run (one step of the study graph): the other sections keep their entries
         kept = [m for m in all_methods() if m in set(old.get("methods", [])) | set(chosen)]
         names = {n for n, _, _ in plan} | set(previous)
-        manifest.update(methods=kept, sections={k: v for k, v in previous.items()},
+        manifest.update(methods=kept, sections=dict(previous),
                         order=[n for n, _, _ in expand_sections(kept) if n in names])
     start = time.perf_counter()
     for i, (name, section, fixed) in enumerate(plan, 1):
