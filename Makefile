@@ -36,10 +36,11 @@ quick: install
 book:
 	$(BIN)/replicate book --run $(RUN)
 
-## the study graph (dvc.yaml): rebuild whatever is stale, in order; say what is current; re-compute a sample
-# DVC runs each step's command with the environment's `python` and `replicate` first on the PATH.
+## the study graph (dvc.yaml): rebuild whatever is not current, in order, timing each step
+## (results/rebuild/times.csv; benchmarks only with `replicate rebuild --machine-specific`);
+## say what is current; re-compute a sample
 reproduce: install-test
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+	$(BIN)/replicate rebuild
 
 status: install-test
 	$(BIN)/replicate status

@@ -5,6 +5,8 @@ Prints, all measured in this one process so the ratios are fair:
   latent, run by replicate.grid.execute (joblib over all cores), with a per-method breakdown (sum of
   the cells' own fit seconds, and their statuses);
 - the speed-up of that parallel run over a plain serial loop of run_cell on the same cells;
+- with ``--dask``, the same grid on a Dask LocalCluster of 2 single-threaded workers: its wall
+  time, speed-up over the serial loop, and whether every score equals the joblib run's;
 - the peak memory of Affinity Propagation (O(n^2)) at 4,271 cells, in a child process
   (the process's own high-water mark, replicate.io.memory, and tracemalloc's peak of the allocations made by the fit);
 - the projected wall time of the full grid x 10 latents of 2,100 cells (target: < 30 min on 2 cores).
@@ -68,6 +70,13 @@ def serial_loop(name: str, Z: np.ndarray, y: np.ndarray, methods: list[str], thi
     for cell in cells:
         run_cell(Z, y, cell.method, cell.params, n_clusters=cell.n_clusters, random_state=cell.random_state)
     return time.perf_counter() - t0
+
+
+def identical_numbers(a, b) -> bool:
+    """Whether two runs of the same cells gave bit-identical scores (cells matched by key)."""
+    cols = ["CA", "NMI", "ARI", "clusters_found", "noise_cells", "status"]
+    x, z = a.set_index("key")[cols].sort_index(), b.set_index("key")[cols].sort_index()
+    return bool(x.index.equals(z.index) and x.equals(z))
 
 
 def breakdown(table) -> None:
@@ -171,8 +180,15 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
                 started = time.perf_counter() - t0
-                dwall, _ = parallel_run(name, Z, y, args.methods, args.thin, scheduler=cluster.scheduler_address)
-            print(f"  Dask LocalCluster(2 workers):     {fmt(dwall)} wall (+{started:.1f} s cluster start)")
+                dwall, dtable = parallel_run(name, Z, y, args.methods, args.thin, scheduler=cluster.scheduler_address)
+            same = identical_numbers(table, dtable)
+            line = f"  Dask LocalCluster(2 workers):     {fmt(dwall)} wall (+{started:.1f} s cluster start)"
+            if "serial_wall_s" in entry:
+                line += f" -> speed-up {entry['serial_wall_s'] / dwall:.2f}x over the serial loop"
+            print(line + f"; every number identical to joblib's: {same}")
+            entry.update(dask_workers=2, dask_wall_s=dwall, dask_start_s=started, dask_identical=same)
+            if "serial_wall_s" in entry:
+                entry["dask_speed_up"] = entry["serial_wall_s"] / dwall
 
     if not args.no_memory:
         Z, y = latents[next(iter(latents))] if args.latent else mixture(args.memory_cells)

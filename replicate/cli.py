@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from .io import datasets
 from .io.errors import ReplicateError
 from .io.facts import registry
-from .publish import book, pipeline, status, verify
+from .publish import book, pipeline, rebuild, status, verify
 from .publish.params import parse_value
 from .studies import generalisation, stability, why
 
@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
                           help="only the steps that `replicate status` says are current (CI)")
     p_verify.add_argument("--out", default=None, help="folder of the report (default results/verify)")
     p_verify.add_argument("--run", default=verify.PAPER_RUN, help=f"the committed run (default {verify.PAPER_RUN})")
+    p_rebuild = sub.add_parser("rebuild", help="re-make every step of the study graph that is not current, timed",
+                               description=rebuild.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_rebuild.add_argument("steps", nargs="*", help="only these steps of dvc.yaml (default: every one not current)")
+    p_rebuild.add_argument("--machine-specific", action="store_true",
+                           help="also the benchmarks (they measure this machine)")
+    p_rebuild.add_argument("--dry-run", action="store_true", help="list the steps, make nothing")
     sub.add_parser("datasets", help="list the registered datasets")
     p_fetch = sub.add_parser("fetch", help="download a registered dataset into the data folder")
     p_fetch.add_argument("name")
@@ -96,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"book built: open {html / 'index.html'}")
         elif args.command == "study":
             return STUDIES[args.name](args.args)
+        elif args.command == "rebuild":
+            made = rebuild.rebuild(args.steps, machine_specific=args.machine_specific, dry_run=args.dry_run)
+            print(f"{len(made)} steps {'to make' if args.dry_run else 'made'}; their times: {rebuild.TIMES}")
         elif args.command == "status":
             table = status.status()
             counts = table["state"].value_counts()

@@ -32,6 +32,7 @@ from .performance import markdown as performance_markdown
 from .compare import RELATIVE
 from .status import markdown as status_markdown
 from .verify import markdown as verification_markdown
+from .rebuild import markdown as rebuild_markdown
 from .pipeline import PER_METHOD, notebook_parameters
 
 __all__ = ["build", "substitutions", "write_toc", "write_run_info"]
@@ -177,6 +178,7 @@ def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
     out["profiles_table"] = _profiles_table()
     out["study_status"], out["verification"] = status_markdown(), verification_markdown()
     out["verify_relative"] = f"{RELATIVE:g}"
+    out["rebuild_times"] = rebuild_markdown()
     for name, info in registry().items():
         for field in ("cells", "genes", "labels", "genes_differ"):
             if field in info:

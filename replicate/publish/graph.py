@@ -118,7 +118,8 @@ def _benchmark_steps() -> list[Step]:
             Step("benchmark-vae-speed-run2", f"{py}/vae_speed.py --no-keras --parallel-seeds 0 --bf16-quality 0 "
                  "--json benchmarks/results/vae_speed_run2.json", "script:benchmarks/vae_speed.py",
                  ("benchmarks/results/vae_speed_run2.json",), machine_specific=True),
-            Step("benchmark-clustering-speed", f"{py}/clustering_speed.py --json benchmarks/results/clustering_speed.json",
+            Step("benchmark-clustering-speed",
+                 f"{py}/clustering_speed.py --dask --json benchmarks/results/clustering_speed.json",
                  "script:benchmarks/clustering_speed.py", ("benchmarks/results/clustering_speed.json",),
                  machine_specific=True),
             Step("benchmark-scaling", f"{py}/scaling.py --json benchmarks/results/scaling.json",

@@ -1,0 +1,59 @@
+"""`replicate rebuild` on a small DVC project of its own: what is not current is made, in order, and timed."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from replicate import cli
+from replicate.io.errors import ReplicateError
+from replicate.publish import rebuild, status
+
+from .test_status import GRAPH, project  # noqa: F401  (the fixture)
+
+BROKEN = """  broken:
+    cmd: python -c "raise SystemExit(3)"
+    deps: [out.txt]
+    outs:
+    - broken.txt:
+        cache: false
+"""
+
+
+@pytest.fixture
+def here(project, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(rebuild, "project_root", lambda: project)
+    return project
+
+
+def test_rebuild_makes_what_is_not_current_in_order_and_times_each_step(here, capsys):
+    (here / "in.txt").write_text("b")  # `made` is stale, `never` was never made
+    assert rebuild.pending() == ["made", "never"]
+    assert rebuild.rebuild(dry_run=True) == ["made", "never"] and not (here / rebuild.TIMES).exists()
+    assert cli.main(["rebuild"]) == 0
+    assert (here / "out.txt").read_text() == "B" and (here / "other.txt").read_text() == "x"
+    assert set(status.status()["state"]) == {"current"} and rebuild.pending() == []
+    times = pd.read_csv(here / rebuild.TIMES)
+    assert list(times.columns) == rebuild.COLUMNS and list(times["step"]) == ["made", "never"]
+    assert (times["seconds"] > 0).all() and (times["vae_cache_entries"] >= 0).all()
+    assert "2 steps made" in capsys.readouterr().out
+    # named steps are made even when current; the newest row of each step is the one shown
+    rebuild.rebuild(["made"])
+    assert len(pd.read_csv(here / rebuild.TIMES)) == 3 and list(rebuild.latest()["step"]) == ["made", "never"]
+    page = rebuild.markdown()
+    assert "**2** steps timed" in page and "| `made` |" in page and str(here) not in page
+
+
+def test_a_failing_step_stops_the_rebuild_and_keeps_what_was_made(here):
+    (here / "dvc.yaml").write_text(GRAPH + BROKEN)
+    (here / "in.txt").write_text("c")
+    with pytest.raises(ReplicateError, match="dvc repro --single-item broken.*run the same command again"):
+        rebuild.rebuild()
+    assert list(pd.read_csv(here / rebuild.TIMES)["step"]) == ["made", "never"]  # made before it, recorded
+    assert rebuild.pending() == ["broken"]
+
+
+def test_unknown_steps_and_nothing_timed(here):
+    with pytest.raises(ReplicateError, match="no step nope in dvc.yaml"):
+        rebuild.pending(["nope"])
+    assert "No step of the study graph has been timed" in rebuild.markdown()
