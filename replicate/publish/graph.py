@@ -6,8 +6,9 @@ test fails when the committed file is not what this module writes). Each step de
 - **code**: the package files its entry point loads, measured in a fresh interpreter
   (:func:`code_of`): the modules a study's command imports, or those a section notebook's imports
   and ``rp.*`` namespaces load -- an edit to a plot that a step never draws leaves it current;
-- **facts**: the fact files (``replicate/data/*.toml``; the dataset registry by the entry of each
-  data set it loads, so the data are named by their hash);
+- **facts**: the fact files (``replicate/data/*.toml``) its code reads (:func:`facts_of`: a file whose
+  name a loaded module passes to ``load_toml``), so an edit to the claims' rules leaves the stability
+  study current; the dataset registry by the entry of each data set it loads (the data by hash);
 - **upstream results**: the committed folders it reads (:data:`READS`, checked against what a run
   records) and, for a section, the earlier sections of its run (they share trained VAEs through
   the latent store).
@@ -35,11 +36,13 @@ from ..method.clustering import methods as all_methods
 from ..studies import generalisation, why
 from .pipeline import PER_METHOD, expand_sections, run_dir
 
-__all__ = ["Step", "READS", "FACTS", "RECORDS", "steps", "code_of", "render", "main"]
+__all__ = ["Step", "READS", "FACTS", "RECORDS", "steps", "code_of", "facts_of", "render", "main"]
 
-#: The fact files every step may read (small, rarely edited); the dataset registry is tracked per entry.
+#: The fact files (the dataset registry is tracked per entry, as DVC params).
 FACTS = tuple(f"replicate/data/{p.name}" for p in sorted((Path(__file__).parents[1] / "data").glob("*.toml"))
               if p.name != "datasets.toml")
+#: How the package reads a fact file: ``load_toml("<name>")`` (replicate.io.facts), always with a literal name.
+_FACT_READ = re.compile(r'\bload_toml\(\s*"(\w+)"\s*\)')
 #: The committed study folders each section of the paper run reads (a test checks them against the reads a
 #: run records, :func:`replicate.io.paths.committed`).
 READS = {"02_vae": ("results/stability",), "05_table1": ("results/why",), "06_claims": ("results/why",),
@@ -50,7 +53,8 @@ READS = {"02_vae": ("results/stability",), "05_table1": ("results/why",), "06_cl
 RECORDS = {"results/pbmc2100-top2000/paper/manifest.json": "the paper run's bookkeeping, updated by each of its steps",
            f"results/why/{PAPER_DATASET}-other-cpu.csv": "the first study run, on another machine: a record",
            f"results/why/{PAPER_DATASET}-other-cpu-history.csv": "its loss histories",
-           "results/verify": "the latest `replicate verify` report"}
+           "results/verify": "the latest `replicate verify` report",
+           "results/rebuild": "the measured time of each step `replicate rebuild` made"}
 
 
 @dataclass(frozen=True)
@@ -159,11 +163,20 @@ def code_of(entry: str) -> tuple[str, ...]:
     return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def facts_of(code: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The fact files that the package files ``code`` can read (each ``load_toml`` name among them), in
+    :data:`FACTS` order; a test checks them against what real runs record."""
+    names = {n for path in code for n in _FACT_READ.findall((project_root() / path).read_text(encoding="utf-8"))}
+    return tuple(f for f in FACTS if Path(f).stem in names)
+
+
 def _stage(step: Step) -> dict:
-    code = [c for c in code_of(step.entry) if not c.startswith("replicate/data/")]
+    loaded = code_of(step.entry)
+    code = [c for c in loaded if not c.startswith("replicate/data/")]
+    facts = set(facts_of(code)) | {c for c in loaded if c in FACTS}  # and any read while importing
     if step.entry.startswith("script:"):
         code = [step.entry.partition(":")[2], *code]
-    stage: dict = {"cmd": step.cmd, "deps": [*code, *FACTS, *step.deps]}
+    stage: dict = {"cmd": step.cmd, "deps": [*code, *(f for f in FACTS if f in facts), *step.deps]}
     if step.datasets:
         stage["params"] = [{"replicate/data/datasets.toml": list(step.datasets)}]
     stage["outs"] = [{o: {"cache": False}} for o in step.outs]

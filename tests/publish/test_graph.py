@@ -59,6 +59,20 @@ def _declared(stage: dict) -> set[str]:
     return set(stage["deps"]) | {"replicate/data/datasets.toml"}
 
 
+def test_each_step_depends_on_the_fact_files_its_code_reads_only():
+    stages = _stages()
+    assert graph.facts_of(["replicate/paper/claims.py"]) == ("replicate/data/claims.toml",)
+    assert graph.facts_of(["replicate/io/paths.py"]) == ()
+    # the claims' rules are read by the claims page, not by the stability study
+    assert "replicate/data/claims.toml" in stages["paper-06_claims"]["deps"]
+    assert "replicate/data/claims.toml" not in stages["stability"]["deps"]
+    assert "replicate/data/stability.toml" in stages["stability"]["deps"]
+    for name, stage in stages.items():
+        code = [d for d in stage["deps"] if d.startswith("replicate/") and d.endswith(".py")]
+        facts = [d for d in stage["deps"] if d.startswith("replicate/data/")]
+        assert set(graph.facts_of(code)) <= set(facts) <= set(graph.FACTS), name
+
+
 @pytest.mark.slow
 def test_each_study_step_loads_only_the_code_it_declares(tmp_path):
     stages = _stages()
