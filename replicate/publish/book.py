@@ -19,7 +19,7 @@ import nbformat
 import yaml
 
 from ..io.errors import ReplicateError
-from ..io.facts import paper, profiles, registry
+from ..io.facts import PAPER_DATASET, paper, profiles, registry
 from ..io.paths import project_root
 from ..io.provenance import run_info, run_info_markdown, scrub_notebook
 from ..paper.claims import rules
@@ -33,6 +33,7 @@ from .compare import RELATIVE
 from .status import markdown as status_markdown
 from .verify import markdown as verification_markdown
 from .rebuild import markdown as rebuild_markdown
+from .pages.verdict import markdown as verdict_markdown
 from .pipeline import PER_METHOD, notebook_parameters
 
 __all__ = ["build", "substitutions", "write_toc", "write_run_info"]
@@ -145,7 +146,19 @@ def _profiles_table() -> str:
     return "\n".join(lines)
 
 
-def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
+def _verdict(run: Path | None, manifest: dict[str, Any]) -> str:
+    """The introduction's verdict line: only a run on the paper's cells, with Table 1 and the claims, gives one."""
+    dataset = manifest.get("dataset", "")
+    if dataset != PAPER_DATASET:
+        return (f"*This book comes from a run on `{dataset or 'an unnamed data set'}`, not on the paper's cells "
+                f"(`{PAPER_DATASET}`), so it gives no verdict on the replication: the committed study run does.*")
+    done = {name for name, s in manifest.get("sections", {}).items() if s.get("status") == "done"}
+    if run is None or not {"05_table1", "06_claims"} <= done:
+        return "*This run has no Table 1 and claims sections, so no verdict.*"
+    return verdict_markdown(run)
+
+
+def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str, str]:
     """The facts prose pages quote (``{{ name }}``), from the run's manifest and the data files.
 
     Besides versions and the paper's facts, every registered data set's shape is there as
@@ -179,6 +192,7 @@ def substitutions(manifest: dict[str, Any]) -> dict[str, str]:
     out["study_status"], out["verification"] = status_markdown(), verification_markdown()
     out["verify_relative"] = f"{RELATIVE:g}"
     out["rebuild_times"] = rebuild_markdown()
+    out["verdict"] = _verdict(run, manifest)
     for name, info in registry().items():
         for field in ("cells", "genes", "labels", "genes_differ"):
             if field in info:
@@ -205,7 +219,8 @@ def write_performance(folder: Path) -> Path:
     return path
 
 
-def _write_config(stage: Path, manifest: dict[str, Any], repository: str | None = None) -> str:
+def _write_config(stage: Path, manifest: dict[str, Any], repository: str | None = None,
+                  run: Path | None = None) -> str:
     """Fill in the substitutions and, when a repository URL is known, the repository link and launch buttons.
 
     The one setting is ``repository.url`` in ``book/_config.yml`` (or ``replicate book
@@ -215,7 +230,7 @@ def _write_config(stage: Path, manifest: dict[str, Any], repository: str | None 
     """
     path = stage / "_config.yml"
     config = yaml.safe_load(path.read_text())
-    config.setdefault("parse", {})["myst_substitutions"] = substitutions(manifest)
+    config.setdefault("parse", {})["myst_substitutions"] = substitutions(manifest, run)
     repo = config.setdefault("repository", {})
     url = (repository if repository is not None else repo.get("url") or "").strip()
     html = config.setdefault("html", {})
@@ -288,7 +303,7 @@ def build(run: str | Path, *, strict: bool = True, repository: str | None = None
     write_toc(stage, sections)
     write_run_info(stage, info)
     write_performance(stage)
-    url = _write_config(stage, info, repository)
+    url = _write_config(stage, info, repository, run)
     cmd = [_jupyter_book(), "build", "--all", str(stage)]
     if strict:
         cmd[3:3] = ["-W", "-n", "--keep-going"]
