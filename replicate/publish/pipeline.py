@@ -37,7 +37,7 @@ from ..io.provenance import machine, scrub_notebook, versions
 from ..method.clustering import methods as all_methods
 from .params import check, parse_value
 
-__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "notebook_dir", "notebook_parameters",
+__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "run_dataset", "notebook_dir", "notebook_parameters",
            "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key", "run"]
 
 
@@ -104,6 +104,12 @@ def resolve_parameters(profile: str, dataset: str | None, overrides: dict[str, A
         out[section] = params
     return out
 
+
+
+def run_dataset(per_section: dict[str, dict[str, Any]]) -> str:
+    """The data set of a run: the one its sections declare (a section that reads only committed
+    studies, such as ``09_generalisation``, declares none)."""
+    return next(params["dataset"] for params in per_section.values() if "dataset" in params)
 
 
 def run_dir(dataset: str, profile: str, results: str | os.PathLike = "results") -> Path:
@@ -262,7 +268,7 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     ``log_output`` streams every cell's output (and the kernel's log) to the terminal instead.
     """
     per_section, chosen, plan = _plan(profile, dataset, dict(overrides or {}), sections, methods)
-    ds = per_section[sections[0]]["dataset"]
+    ds = run_dataset(per_section)
     out = run_dir(ds, profile, results)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"

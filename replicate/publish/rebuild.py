@@ -65,6 +65,7 @@ def record(row: dict, times: str | os.PathLike | None = None) -> Path:
     new = pd.DataFrame([row], columns=COLUMNS)
     if path.is_file():
         new = pd.concat([pd.read_csv(path), new], ignore_index=True)
+    new = new.astype({"vae_cache_entries": "Int64"})  # a count, also where an early row has none
     return store.atomic_write(path, lambda p: new.to_csv(p, index=False))
 
 

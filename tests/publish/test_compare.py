@@ -74,3 +74,12 @@ def test_a_trained_number_a_rounding_away_is_within_tolerance_even_outside_a_one
     recomputed = _grid([0.21129900217056274], seeds=(1,))
     trained = lambda t: pd.Series(True, index=t.index)  # noqa: E731
     assert _outcomes(compare(recomputed, committed, same_family=False, trained=trained)) == ["within tolerance"]
+
+
+def test_an_ill_posed_fit_is_within_tolerance_whatever_its_numbers_if_its_status_is_the_same():
+    message = "found 2 clusters where 8 were asked for; UserWarning: Graph is not fully connected, spectral..."
+    committed = _grid([0.3038, 0.72, 0.74]).assign(status=["warning", "ok", "ok"], message=[message, "", ""])
+    recomputed = committed.assign(CA=[0.3043, 0.73, 0.74])
+    rows = compare(recomputed, committed, same_family=True)
+    assert _outcomes(rows) == ["within tolerance", "differing", "identical"]  # only the ill-posed row is spared
+    assert _outcomes(compare(recomputed.assign(status="ok"), committed, same_family=True), "status")[0] == "differing"

@@ -12,7 +12,7 @@ import pytest
 from replicate import cli
 from replicate.io.errors import ParameterError, ReplicateError
 from replicate.paper.table1 import DEFAULT_READING
-from replicate.publish.pipeline import SECTIONS, resolve_parameters, run, run_dir
+from replicate.publish.pipeline import SECTIONS, resolve_parameters, run, run_dataset, run_dir
 
 
 def test_profiles_resolve_with_overrides():
@@ -20,6 +20,14 @@ def test_profiles_resolve_with_overrides():
     assert per["02_vae"]["epochs"] == 5 and per["02_vae"]["dataset"] == "pbmc68k-reduced"
     assert "epochs" not in per["01_data"]  # each notebook gets only the parameters it declares
     assert per["05_table1"]["profile"] == "smoke"
+
+
+def test_a_run_of_one_section_that_declares_no_dataset_is_still_a_run_on_its_profiles_data():
+    # 09_generalisation reads only the committed studies: `replicate run --sections 09_generalisation`
+    per = resolve_parameters("paper", None, {})
+    assert "dataset" not in per["09_generalisation"]
+    assert run_dataset(per) == "pbmc2100-top2000"
+    assert run_dataset(resolve_parameters("smoke", "pbmc2100-top2000", {})) == "pbmc2100-top2000"
 
 
 def test_unknown_override_names_the_real_parameters():
