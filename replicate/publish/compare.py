@@ -2,10 +2,13 @@
 
 The rule (stated on the reproducibility page and in ``replicate verify --help``):
 
-- **Same CPU family** (:func:`replicate.io.provenance.machine`): every number must be identical.
-  The study is deterministic on one machine (measured: seeds 0-1 of the paper profile re-made
-  every grid number and loss value bit for bit).
-- **Another CPU family, or a committed run that does not name its machine**: TensorFlow chooses
+- **Same CPU family and BLAS kernels** (:func:`replicate.publish.pipeline.run_machine`): every
+  number must be identical. The study is deterministic on one machine (measured: seeds 0-1 of the
+  paper profile re-made every grid number and loss value bit for bit). The feature flags that name
+  a family are not enough: OpenBLAS picks its kernels by CPU model, and two AMD EPYC machines of
+  one family re-made the paper run with the same VAEs (every loss identical) but 1 GMM, 12 OPTICS
+  and 11 spectral cells of the 1,390 grid cells with other scores (near-ties and near-singular fits).
+- **Another CPU family or BLAS, or a committed run that does not name them**: TensorFlow chooses
   other kernels, the floating-point sums run in another order and training, which is chaotic,
   ends in another VAE from the same seed (measured: VAE+K-means CA 73.0 and 75.7 on seeds 0 and 1
   where the committed run has 70.9 and 74.0). A number that does not depend on a trained network

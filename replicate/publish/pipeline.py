@@ -28,6 +28,7 @@ from typing import Any
 
 import nbformat
 import papermill as pm
+from threadpoolctl import threadpool_info
 
 from ..io import paths, progress, store
 from ..io.errors import ParameterError, ReplicateError
@@ -37,7 +38,7 @@ from ..io.provenance import machine, scrub_notebook, versions
 from ..method.clustering import methods as all_methods
 from .params import check, parse_value
 
-__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "run_dataset", "notebook_dir", "notebook_parameters",
+__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "run_dataset", "run_machine", "notebook_dir", "notebook_parameters",
            "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key", "run"]
 
 
@@ -104,6 +105,14 @@ def resolve_parameters(profile: str, dataset: str | None, overrides: dict[str, A
         out[section] = params
     return out
 
+
+
+def run_machine() -> dict[str, Any]:
+    """:func:`replicate.io.provenance.machine` and the BLAS kernels this process uses (OpenBLAS picks them by
+    CPU model, which the family's feature flags do not name; an ill-conditioned fit can depend on them)."""
+    blas = sorted({f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+                   if i.get("user_api") == "blas"})
+    return {**machine(), "blas": ", ".join(blas)}
 
 
 def run_dataset(per_section: dict[str, dict[str, Any]]) -> str:
@@ -275,7 +284,7 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     old = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     previous = old.get("sections", {})
     manifest: dict[str, Any] = {"profile": profile, "dataset": ds, "methods": chosen, "sections": {},
-                                "order": [name for name, _, _ in plan], "versions": versions(), "machine": machine()}
+                                "order": [name for name, _, _ in plan], "versions": versions(), "machine": run_machine()}
     if tuple(sections) != SECTIONS or methods is not None:
         # a part of the run (one step of the study graph): the other sections keep their entries
         kept = [m for m in all_methods() if m in set(old.get("methods", [])) | set(chosen)]

@@ -35,7 +35,7 @@ from ..io.errors import ReplicateError
 from ..io.facts import PAPER_DATASET
 from ..io.paths import committed as committed_folder
 from ..io.paths import project_root, relative, study_dir
-from ..io.provenance import machine, versions
+from ..io.provenance import versions
 from ..studies import stability
 from ..studies.readings import readings
 from . import pipeline
@@ -66,7 +66,10 @@ def _scratch_cache(folder: Path) -> Iterator[None]:
 
 
 def _same_family(recorded: dict[str, Any] | None) -> bool:
-    return bool(recorded) and recorded.get("family") == machine()["family"]
+    """Bit for bit is expected only where the CPU family and the BLAS kernels are both the recorded ones: a
+    record that names no BLAS kernels (made before they were recorded) is compared as another machine."""
+    here = pipeline.run_machine()
+    return bool(recorded) and all(recorded.get(k) == here[k] for k in ("family", "blas"))
 
 
 def _trained_rows(section: str) -> Any:
@@ -174,7 +177,7 @@ def verify(*, sample: int = 2, steps: tuple[str, ...] = ("paper run", "stability
     store.atomic_write(target / "summary.csv", lambda p: summary.to_csv(p, index=False))
     store.atomic_write(target / "not-identical.csv", lambda p: differing.to_csv(p, index=False))
     store.write_json(target / "verification.json", {
-        "date": dt.date.today().isoformat(), "sample": sample, "steps": list(steps), "machine": machine(),
+        "date": dt.date.today().isoformat(), "sample": sample, "steps": list(steps), "machine": pipeline.run_machine(),
         "versions": versions(), "seconds": round(time.perf_counter() - start, 1),
         "counts": summary.set_index("step").to_dict(orient="index")})
     return summary
@@ -192,8 +195,8 @@ def markdown(folder: str | os.PathLike | None = None) -> str:
     lines += [f"| {r.step} | {r.compared:,} | {r.identical:,} | {r.within_tolerance:,} | {r.differing:,} |"
               for r in summary.itertuples()]
     head = (f"Latest verification: {info['date']}, sample {info['sample']}; machine: {info['machine']['cpu']}, "
-            f"{info['machine']['cores']} cores, CPU family `{info['machine']['family']}`; "
-            f"{info['seconds'] / 60:.0f} minutes.")
+            f"{info['machine']['cores']} cores, CPU family `{info['machine']['family']}`, BLAS "
+            f"`{info['machine'].get('blas') or 'not recorded'}`; {info['seconds'] / 60:.0f} minutes.")
     return head + "\n\n" + "\n".join(lines) + _details(target / "not-identical.csv")
 
 

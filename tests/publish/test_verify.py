@@ -47,7 +47,8 @@ def test_the_reproducibility_page_shows_the_latest_verification(tmp_path):
         "date": "2026-12-02", "sample": 2, "seconds": 900.0,
         "machine": {"cpu": "AMD EPYC", "cores": 2, "family": "AuthenticAMD x86_64 avx2"}}))
     text = verify.markdown(tmp_path)
-    assert "2026-12-02, sample 2; machine: AMD EPYC, 2 cores, CPU family `AuthenticAMD x86_64 avx2`; 15 minutes" in text
+    assert ("2026-12-02, sample 2; machine: AMD EPYC, 2 cores, CPU family `AuthenticAMD x86_64 avx2`, "
+            "BLAS `not recorded`; 15 minutes") in text
     assert "| paper run | 1,234 | 1,200 | 30 | 4 |" in text
     pd.DataFrame([{"row": "a", "column": "silhouette", "recomputed": 0.07908511161804199,
                    "committed": 0.0790851116180419, "outcome": "within tolerance", "step": "paper run", "table": "t.csv"},
@@ -56,3 +57,14 @@ def test_the_reproducibility_page_shows_the_latest_verification(tmp_path):
     text = verify.markdown(tmp_path)
     assert "largest relative difference among the numbers within tolerance is 9.7e-17" in text
     assert "Differing: `b.csv` status ok (committed: warning)." in text
+
+
+def test_bit_for_bit_is_expected_only_on_the_recorded_family_and_blas_kernels():
+    from replicate.publish.pipeline import run_machine
+
+    here = run_machine()
+    assert "blas" in here and here["blas"]  # numpy's OpenBLAS, its version and kernel core
+    assert verify._same_family(here)
+    assert not verify._same_family({k: v for k, v in here.items() if k != "blas"})  # a record without them
+    assert not verify._same_family({**here, "blas": "openblas 0.3.31 SkylakeX"})
+    assert not verify._same_family(None)
