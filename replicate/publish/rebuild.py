@@ -113,13 +113,15 @@ def markdown(times: str | os.PathLike | None = None) -> str:
     table = latest(times)
     if table.empty:
         return "*No step of the study graph has been timed yet: `replicate rebuild` records each step it makes.*"
-    lines = ["| step | minutes | date | commit | VAE cache entries at start | load average at start |",
-             "|---|---:|---|---|---:|---:|"]
+    lines = ["| step | minutes | VAE cache entries at start | load average at start |", "|---|---:|---:|---:|"]
     for row in table.itertuples():
         entries = "–" if pd.isna(row.vae_cache_entries) else f"{int(row.vae_cache_entries)}"
         load = "–" if pd.isna(row.load_average) else f"{row.load_average:.1f}"
-        lines.append(f"| `{row.step}` | {row.seconds / 60:.1f} | {row.date} | {row.commit} | {entries} | {load} |")
+        lines.append(f"| {row.step} | {row.seconds / 60:.1f} | {entries} | {load} |")
     machines = ", ".join(sorted({f"{r.cpu}, {r.cores} cores" for r in table.itertuples()}))
-    head = (f"**{len(table)}** steps timed, **{table['seconds'].sum() / 3600:.2f} h** in all, on {machines} "
-            "(wall time of `dvc repro --single-item <step>`, kernel start-ups included).")
+    dates, commits = sorted(set(table["date"])), list(dict.fromkeys(table["commit"]))
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    made = commits[0] if len(commits) == 1 else f"{commits[0]} to {commits[-1]}"
+    head = (f"**{len(table)}** steps timed, **{table['seconds'].sum() / 3600:.2f} h** in all, on {machines}, {when} "
+            f"(checkouts {made}; wall time of `dvc repro --single-item <step>`, kernel start-ups included).")
     return head + "\n\n" + "\n".join(lines)
