@@ -14,6 +14,21 @@ __all__ = ["results_dir", "load", "vae_table", "bf16_sentence", "clustering_tabl
            "markdown"]
 
 
+def _parallel_lines(clu: dict) -> list[str]:
+    """What running the grid's cells side by side bought (joblib, and Dask's 2 workers), per latent."""
+    lines = []
+    for name, entry in clu.get("latents", {}).items():
+        if "serial_wall_s" in entry:
+            lines.append(f"On the {name} latent, a serial loop over the cells took {entry['serial_wall_s']:.0f} s and "
+                         f"joblib on all cores {entry['parallel_wall_s']:.0f} s (speed-up {entry['speed_up']:.2f}).")
+        if "dask_wall_s" in entry:
+            ratio = f", speed-up {entry['dask_speed_up']:.2f} over the serial loop" if "dask_speed_up" in entry else ""
+            lines.append(f"A Dask LocalCluster of {entry['dask_workers']} single-threaded workers ran the {name} grid in "
+                         f"{entry['dask_wall_s']:.0f} s (+{entry['dask_start_s']:.0f} s to start the cluster){ratio}; "
+                         f"every score identical to joblib's: {'yes' if entry['dask_identical'] else 'no'}.")
+    return ["", " ".join(lines)] if lines else []
+
+
 def results_dir() -> Path:
     """``benchmarks/results`` of the checkout (the committed benchmark figures)."""
     return paths.committed("benchmarks/results")
@@ -166,8 +181,9 @@ def markdown(folder: Path) -> str:
     if clu:
         parts += ["", "## Clustering grids", f"Measured {machine(clu)}, scikit-learn {clu.get('sklearn', '?')}.", "",
                   "Every setting of the paper's grids on synthetic 32-dimensional latents (8 Gaussian clusters), run "
-                  "by `replicate.execution` on all cores; per method, the summed seconds of its fits.", "",
+                  "by `replicate.grid.execute` on all cores; per method, the summed seconds of its fits.", "",
                   _md_table(clustering_table(clu))]
+        parts += _parallel_lines(clu)
         if clu.get("ap_memory"):
             m = clu["ap_memory"]
             parts += ["", f"Affinity propagation at {m['cells']:,} cells (the paper's setting) peaked at "

@@ -46,3 +46,15 @@ def test_markdown_renders_the_runs_and_says_when_nothing_ran(monkeypatch, tmp_pa
     assert "within seed noise" in page
     monkeypatch.setattr(performance, "load", lambda name: None)
     assert "No benchmark has been run yet" in performance.markdown(tmp_path)
+
+
+def test_the_parallel_speed_ups_of_the_clustering_grid_are_quoted_from_the_benchmark():
+    from replicate.publish.performance import _parallel_lines
+
+    entry = {"serial_wall_s": 30.0, "parallel_wall_s": 20.0, "speed_up": 1.5, "dask_workers": 2, "dask_wall_s": 18.0,
+             "dask_start_s": 2.2, "dask_identical": True, "dask_speed_up": 30.0 / 18.0}
+    text = " ".join(_parallel_lines({"latents": {"synthetic 2100 x 32": entry}}))
+    assert "serial loop over the cells took 30 s and joblib on all cores 20 s (speed-up 1.50)" in text
+    assert "2 single-threaded workers ran the synthetic 2100 x 32 grid in 18 s" in text and "speed-up 1.67" in text
+    assert "identical to joblib's: yes" in text
+    assert _parallel_lines({"latents": {"x": {"parallel_wall_s": 5.0}}}) == []
