@@ -38,8 +38,9 @@ from ..io.provenance import machine, scrub_notebook, versions
 from ..method.clustering import methods as all_methods
 from .params import check, parse_value
 
-__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "run_dataset", "run_machine", "notebook_dir", "notebook_parameters",
-           "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key", "run"]
+__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "run_dataset", "run_machine", "notebook_dir",
+           "notebook_parameters", "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key",
+           "run"]
 
 
 #: Section notebooks in dependency order.

@@ -31,7 +31,8 @@ def rule() -> dict[str, Any]:
 
 def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise ReplicateError(f"{path.name} is missing from {path.parent.name}: re-run `replicate run` for that section.")
+        raise ReplicateError(f"{path.name} is missing from {path.parent.name}: re-run `replicate run` for that "
+                             "section.")
     return pd.read_csv(path)
 
 
