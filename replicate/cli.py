@@ -1,17 +1,18 @@
-"""Command line: ``replicate run | book | study | status | verify | datasets | fetch``."""
+"""Command line: ``replicate run | book | recipe | study | status | verify | rebuild | datasets | fetch``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .io import datasets
 from .io.errors import ReplicateError
 from .io.facts import registry
-from .publish import book, pipeline, rebuild, status, verify
+from .publish import book, pipeline, rebuild, recipe_book, status, verify
 from .publish.params import parse_value
-from .studies import generalisation, stability, why
+from .studies import generalisation, recipe, stability, why
 
 #: ``replicate study <name>``: each study's own command line (``python -m replicate.studies.<name>``).
 STUDIES: dict[str, Callable[[list[str] | None], int]] = {
@@ -38,6 +39,25 @@ def _sections(text: str | None) -> tuple[str, ...]:
     return tuple(s for s in pipeline.SECTIONS if s in chosen)  # always in dependency order
 
 
+def _recipe_parser(sub: Any) -> None:
+    p = sub.add_parser("recipe", help="the paper's recipe on your own labelled file, with its own verdict book",
+                       description=recipe.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", help="a .h5ad (give --label-key), scDeepCluster/10x .h5, or a registered name")
+    p.add_argument("--label-key", default=None, help="the column of .obs with the cell types (.h5ad files)")
+    p.add_argument("--genes", type=int, default=recipe.N_GENES,
+                   help=f"keep this many most variable genes of a file with more (default {recipe.N_GENES}; "
+                        "0 keeps all)")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(recipe.SEEDS),
+                   help="VAE seeds (default %(default)s)")
+    p.add_argument("--matched", action="store_true", help="also the fingerprint-matched VAE reading")
+    p.add_argument("--no-scvi", action="store_true", help="leave scVI out (PCA + K-means and Leiden still run)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="VAE epochs other than the paper's 30, for a quick look (the book says so)")
+    p.add_argument("--out", default=None, help="the run's folder (default recipe-<file name>)")
+    p.add_argument("--force", action="store_true", help="re-make every table even when already there")
+    p.add_argument("--no-book", action="store_true", help="only the tables")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replicate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p_book.add_argument("--repository", default=None,
                         help="the repository's URL for the repository link and Binder/Colab launch buttons "
                              "(default: repository.url in book/_config.yml; '' for none)")
+    _recipe_parser(sub)
     p_study = sub.add_parser("study", help="run one of the committed studies into results/<study>/",
                              description="The arguments after the study's name are its own; see "
                                          "`replicate study <name> --help`.")
@@ -100,6 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "book":
             html = book.build(args.run, repository=args.repository)
             print(f"book built: open {html / 'index.html'}")
+        elif args.command == "recipe":
+            result = recipe.run(args.dataset, label_key=args.label_key, n_genes=args.genes or None, seeds=args.seeds,
+                                matched=args.matched, scvi=not args.no_scvi, epochs=args.epochs, out=args.out,
+                                force=args.force)
+            print(recipe_book.headline_of(result))
+            if not args.no_book:
+                html = recipe_book.build(result)
+                print(f"book built: open {html / 'index.html'}")
         elif args.command == "study":
             return STUDIES[args.name](args.args)
         elif args.command == "rebuild":

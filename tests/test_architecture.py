@@ -18,7 +18,7 @@ PACKAGE = ROOT / "replicate"
 #: Folders from the lowest to the highest; "" is the face (pp, tl, pl, cli).
 LAYERS = ("io", "method", "grid", "paper", "studies", "publish", "")
 #: Imports allowed inside functions: optional or heavy dependencies, loaded only where used.
-DEFERRED = ("tensorflow", "keras", "scvi", "playwright")
+DEFERRED = ("tensorflow", "keras", "scvi", "lightning", "torch", "playwright")
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60
 
 

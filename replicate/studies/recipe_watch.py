@@ -1,0 +1,112 @@
+"""What the person waiting on a recipe run sees, and what each fit costs.
+
+- :func:`heartbeat`: a line at least every 15 s while a stage runs (a long clustering cell, scVI's
+  epochs), naming the stage, the elapsed time and the latest detail (e.g. scVI's epoch);
+- :func:`scvi_epochs`: scVI's epochs as that detail (:mod:`replicate.paper.scvi` trains with
+  Lightning's progress bar off; this adds a callback to its ``train`` call for the duration);
+- :func:`peak_memory`: the peak resident memory of this process during one fit, by resetting the
+  kernel's high-water mark first (Linux's ``/proc/self/clear_refs``; NaN where unavailable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..io import progress
+from ..io.memory import peak_rss_bytes
+
+__all__ = ["EVERY_S", "detail", "heartbeat", "scvi_epochs", "peak_memory"]
+
+#: Seconds between heartbeat lines.
+EVERY_S = 15.0
+#: The latest detail of the running stage (set by the work, read by the heartbeat).
+detail: dict[str, str] = {"text": ""}
+
+
+@contextlib.contextmanager
+def heartbeat(stage: str, *, every_s: float = EVERY_S) -> Iterator[None]:
+    """Report ``stage``, its elapsed time and :data:`detail` every ``every_s`` seconds until the block ends."""
+    stop, t0 = threading.Event(), time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            extra = f": {detail['text']}" if detail["text"] else ""
+            progress.report(f"{stage}: still running, {time.monotonic() - t0:.0f} s{extra}")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        detail["text"] = ""
+
+
+def _epoch_callback() -> Any:
+    from lightning.pytorch.callbacks import Callback
+
+    class EpochDetail(Callback):
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            detail["text"] = f"scVI epoch {trainer.current_epoch + 1} of {trainer.max_epochs}"
+
+    return EpochDetail()
+
+
+@contextlib.contextmanager
+def scvi_epochs(*, threads: int | None = None) -> Iterator[None]:
+    """While the block runs, every ``scvi.model.SCVI.train`` call reports its epochs through :data:`detail`
+    (and PyTorch uses ``threads`` threads when given; its own default otherwise)."""
+    try:
+        import scvi
+        import torch
+    except ImportError:  # nothing to watch
+        yield
+        return
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    original = scvi.model.SCVI.train
+
+    def train(self: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), _epoch_callback()]
+        return original(self, *args, **kwargs)
+
+    scvi.model.SCVI.train = train
+    try:
+        yield
+    finally:
+        scvi.model.SCVI.train = original
+        torch.set_num_threads(before)
+
+
+def _rss_bytes() -> float:
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024.0
+    return float("nan")
+
+
+@contextlib.contextmanager
+def peak_memory() -> Iterator[dict[str, float]]:
+    """Yields a dict filled when the block ends: ``peak_rss_mb`` (this process's peak during the block)
+    and ``rss_before_mb``; both NaN where the kernel's high-water mark cannot be reset."""
+    out = {"peak_rss_mb": float("nan"), "rss_before_mb": float("nan")}
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # 5: reset the peak resident set size to the current one
+        resettable = True
+    except OSError:
+        resettable = False
+    before = _rss_bytes()
+    try:
+        yield out
+    finally:
+        if resettable:
+            out.update(peak_rss_mb=round(peak_rss_bytes() / 2**20, 1), rss_before_mb=round(before / 2**20, 1))

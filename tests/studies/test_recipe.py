@@ -1,0 +1,64 @@
+"""The recipe on a labelled file the test makes: every table, the controls near chance, a resumed run."""
+
+from __future__ import annotations
+
+import json
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from replicate.io.errors import ParameterError
+from replicate.method.vae_config import VAEConfig
+from replicate.studies import recipe
+from replicate.studies.recipe_tables import RESCALED
+from tests.conftest import synthetic_counts
+
+
+def _h5ad(path, *, n_per: int = 60, key: str = "cell_type"):
+    X, y = synthetic_counts(n_per=n_per, n_genes=120, n_types=3)
+    obs = pd.DataFrame({key: [f"type {int(v)}" for v in y]}, index=[f"c{i}" for i in range(len(y))])
+    ad.AnnData(X.astype(np.float32), obs=obs).write_h5ad(path)
+    return path
+
+
+def test_the_recipes_folder_readings_and_latent_scale():
+    assert str(recipe.default_folder("data/my.cells.h5ad")) == "recipe-my"
+    assert recipe.readings() == {"default": VAEConfig(threads=1)}
+    assert recipe.readings(epochs=3)["default"].epochs == 3
+    assert recipe.reference_scale() > 0  # read from the committed generalisation study
+
+
+def test_a_file_without_labels_is_refused_naming_the_option(tmp_path):
+    path = _h5ad(tmp_path / "cells.h5ad")
+    with pytest.raises(ParameterError, match="--label-key"):
+        recipe.run(path, out=tmp_path / "out")
+    with pytest.raises(ParameterError, match="at least one VAE seed"):
+        recipe.run(path, label_key="cell_type", seeds=[], out=tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_the_recipe_runs_on_a_labelled_file_and_resumes(tmp_path):
+    path = _h5ad(tmp_path / "cells.h5ad")
+    out = tmp_path / "run"
+    result = recipe.run(path, label_key="cell_type", seeds=[0], epochs=3, scvi=False, out=out)
+    for name in ("rows.csv", "controls.csv", "verdicts.csv", "summary.csv", "recipe.json"):
+        assert (out / name).is_file(), name
+    info = json.loads((out / "recipe.json").read_text())
+    assert info["cells"] == 180 and info["labels"] == 3 and info["epochs"] == 3 and info["epochs_changed"]
+    assert str(tmp_path) not in (out / "recipe.json").read_text()  # no absolute path of this machine
+    table = result["summary"]
+    own = table[table["reading"] == "default"]
+    assert set(own["method"]) == {"affinity_propagation", "agglomerative", "birch", "gmm", "kmeans", "spectral"}
+    assert RESCALED in set(own["variant"])
+    # the controls sit at chance, far below the real latent's scores on these separable cells
+    km = own[own["method"] == "kmeans"].iloc[0]
+    assert km["ARI"] > 90 and abs(km["ARI random"]) < 15 and abs(km["ARI permuted"]) < 15
+    assert {"pca32+kmeans", "scanpy+leiden(count)"} <= set(table[table["reading"] == "baseline"]["method"])
+    assert set(result["verdicts"]["reading"]) == {"default"}
+    # a second run keeps the finished tables
+    stamps = {n: (out / n).stat().st_mtime_ns for n in ("rows.csv", "controls.csv")}
+    again = recipe.run(path, label_key="cell_type", seeds=[0], epochs=3, scvi=False, out=out)
+    assert {n: (out / n).stat().st_mtime_ns for n in stamps} == stamps
+    pd.testing.assert_frame_equal(again["summary"], result["summary"])
