@@ -34,9 +34,12 @@ from .status import markdown as status_markdown
 from .verify import markdown as verification_markdown
 from .rebuild import markdown as rebuild_markdown
 from .pages.verdict import markdown as verdict_markdown
+from .pages import controls as controls_page
+from . import exercises
+from .exercises import markdown as exercise_markdown
 from .pipeline import PER_METHOD, notebook_parameters
 
-__all__ = ["build", "substitutions", "write_toc", "write_run_info"]
+__all__ = ["ADDED", "build", "add_section", "substitutions", "write_toc", "write_run_info", "jupyter_book"]
 
 #: Prose pages of book/ around the executed sections, in reading order.
 BEFORE = ["methods"]
@@ -92,6 +95,23 @@ def prepare_page(path: Path, *, params: dict[str, Any], defaults: dict[str, Any]
                 cell.source = f"{head}: {title_suffix}\n{rest}"
             nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(_ran_with(params, defaults)))
             break
+    nbformat.write(nb, path)
+
+
+#: Sections the book adds to an executed page from committed results (so the page's run is not re-made):
+#: page -> (the function of the run folder that writes the section's Markdown, the heading it goes before).
+ADDED = {"05_table1": (controls_page.table1_markdown, "## How a setting is chosen"),
+         "09_generalisation": (lambda run: controls_page.generalisation_markdown(),
+                               "## The paper's comparative claims")}
+
+
+def add_section(path: Path, markdown: str, *, before: str | None = None) -> None:
+    """Insert ``markdown`` into the executed notebook at ``path`` as one Markdown cell, before the cell
+    with a line starting ``before`` (at the end when there is none, or ``before`` is None)."""
+    nb = nbformat.read(path, as_version=4)
+    at = next((i for i, c in enumerate(nb.cells) if before and c.cell_type == "markdown"
+               and any(line.startswith(before) for line in c.source.splitlines())), len(nb.cells))
+    nb.cells.insert(at, nbformat.v4.new_markdown_cell(markdown))
     nbformat.write(nb, path)
 
 
@@ -193,6 +213,7 @@ def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str
     out["verify_relative"] = f"{RELATIVE:g}"
     out["rebuild_times"] = rebuild_markdown()
     out["verdict"] = _verdict(run, manifest)
+    out["exercises_table"] = exercises.index_markdown()
     for name, info in registry().items():
         for field in ("cells", "genes", "labels", "genes_differ"):
             if field in info:
@@ -260,7 +281,8 @@ def _fix_launch_links(html_dir: Path, sections: list[str]) -> None:
             page.write_text(new, encoding="utf-8")
 
 
-def _jupyter_book() -> str:
+def jupyter_book() -> str:
+    """The jupyter-book executable of this environment (beside the interpreter, else on PATH)."""
     exe = Path(sys.executable).with_name("jupyter-book")
     if exe.exists():
         return str(exe)
@@ -290,6 +312,7 @@ def build(run: str | Path, *, strict: bool = True, repository: str | None = None
     stage = run / ".book.building"
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(project_root() / "book", stage, ignore=shutil.ignore_patterns("_build"))
+    exercise_list, made = exercises.exercises(), exercises.answers()
     for name in sections:
         page = stage / f"{name}.ipynb"
         shutil.copyfile(run / name / f"{name}.ipynb", page)
@@ -298,13 +321,18 @@ def build(run: str | Path, *, strict: bool = True, repository: str | None = None
         prepare_page(page, params=info["sections"][name].get("parameters", {}),
                      defaults=_defaults(section), title_suffix=suffix)
         scrub_notebook(page)  # runs made before paths were scrubbed at execution
+        if name in ADDED:
+            write, before = ADDED[name]
+            add_section(page, write(run), before=before)
+        for ex in (e for e in exercise_list if e["page"] == name):  # each chapter ends with its exercise
+            add_section(page, exercise_markdown(ex, made))
     for name in FROM_NOTEBOOKS:
         shutil.copyfile(project_root() / "notebooks" / f"{name}.md", stage / f"{name}.md")
     write_toc(stage, sections)
     write_run_info(stage, info)
     write_performance(stage)
     url = _write_config(stage, info, repository, run)
-    cmd = [_jupyter_book(), "build", "--all", str(stage)]
+    cmd = [jupyter_book(), "build", "--all", str(stage)]
     if strict:
         cmd[3:3] = ["-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -33,7 +33,8 @@ import yaml
 from ..io.facts import PAPER_DATASET, profiles
 from ..io.paths import project_root
 from ..method.clustering import methods as all_methods
-from ..studies import generalisation, why
+from ..studies import controls, generalisation, why
+from . import exercises
 from .pipeline import PER_METHOD, expand_sections, run_dir
 
 __all__ = ["Step", "READS", "FACTS", "RECORDS", "steps", "code_of", "facts_of", "render", "main"]
@@ -115,6 +116,20 @@ def _paper_steps() -> list[Step]:
     return out
 
 
+def _control_steps() -> list[Step]:
+    ds, ctl = PAPER_DATASET, "python -m replicate.studies.controls"
+    readings = (f"results/why/{ds}-readings.csv", f"results/why/{ds}-readings-summary.csv")
+    out = [Step("controls-table1", f"{ctl} --table1", "module:replicate.studies.controls",
+                (f"results/{controls.STUDY}/table1.csv",), (ds,), (controls.TABLE1, *readings))]
+    for data in generalisation.DATASETS:
+        out.append(Step(f"controls-{data}", f"{ctl} --datasets {data}", "module:replicate.studies.controls",
+                        (f"results/{controls.STUDY}/{data}.csv",), (data,), (f"results/generalisation/{data}.csv",)))
+    out.append(Step("exercises", "python -m replicate.publish.exercises", "exercises:replicate.publish.exercises",
+                    (f"results/{exercises.STUDY}/answers.json",), ("pbmc68k-reduced",),
+                    ("results/generalisation/reading.json",)))
+    return out
+
+
 def _benchmark_steps() -> list[Step]:
     py = "python benchmarks"
     return [Step("benchmark-vae-speed", f"{py}/vae_speed.py --json benchmarks/results/vae_speed.json",
@@ -132,7 +147,7 @@ def _benchmark_steps() -> list[Step]:
 
 def steps() -> list[Step]:
     """Every step, in an order that respects their dependencies."""
-    return _study_steps() + _paper_steps() + _benchmark_steps()
+    return _study_steps() + _paper_steps() + _control_steps() + _benchmark_steps()
 
 
 _PACKAGE_IMPORT = re.compile(r"^(?:import replicate.*|from replicate[\w.]* import .*)$", re.M)
@@ -142,8 +157,9 @@ def _loader(entry: str) -> str:
     kind, _, target = entry.partition(":")
     if kind == "module":
         return f"import {target}"
-    if kind == "notebook":
-        text = (project_root() / "notebooks" / f"{target}.md").read_text(encoding="utf-8")
+    if kind in ("notebook", "exercises"):  # what a notebook's or the exercises' code imports and calls
+        text = ((project_root() / "notebooks" / f"{target}.md").read_text(encoding="utf-8") if kind == "notebook"
+                else "\n".join([f"import {target}", *(e["code"] for e in exercises.exercises())]))
         lines = sorted(set(_PACKAGE_IMPORT.findall(text)))
         spaces = sorted(set(re.findall(r"\brp\.(pp|tl|pl|VAEConfig|VAEModel)\b", text)))
         return "\n".join(["import replicate as rp", *lines, *(f"rp.{s}" for s in spaces)])

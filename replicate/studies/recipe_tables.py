@@ -89,8 +89,10 @@ def headline(table: pd.DataFrame, verdicts: pd.DataFrame, *, cells: int) -> dict
     better = v["C9"] == SUPPORTED
     pca_ca = float(pca["CA"].iloc[0]) if len(pca) else np.nan
     word = "is" if better else "is not"
+    n = int(vae["scored"])
+    seeds = f"mean of {n} seeds" if n > 1 else "one seed"
     sentence = (f"On these {cells:,} cells the VAE route {word} better than PCA(32) + K-means: VAE + K-means CA "
-                f"{vae['CA']:.1f} (mean of {int(vae['scored'])} seeds) against {pca_ca:.1f}, "
+                f"{vae['CA']:.1f} ({seeds}) against {pca_ca:.1f}, "
                 f"{gap:+.1f} points, where the paper's claim C9 asks for at least {margin:g}.")
     return {"better": bool(better), "gap": gap, "vae_kmeans_CA": float(vae["CA"]), "pca_kmeans_CA": pca_ca,
             "margin": margin, "sentence": sentence}

@@ -180,3 +180,15 @@ def test_build_needs_a_finished_run_folder(tmp_path):
     with pytest.raises(ReplicateError, match="unfinished sections: all"):
         book.build(tmp_path)
     assert not (tmp_path / ".book.building").exists() and not (tmp_path / "book").exists()
+
+
+def test_a_section_goes_before_its_heading_or_at_the_end(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Table 1"),
+                                         nbformat.v4.new_markdown_cell("text\n## How a setting is chosen\nmore")])
+    path = tmp_path / "p.ipynb"
+    nbformat.write(nb, path)
+    book.add_section(path, "## Against chance", before="## How a setting is chosen")
+    book.add_section(path, "## Exercise")
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells]
+    assert cells[1] == "## Against chance" and cells[-1] == "## Exercise" and len(cells) == 4
+    assert set(book.ADDED) == {"05_table1", "09_generalisation"}

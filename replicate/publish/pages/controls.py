@@ -1,0 +1,112 @@
+"""The "against chance" sections the book adds to the Table 1 and generalisation pages: each score
+beside its negative controls (``results/controls/``, :mod:`replicate.studies.controls`) and scaled
+between the random-embedding control (0) and perfect agreement (1)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ...io import paths
+from ...method.controls import CONTROLS, scaled
+from ...paper.baselines import PCA_KMEANS
+from ...paper.table1 import DEFAULT_READING, LIVE, paper_table1
+from ...studies.controls import STUDY, TABLE1, table1_settings
+from ...studies.generalisation import DATASETS
+from ...studies.recipe_tables import RESCALED, summary
+
+__all__ = ["INTRO", "table1_frame", "table1_markdown", "generalisation_frame", "generalisation_markdown"]
+
+INTRO = ("Each score beside what chance gives on the same cells, computed live (`results/controls/`): "
+         "**random**, the same method and setting on a random embedding of the latent's shape (Gaussian, each "
+         "dimension with the latent's mean and s.d., seed 0) and **permuted**, the method's labelling of the "
+         "latent of VAE seed 0 scored against permuted labels. **Scaled** is the fraction of the way from the "
+         "random-embedding control (0) to perfect agreement (1). The live baselines are judged by the K-means "
+         "control at the paper's setting (the same number of clusters).")
+
+
+def _fmt(v: float, digits: int = 1) -> str:
+    return "–" if pd.isna(v) else f"{v:.{digits}f}"
+
+
+def _controls(name: str) -> pd.DataFrame | None:
+    path = paths.committed(f"results/{STUDY}") / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def table1_frame(run: str | Path) -> pd.DataFrame | None:
+    """Table 1's VAE rows and live baselines with both controls and the scaled CA and ARI (None before
+    ``results/controls/table1.csv`` exists)."""
+    controls = _controls("table1")
+    if controls is None:
+        return None
+    table = pd.read_csv(Path(run) / "05_table1" / "table1.csv")
+    ours = table[table["n"] > 0].copy()
+    keys = table1_settings(table)[["reading", "method", "parameters"]]
+    method_of = paper_table1().set_index("row")["method"]
+    ours["method"] = ours["row"].map(method_of).fillna("kmeans")  # a live baseline: judged by K-means
+    ours["parameters"] = [json.dumps(json.loads(s), sort_keys=True) if r in set(keys["reading"]) else "{}"
+                          for s, r in zip(ours["setting"].fillna("{}"), ours["reading"].fillna(""))]
+    ours["reading"] = ours["reading"].fillna(DEFAULT_READING)
+    controls = controls.assign(parameters=controls["parameters"].map(lambda s: json.dumps(json.loads(s), sort_keys=True)))
+    for control, short in zip(CONTROLS, ("random", "permuted")):
+        part = controls[controls["control"] == control][["reading", "method", "parameters", "CA", "ARI"]]
+        ours = ours.merge(part.rename(columns={"CA": f"CA {short}", "ARI": f"ARI {short}"}), how="left",
+                          on=["reading", "method", "parameters"])
+    for m in ("CA", "ARI"):
+        ours[f"{m} random"] *= 100
+        ours[f"{m} permuted"] *= 100
+        ours[f"{m} scaled"] = scaled(ours[f"ours_{m}"] / 100, ours[f"{m} random"] / 100)
+    return ours
+
+
+def table1_markdown(run: str | Path) -> str:
+    """The section added to the Table 1 page."""
+    frame = table1_frame(run)
+    if frame is None:
+        return ("## Against chance\n\n*The controls of Table 1 are not computed yet: "
+                "`replicate rebuild controls-table1`.*")
+    lines = ["| row | reading | selection | CA | CA random | CA permuted | CA scaled | ARI | ARI random | "
+             "ARI permuted | ARI scaled |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in frame.to_dict("records"):
+        reading = "" if r["selection"] == LIVE else r["reading"]
+        lines.append(f"| {r['row']} | {reading} | {r['selection']} | {_fmt(r['ours_CA'])} | {_fmt(r['CA random'])} | "
+                     f"{_fmt(r['CA permuted'])} | {_fmt(r['CA scaled'], 2)} | {_fmt(r['ours_ARI'])} | "
+                     f"{_fmt(r['ARI random'])} | {_fmt(r['ARI permuted'])} | {_fmt(r['ARI scaled'], 2)} |")
+    return "## Against chance\n\n" + INTRO + "\n\n" + "\n".join(lines)
+
+
+def generalisation_frame() -> pd.DataFrame | None:
+    """Per data set, the default reading's methods and PCA + K-means with their controls (None before any)."""
+    out = []
+    for name in DATASETS:
+        controls, path = _controls(name), paths.committed("results/generalisation") / f"{name}.csv"
+        if controls is None or not path.is_file():
+            continue
+        rows = pd.read_csv(path)
+        table = summary(rows[rows["reading"].isin([DEFAULT_READING, "baseline"])], controls)
+        keep = (table["reading"] == DEFAULT_READING) | (table["method"] == PCA_KMEANS)
+        out.append(table[keep].assign(dataset=name))
+    return pd.concat(out, ignore_index=True) if out else None
+
+
+def generalisation_markdown() -> str:
+    """The section added to the generalisation page."""
+    frame = generalisation_frame()
+    if frame is None:
+        return ("## Against chance\n\n*The controls of the generalisation study are not computed yet: "
+                "`replicate rebuild` (the `controls-<dataset>` steps).*")
+    lines = ["| data set | method | CA | CA random | CA scaled | ARI | ARI random | ARI permuted | ARI scaled |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in frame.to_dict("records"):
+        name = r["method"] + (", rescaled preference" if r["variant"] == RESCALED else "")
+        lines.append(f"| {r['dataset']} | {name} | {_fmt(r['CA'])} | {_fmt(r['CA random'])} | "
+                     f"{_fmt(r['CA scaled'], 2)} | {_fmt(r['ARI'])} | {_fmt(r['ARI random'])} | "
+                     f"{_fmt(r['ARI permuted'])} | {_fmt(r['ARI scaled'], 2)} |")
+    missing = [d for d in DATASETS if d not in set(frame["dataset"])]
+    note = f"\n\nNot computed yet: {', '.join(missing)}." if missing else ""
+    return ("## Against chance\n\n" + INTRO.replace("Each score", "Each data set's mean score over the VAE seeds")
+            + "\n\n" + "\n".join(lines) + note)
+
