@@ -213,7 +213,7 @@ def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str
     out["verify_relative"] = f"{RELATIVE:g}"
     out["rebuild_times"] = rebuild_markdown()
     out["verdict"] = _verdict(run, manifest)
-    out["exercises_table"] = exercises.index_markdown()
+    out["exercises_table"] = exercises.index_markdown(list(manifest.get("order", manifest.get("sections", {}))))
     for name, info in registry().items():
         for field in ("cells", "genes", "labels", "genes_differ"):
             if field in info:

@@ -73,13 +73,17 @@ def markdown(exercise: dict[str, Any], made: dict[str, Any] | None) -> str:
                    f"*Computed by the build: {entry['seconds']:.0f} s on {made.get('_machine', 'this machine')}.*\n```")
 
 
-def index_markdown() -> str:
-    """The exercises page's list: every exercise, its page and its measured run time."""
+def index_markdown(pages: list[str] | None = None) -> str:
+    """The exercises page's list: every exercise, its page and its measured run time; linked where its
+    page is in the book (``pages``: the run's sections; None: all)."""
     made = answers() or {}
     lines = ["| exercise | at the end of | run time |", "|---|---|---|"]
     for ex in exercises():
         t = f"{made[ex['label']]['seconds']:.0f} s" if ex["label"] in made else "not run yet"
-        lines.append(f"| {{ref}}`{ex['label']}` | {{doc}}`{ex['page']}` | {t} |")
+        if pages is None or ex["page"] in pages:
+            lines.append(f"| {{ref}}`{ex['title']} <{ex['label']}>` | {{doc}}`{ex['page']}` | {t} |")
+        else:
+            lines.append(f"| {ex['title']} | `{ex['page']}` (not in this run) | {t} |")
     return "\n".join(lines)
 
 
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         progress.report(f"[exercises] {ex['label']}: {made[ex['label']]['seconds']:.0f} s")
     out = Path(paths.study_dir(STUDY))
     out.mkdir(parents=True, exist_ok=True)
-    store.write_json(out / "answers.json", {**made, "_machine": machine().get("model", "")})
+    store.write_json(out / "answers.json", {**made, "_machine": f"{machine()['cpu']}, {machine()['cores']} cores"})
     return 0
 
 

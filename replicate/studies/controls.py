@@ -2,8 +2,9 @@
 the generalisation study and the recipe.
 
 For every setting a table reports (a method at a setting, on a VAE reading), two fits on the latent
-of that reading's VAE seed 0: the same method and setting on a random embedding of the latent's
-shape and scale, and the method's labelling of the real latent scored against permuted labels.
+of that reading's VAE seed 0 (trained with :data:`THREADS` TensorFlow threads): the same method and
+setting on a random embedding of the latent's shape and scale, and the method's labelling of the
+real latent scored against permuted labels.
 Results go to ``results/controls/`` (``python -m replicate.studies.controls``): ``table1.csv`` (every
 VAE setting of the committed Table 1) and ``<dataset>.csv`` per data set of the generalisation study
 (the settings of its committed rows), each written whole; the book shows them beside the scores.
@@ -21,6 +22,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from ..io import paths, progress, store
+from ..io.errors import ReplicateError
 from ..io.facts import PAPER_DATASET
 from ..method.cells import run_cell
 from ..method.controls import CONTROLS, permuted_labels, random_embedding
@@ -32,7 +34,7 @@ from . import recipe_watch
 from .generalisation import DATASETS
 from .why import matched_reading
 
-__all__ = ["STUDY", "TABLE1", "TIME_LIMIT_S", "control_rows", "table1_settings", "table1_controls",
+__all__ = ["STUDY", "TABLE1", "TIME_LIMIT_S", "THREADS", "control_rows", "table1_settings", "table1_controls",
            "dataset_controls", "main"]
 
 #: The study's folder under ``results/``.
@@ -80,8 +82,13 @@ def table1_settings(table: pd.DataFrame) -> pd.DataFrame:
     return grouped.rename("variant").reset_index()
 
 
+#: TensorFlow threads of a control's training: both cores of a 2-core machine (one training at a time
+#: here), and a fixed number so that the latent is the same on every machine with this CPU.
+THREADS = 2
+
+
 def _reading_config(reading: str) -> VAEConfig:
-    return VAEConfig(threads=1) if reading == DEFAULT_READING else replace(matched_reading()[1], threads=1)
+    return VAEConfig(threads=THREADS) if reading == DEFAULT_READING else replace(matched_reading()[1], threads=THREADS)
 
 
 def _latent(adata: Any, cfg: VAEConfig) -> np.ndarray:
@@ -104,10 +111,13 @@ def table1_controls(*, n_jobs: int = 2) -> pd.DataFrame:
 def dataset_controls(name: str, *, n_jobs: int = 2) -> pd.DataFrame:
     """The controls of the default reading's settings in the committed generalisation rows of ``name``."""
     rows = pd.read_csv(paths.committed("results/generalisation") / f"{name}.csv")
-    first = rows[(rows["reading"] == DEFAULT_READING) & (rows["seed"] == rows["seed"].min()) & rows["parameters"].notna()]
-    settings = first.drop_duplicates(["method", "parameters", "variant"])
+    vae = rows[(rows["reading"] == DEFAULT_READING) & rows["parameters"].notna()]
+    settings = vae[vae["seed"] == vae["seed"].min()].drop_duplicates(["method", "parameters", "variant"])
+    if settings.empty:
+        raise ReplicateError(f"results/generalisation/{name}.csv has no {DEFAULT_READING!r} rows to control; "
+                             f"run `replicate study generalisation --datasets {name}` first.")
     adata = prepare(name, n_genes=DATASETS[name])
-    mu = _latent(adata, VAEConfig(threads=1))
+    mu = _latent(adata, VAEConfig(threads=THREADS))
     return control_rows(mu, adata.obs["label"].to_numpy(), settings, n_jobs=n_jobs).assign(
         reading=DEFAULT_READING, dataset=name)
 

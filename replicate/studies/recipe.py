@@ -93,9 +93,10 @@ def _prepare(dataset: str | Path, label_key: str | None, n_genes: int | None) ->
 
 
 def _seed_rows(name: str, adata: Any, reading: str, cfg: VAEConfig, seed: int, reference_sq: float) -> pd.DataFrame:
-    # in a joblib (loky) worker, the training's own spawned process would inherit the start method
-    # "loky", which the standard library cannot find; "spawn" is what the training asks for anyway
-    multiprocessing.set_start_method("spawn", force=True)
+    if multiprocessing.get_start_method(allow_none=True) == "loky":
+        # in a joblib worker, the training's own spawned process would inherit the start method
+        # "loky", which the standard library cannot find; "spawn" is what the training asks for anyway
+        multiprocessing.set_start_method("spawn", force=True)
     return dataset_rows(name, adata, {reading: cfg}, [seed], reference_sq=reference_sq, scvi=False)
 
 

@@ -50,3 +50,9 @@ def test_every_exercise_runs_and_fills_its_solution():
         assert not re.search(r"\{\w+\}", text)
         if committed and ex["label"] in committed:  # the committed solution is the one this code computes
             assert set(committed[ex["label"]]["answer"]) == set(got["answer"]), ex["label"]
+
+
+def test_the_exercises_page_links_only_the_pages_of_the_run():
+    text = exercises.index_markdown(["01_data"])
+    assert "<ex-zscore>` | {doc}`01_data`" in text
+    assert "{doc}`04_baselines`" not in text and "`04_baselines` (not in this run)" in text
