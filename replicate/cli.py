@@ -97,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="'paper run' and/or 'stability' (default both)")
     p_verify.add_argument("--only-current", action="store_true",
                           help="only the steps that `replicate status` says are current (CI)")
+    p_verify.add_argument("--other-machine-reports", action="store_true",
+                          help="on a machine other than the committed run's (CPU family or BLAS), report differing "
+                               "numbers without failing (CI: trainings are chaotic across CPU kernels)")
     p_verify.add_argument("--out", default=None, help="folder of the report (default results/verify)")
     p_verify.add_argument("--run", default=verify.PAPER_RUN, help=f"the committed run (default {verify.PAPER_RUN})")
     p_rebuild = sub.add_parser("rebuild", help="re-make every step of the study graph that is not current, timed",
@@ -154,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(summary.to_string(index=False))
             if summary["differing"].sum():
                 print("verify: some numbers differ from the committed ones (see not-identical.csv)", file=sys.stderr)
+                if args.other_machine_reports and not verify.same_machine(args.run):
+                    print("verify: this machine is not the committed run's (CPU family or BLAS kernels): reported, "
+                          "not failed", file=sys.stderr)
+                    return 0
                 return 1
         elif args.command == "datasets":
             print(f"data folder: {datasets.data_dir()}")

@@ -46,3 +46,17 @@ def test_the_recipe_names_the_missing_label_key(tmp_path, capsys):
     assert "label_key 'cell_type' is not a column of .obs" in capsys.readouterr().err
     assert cli.main(["recipe", str(path), "--out", str(tmp_path / "r")]) == 2
     assert "--label-key" in capsys.readouterr().err
+
+
+def test_verify_reports_without_failing_only_on_another_machine(monkeypatch, capsys):
+    import pandas as pd
+
+    from replicate.publish import verify
+
+    monkeypatch.setattr(verify, "verify", lambda **kw: pd.DataFrame(
+        [{"step": "paper run", "compared": 3, "identical": 2, "within_tolerance": 0, "differing": 1}]))
+    for same, flag, code in ((False, True, 0), (True, True, 1), (False, False, 1)):
+        monkeypatch.setattr(verify, "same_machine", lambda run=None, same=same: same)
+        args = ["verify", "--steps", "paper run"] + (["--other-machine-reports"] if flag else [])
+        assert cli.main(args) == code
+    assert "reported, not failed" in capsys.readouterr().err

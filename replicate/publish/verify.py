@@ -42,7 +42,7 @@ from . import pipeline
 from .compare import OUTCOMES, compare, read_table
 from .status import status as graph_status
 
-__all__ = ["PAPER_RUN", "SECTIONS", "current_steps", "verify", "markdown", "paper_run", "stability_sample", "summary_table"]
+__all__ = ["PAPER_RUN", "SECTIONS", "current_steps", "same_machine", "verify", "markdown", "paper_run", "stability_sample", "summary_table"]
 
 #: The committed run that the paper-run step re-computes a sample of.
 PAPER_RUN = "results/pbmc2100-top2000/paper"
@@ -70,6 +70,12 @@ def _same_family(recorded: dict[str, Any] | None) -> bool:
     record that names no BLAS kernels (made before they were recorded) is compared as another machine."""
     here = pipeline.run_machine()
     return bool(recorded) and all(recorded.get(k) == here[k] for k in ("family", "blas"))
+
+
+def same_machine(run: str = PAPER_RUN) -> bool:
+    """Whether this machine is the committed run's (CPU family and BLAS kernels): where bit for bit is expected."""
+    manifest = json.loads((committed_folder(run) / "manifest.json").read_text())
+    return _same_family(manifest.get("machine"))
 
 
 def _trained_rows(section: str) -> Any:
