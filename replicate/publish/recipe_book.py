@@ -27,6 +27,7 @@ from ..paper.table1 import DEFAULT_READING  # noqa: E402
 from ..studies.recipe_tables import METRICS, RESCALED, SHORT, headline  # noqa: E402
 from .book import jupyter_book  # noqa: E402
 from .figures import WIDTH, theme  # noqa: E402
+from .pages.controls import fmt  # noqa: E402
 
 __all__ = ["label", "headline_of", "scores_figure", "verdict_page", "details_page", "build"]
 
@@ -76,21 +77,14 @@ def scores_figure(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _fmt(v: Any, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "–"
-    text = f"{v:.{digits}f}"
-    return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # no "-0.0"
-
-
 def _scores_table(table: pd.DataFrame) -> str:
     lines = ["| method | seeds scored | CA | CA scaled | NMI | NMI scaled | ARI | ARI scaled | status |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in table.to_dict("records"):
-        sd = f" ± {_fmt(r['CA sd'])}" if r["scored"] > 1 else ""
+        sd = f" ± {fmt(r['CA sd'])}" if r["scored"] > 1 else ""
         lines.append(f"| {label(r['method'], r['variant'], r['reading'])} | {r['scored']} of {r['seeds']} | "
-                     f"{_fmt(r['CA'])}{sd} | {_fmt(r['CA scaled'], 2)} | {_fmt(r['NMI'])} | {_fmt(r['NMI scaled'], 2)} | "
-                     f"{_fmt(r['ARI'])} | {_fmt(r['ARI scaled'], 2)} | {r['status']} |")
+                     f"{fmt(r['CA'])}{sd} | {fmt(r['CA scaled'], 2)} | {fmt(r['NMI'])} | {fmt(r['NMI scaled'], 2)} | "
+                     f"{fmt(r['ARI'])} | {fmt(r['ARI scaled'], 2)} | {r['status']} |")
     return "\n".join(lines)
 
 
@@ -100,7 +94,7 @@ def _controls_table(table: pd.DataFrame) -> str:
     lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for r in own.to_dict("records"):
         lines.append(f"| {label(r['method'], r['variant'], r['reading'])} | "
-                     + " | ".join(_fmt(r[c]) for c in cols) + " |")
+                     + " | ".join(fmt(r[c]) for c in cols) + " |")
     return "\n".join(lines)
 
 
@@ -155,14 +149,14 @@ def details_page(result: dict[str, Any], table: pd.DataFrame) -> str:
     stages = ", ".join(f"{k} {v / 60:.1f} min" for k, v in info["stage_seconds"].items())
     lines = ["| method | seconds per fit | peak memory (MB) | added by the fit (MB) |", "|---|---|---|---|"]
     for r in table[table["reading"] != "baseline"].drop_duplicates(["method", "variant"]).to_dict("records"):
-        lines.append(f"| {label(r['method'], r['variant'], r['reading'])} | {_fmt(r['seconds'], 2)} | "
-                     f"{_fmt(r.get('peak memory MB'), 0)} | {_fmt(r.get('memory added MB'), 0)} |")
+        lines.append(f"| {label(r['method'], r['variant'], r['reading'])} | {fmt(r['seconds'], 2)} | "
+                     f"{fmt(r.get('peak memory MB'), 0)} | {fmt(r.get('memory added MB'), 0)} |")
     vae = result["rows"].drop_duplicates(["reading", "seed"])["vae_seconds"].dropna()
     train = result["rows"].get("train_seconds", pd.Series(dtype=float)).dropna()
     return f"""# What ran
 
-Run on {info['date']}; stages: {stages}. VAE training {_fmt(vae.mean(), 0)} s per seed (30 epochs
-unless the warning on the first page says otherwise){'; scVI ' + _fmt(train.iloc[0], 0) + ' s' if len(train) else ''}.
+Run on {info['date']}; stages: {stages}. VAE training {fmt(vae.mean(), 0)} s per seed (30 epochs
+unless the warning on the first page says otherwise){'; scVI ' + fmt(train.iloc[0], 0) + ' s' if len(train) else ''}.
 Memory is the peak resident memory of the process during one fit of the method on the latent of seed
 {info['seeds'][0]} (it includes what the process already held).
 

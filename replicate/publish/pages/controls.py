@@ -17,7 +17,7 @@ from ...studies.controls import STUDY, TABLE1, table1_settings
 from ...studies.generalisation import DATASETS
 from ...studies.recipe_tables import RESCALED, summary
 
-__all__ = ["INTRO", "table1_frame", "table1_markdown", "generalisation_frame", "generalisation_markdown"]
+__all__ = ["INTRO", "fmt", "table1_frame", "table1_markdown", "generalisation_frame", "generalisation_markdown"]
 
 INTRO = ("Each score beside what chance gives on the same cells, computed live (`results/controls/`): "
          "**random**, the same method and setting on a random embedding of the latent's shape (Gaussian, each "
@@ -27,8 +27,9 @@ INTRO = ("Each score beside what chance gives on the same cells, computed live (
          "control at the paper's setting (the same number of clusters).")
 
 
-def _fmt(v: float, digits: int = 1) -> str:
-    if pd.isna(v):
+def fmt(v: float | None, digits: int = 1) -> str:
+    """A number as the book's tables print it: ``–`` when missing, never ``-0.0``."""
+    if v is None or pd.isna(v):
         return "–"
     text = f"{v:.{digits}f}"
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # no "-0.0"
@@ -84,14 +85,14 @@ def table1_markdown(run: str | Path) -> str:
     for reading, part in frame.groupby(frame["reading"].map(_short), sort=False):
         lines = ["| row | setting | CA | random | scaled | ARI | random | scaled |", "|---|---|---|---|---|---|---|---|"]
         for r in part.to_dict("records"):
-            lines.append(f"| {r['row'].removeprefix('VAE+')} | {_short(r['selection'])} | {_fmt(r['ours_CA'])} | "
-                         f"{_fmt(r['CA random'])} | {_fmt(r['CA scaled'], 2)} | {_fmt(r['ours_ARI'])} | "
-                         f"{_fmt(r['ARI random'])} | {_fmt(r['ARI scaled'], 2)} |")
+            lines.append(f"| {r['row'].removeprefix('VAE+')} | {_short(r['selection'])} | {fmt(r['ours_CA'])} | "
+                         f"{fmt(r['CA random'])} | {fmt(r['CA scaled'], 2)} | {fmt(r['ours_ARI'])} | "
+                         f"{fmt(r['ARI random'])} | {fmt(r['ARI scaled'], 2)} |")
         title = "The default reading and the live baselines" if reading == DEFAULT_READING else \
             "The fingerprint-matched reading" if reading == "matched" else reading
         blocks.append(f"**{title}**\n\n" + "\n".join(lines))
     perm = (f"The permuted-labels control gives CA {frame['CA permuted'].min():.1f} to {frame['CA permuted'].max():.1f} "
-            f"and ARI {_fmt(frame['ARI permuted'].min())} to {_fmt(frame['ARI permuted'].max())} across these rows "
+            f"and ARI {fmt(frame['ARI permuted'].min())} to {fmt(frame['ARI permuted'].max())} across these rows "
             "(every value in `results/controls/table1.csv`). *best by ARI (labels)*: chosen with the labels, "
             "optimistic.")
     return "## Against chance\n\n" + INTRO + "\n\n" + "\n\n".join(blocks) + "\n\n" + perm
@@ -126,15 +127,15 @@ def generalisation_markdown() -> str:
         lines = [f"| {m} (scaled) | " + " | ".join(heads) + " |", "|---|" + "---|" * len(names)]
         for name, part in frame.groupby("name", sort=False):
             by = part.set_index("dataset")
-            cells = [f"{_fmt(by.loc[d, m])} ({_fmt(by.loc[d, f'{m} scaled'], 2)})" if d in by.index else "–"
+            cells = [f"{fmt(by.loc[d, m])} ({fmt(by.loc[d, f'{m} scaled'], 2)})" if d in by.index else "–"
                      for d in names]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         km = frame[(frame["method"] == "kmeans") & (frame["variant"] != RESCALED)].set_index("dataset")
-        lines.append("| *random embedding, K-means* | " + " | ".join(_fmt(km.loc[d, f"{m} random"]) for d in names) + " |")
+        lines.append("| *random embedding, K-means* | " + " | ".join(fmt(km.loc[d, f"{m} random"]) for d in names) + " |")
         tables.append("\n".join(lines))
     missing = [d for d in DATASETS if d not in set(frame["dataset"])]
-    note = (f"\n\nThe permuted-labels control gives ARI {_fmt(frame['ARI permuted'].min())} to "
-            f"{_fmt(frame['ARI permuted'].max())} on every data set (`results/controls/<dataset>.csv`).")
+    note = (f"\n\nThe permuted-labels control gives ARI {fmt(frame['ARI permuted'].min())} to "
+            f"{fmt(frame['ARI permuted'].max())} on every data set (`results/controls/<dataset>.csv`).")
     note += f"\n\nNot computed yet: {', '.join(missing)}." if missing else ""
     return ("## Against chance\n\n" + INTRO.replace("Each score", "Each data set's mean score over the VAE seeds")
             + "\n\n" + "\n\n".join(tables) + note)
