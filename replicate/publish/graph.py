@@ -142,7 +142,13 @@ def _benchmark_steps() -> list[Step]:
                  "script:benchmarks/clustering_speed.py", ("benchmarks/results/clustering_speed.json",),
                  machine_specific=True),
             Step("benchmark-scaling", f"{py}/scaling.py --json benchmarks/results/scaling.json",
-                 "script:benchmarks/scaling.py", ("benchmarks/results/scaling.json",), machine_specific=True)]
+                 "script:benchmarks/scaling.py", ("benchmarks/results/scaling.json",), machine_specific=True),
+            # the clusterers' cost models, read (lazily, by replicate.method.budget) to refuse what cannot fit
+            Step("benchmark-clustering-cost",
+                 f"{py}/clustering_cost.py --json benchmarks/results/clustering_cost.json --write",
+                 "script:benchmarks/clustering_cost.py",
+                 ("benchmarks/results/clustering_cost.json", "replicate/data/clustering_costs.json"),
+                 machine_specific=True)]
 
 
 def steps() -> list[Step]:
