@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= quick
 DATASET ?= pbmc68k-reduced
+# sections run side by side once the VAE is trained (replicate run --jobs)
+JOBS ?= 2
 RUN := results/$(DATASET)/$(PROFILE)
 # setuptools prints a warning block about editable installs of a flat layout; nothing to act on
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet
@@ -30,7 +32,7 @@ browser:
 
 ## run the profile on the dataset, then build the book from that run
 quick: install
-	$(BIN)/replicate run --profile $(PROFILE) --dataset $(DATASET)
+	$(BIN)/replicate run --profile $(PROFILE) --dataset $(DATASET) --jobs $(JOBS)
 	$(BIN)/replicate book --run $(RUN)
 
 book:

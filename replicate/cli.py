@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--results", default="results", help="parent folder of runs (default: results)")
     p_run.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
     p_run.add_argument("--force", action="store_true", help="re-execute sections even when unchanged")
+    p_run.add_argument("--jobs", type=int, default=1, metavar="N",
+                       help="run the clustering sections and the baselines N at a time once the VAE is trained "
+                            "(default 1; the results are the same)")
     p_run.add_argument("--sections", default=None, metavar="S1,S2",
                        help=f"only these sections, e.g. 05_table1 (default all: {', '.join(pipeline.SECTIONS)})")
     p_run.add_argument("--methods", default=None, metavar="M1,M2",
@@ -119,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             pipeline.run(args.profile, args.dataset, overrides=_overrides(args.overrides), results=args.results,
-                         log_output=args.log_output, force=args.force, sections=_sections(args.sections),
+                         log_output=args.log_output, force=args.force, sections=_sections(args.sections), jobs=args.jobs,
                          methods=args.methods.split(",") if args.methods else None)
         elif args.command == "book":
             html = book.build(args.run, repository=args.repository)

@@ -19,10 +19,12 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from ..io.provenance import machine, scrub_notebook, versions
 from ..method.clustering import methods as all_methods
 from .params import check, parse_value
 
-__all__ = ["SECTIONS", "PER_METHOD", "expand_sections", "run_dataset", "run_machine", "notebook_dir",
+__all__ = ["SECTIONS", "PER_METHOD", "SIDE_BY_SIDE", "expand_sections", "run_dataset", "run_machine", "notebook_dir",
            "notebook_parameters", "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key",
            "run"]
 
@@ -51,6 +53,9 @@ SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1", "
 
 #: The section executed once per clustering method (its ``method`` parameter).
 PER_METHOD = "03_clustering"
+#: Sections that read only the data and the VAE's latents (through the cache), never each other:
+#: they may run side by side once 02_vae is done.
+SIDE_BY_SIDE = (PER_METHOD, "04_baselines")
 
 
 
@@ -223,7 +228,7 @@ def _execute(section: str, name: str, sec_dir: Path, params: dict[str, Any],
     os.environ[paths.CODE_ENV] = str(code_file.resolve())
     try:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(progress.follow(progress_file, lambda line: print(f"    {line}", flush=True),
+            stack.enter_context(progress.follow(progress_file, lambda line: print(f"    {name}: {line}", flush=True),
                                                 heartbeat=heartbeat, heartbeat_s=15.0))
             if not log_output:
                 stack.enter_context(_kernel_output_to(sec_dir / ".kernel.log"))
@@ -233,7 +238,7 @@ def _execute(section: str, name: str, sec_dir: Path, params: dict[str, Any],
         failed = sec_dir / f"{name}.failed.ipynb"
         relative_notebook_paths(scratch, section, failed.name)
         scratch.replace(failed)
-        raise _SectionFailed(exc, failed) from None
+        raise _SectionFailed(exc.exec_count, exc.ename, exc.evalue, failed) from None
     except BaseException:
         scratch.unlink(missing_ok=True)
         raise
@@ -248,9 +253,11 @@ def _execute(section: str, name: str, sec_dir: Path, params: dict[str, Any],
 
 
 class _SectionFailed(Exception):
-    def __init__(self, exc: Any, notebook: Path) -> None:
-        super().__init__(exc.evalue)
-        self.exc, self.notebook = exc, notebook
+    """A failing cell: plain fields, so that it crosses from a worker process intact."""
+
+    def __init__(self, exec_count: Any, ename: str, evalue: str, notebook: Path) -> None:
+        super().__init__(exec_count, ename, evalue, notebook)
+        self.exec_count, self.ename, self.evalue, self.notebook = exec_count, ename, evalue, notebook
 
 
 def _plan(profile: str, dataset: str | None, overrides: dict[str, Any], sections: tuple[str, ...],
@@ -266,18 +273,67 @@ def _plan(profile: str, dataset: str | None, overrides: dict[str, Any], sections
     return per_section, chosen, expand_sections(chosen, sections)
 
 
+def _waves(plan: list[tuple[str, str, dict]]) -> list[list[tuple[str, str, dict]]]:
+    """The plan in waves: each run of consecutive :data:`SIDE_BY_SIDE` sections is one wave, every other section its own."""
+    waves: list[list[tuple[str, str, dict]]] = []
+    for item in plan:
+        if waves and item[1] in SIDE_BY_SIDE and waves[-1][-1][1] in SIDE_BY_SIDE:
+            waves[-1].append(item)
+        else:
+            waves.append([item])
+    return waves
+
+
+def _record_failure(manifest: dict, manifest_path: Path, out: Path, name: str, params: dict,
+                    failed: _SectionFailed) -> ReplicateError:
+    manifest["sections"][name] = {"status": "failed", "parameters": params, "error": failed.evalue,
+                                  "notebook": failed.notebook.relative_to(out).as_posix()}
+    store.write_json(manifest_path, manifest)
+    return ReplicateError(
+        f"section {name} failed in cell {failed.exec_count}: {failed.ename}: {failed.evalue}\n"
+        f"The executed notebook with the failing cell is {failed.notebook}; the kernel's log is "
+        f"{out / name / '.kernel.log'}.")
+
+
+def _execute_wave(todo: list[tuple[str, str, Path, dict]], jobs: int, log_output: bool,
+                  done: Any) -> None:
+    """Execute ``todo`` (name, section, folder, parameters), ``jobs`` at a time in worker processes (each
+    with its own environment and standard error: a kernel inherits both), calling ``done`` as each ends."""
+    if jobs <= 1 or len(todo) <= 1:
+        for name, section, sec_dir, params in todo:
+            t0 = time.perf_counter()
+            done(name, params, _execute(section, name, sec_dir, params, log_output), time.perf_counter() - t0)
+        return
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        t0 = time.perf_counter()
+        futures = {pool.submit(_execute, section, name, sec_dir, params, log_output): (name, params)
+                   for name, section, sec_dir, params in todo}
+        for future in as_completed(futures):
+            name, params = futures[future]
+            done(name, params, future.result(), time.perf_counter() - t0)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[str, Any] | None = None,
         results: str | os.PathLike = "results", sections: tuple[str, ...] = SECTIONS,
-        methods: list[str] | None = None, log_output: bool = False, force: bool = False) -> Path:
+        methods: list[str] | None = None, log_output: bool = False, force: bool = False,
+        jobs: int = 1) -> Path:
     """Execute the sections of ``profile`` on ``dataset``; return the run folder.
 
     A section whose key (:func:`section_key`) matches the manifest's is skipped, unless
-    ``force``. On a failing section the run stops; earlier sections stay intact, the failed
+    ``force``. Sections that read only the data and the VAE (:data:`SIDE_BY_SIDE`) run ``jobs``
+    at a time in worker processes once the VAE section is done; they are deterministic and
+    independent, so the run folder is the same as one by one (the manifest lists sections in
+    plan order). On a failing section the run stops; earlier sections stay intact, the failed
     notebook is kept (as ``<section>.failed.ipynb``) so the failing cell can be read, and the
     manifest says which section failed. Progress reaches the terminal at least every 15 s.
     ``log_output`` streams every cell's output (and the kernel's log) to the terminal instead.
     """
     per_section, chosen, plan = _plan(profile, dataset, dict(overrides or {}), sections, methods)
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise ParameterError(f"jobs = {jobs!r} is invalid: use an integer >= 1 (sections run side by side).")
     ds = run_dataset(per_section)
     out = run_dir(ds, profile, results)
     out.mkdir(parents=True, exist_ok=True)
@@ -293,37 +349,43 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
         manifest.update(methods=kept, sections=dict(previous),
                         order=[n for n, _, _ in expand_sections(kept) if n in names])
     start = time.perf_counter()
-    for i, (name, section, fixed) in enumerate(plan, 1):
-        sec_dir = out / name
-        sec_dir.mkdir(exist_ok=True)
-        params = {**per_section[section], **fixed}
-        if "output_dir" in notebook_parameters(section):
-            params["output_dir"] = "."  # the notebook runs in its section folder: no machine path anywhere
-        before = previous.get(name, {})
-        unchanged = (before.get("status") == "done" and (sec_dir / f"{name}.ipynb").is_file() and before.get("code")
-                     and before.get("key") == section_key(section, params, before.get("reads", []), before.get("code", [])))
-        if unchanged and not force:
-            manifest["sections"][name] = {**before, "skipped": True}
-            store.write_json(manifest_path, manifest)
-            print(f"[{i}/{len(plan)}] {name}: unchanged, skipped", flush=True)
-            continue
-        print(f"[{i}/{len(plan)}] {name} (elapsed {time.perf_counter() - start:.0f}s)", flush=True)
-        t0 = time.perf_counter()
-        try:
-            reads, code = _execute(section, name, sec_dir, params, log_output)
-        except _SectionFailed as failed:
-            manifest["sections"][name] = {"status": "failed", "parameters": params, "error": failed.exc.evalue,
-                                          "notebook": failed.notebook.relative_to(out).as_posix()}
-            store.write_json(manifest_path, manifest)
-            raise ReplicateError(
-                f"section {name} failed in cell {failed.exc.exec_count}: {failed.exc.ename}: {failed.exc.evalue}\n"
-                f"The executed notebook with the failing cell is {failed.notebook}; the kernel's log is "
-                f"{sec_dir / '.kernel.log'}."
-            ) from None
+    index = {name: i for i, (name, _, _) in enumerate(plan, 1)}
+
+    def done(name: str, params: dict, made: tuple[list[str], list[str]], seconds: float) -> None:
+        reads, code = made
+        section = next(sec for n, sec, _ in plan if n == name)
         manifest["sections"][name] = {"status": "done", "parameters": params, "reads": reads, "code": code,
                                       "key": section_key(section, params, reads, code),
-                                      "seconds": round(time.perf_counter() - t0, 1), "skipped": False}
+                                      "seconds": round(seconds, 1), "skipped": False}
         store.write_json(manifest_path, manifest)
+
+    for wave in _waves(plan):
+        todo = []
+        for name, section, fixed in wave:
+            sec_dir = out / name
+            sec_dir.mkdir(exist_ok=True)
+            params = {**per_section[section], **fixed}
+            if "output_dir" in notebook_parameters(section):
+                params["output_dir"] = "."  # the notebook runs in its section folder: no machine path anywhere
+            before = previous.get(name, {})
+            unchanged = (before.get("status") == "done" and (sec_dir / f"{name}.ipynb").is_file() and before.get("code")
+                         and before.get("key") == section_key(section, params, before.get("reads", []),
+                                                              before.get("code", [])))
+            if unchanged and not force:
+                manifest["sections"][name] = {**before, "skipped": True}
+                store.write_json(manifest_path, manifest)
+                print(f"[{index[name]}/{len(plan)}] {name}: unchanged, skipped", flush=True)
+                continue
+            print(f"[{index[name]}/{len(plan)}] {name} (elapsed {time.perf_counter() - start:.0f}s)", flush=True)
+            todo.append((name, section, sec_dir, params))
+        try:
+            _execute_wave(todo, jobs, log_output, done)
+        except _SectionFailed as failed:
+            name = failed.notebook.parent.name
+            raise _record_failure(manifest, manifest_path, out, name, dict(next(t[3] for t in todo if t[0] == name)),
+                                  failed) from None
+    ordered = [n for n in manifest.get("order", []) if n in manifest["sections"]]
+    manifest["sections"] = {n: manifest["sections"][n] for n in ordered + [n for n in manifest["sections"] if n not in ordered]}
     manifest["seconds"] = round(time.perf_counter() - start, 1)
     manifest["date"] = dt.date.today().isoformat()
     store.write_json(manifest_path, manifest)

@@ -12,7 +12,7 @@ import pytest
 from replicate import cli
 from replicate.io.errors import ParameterError, ReplicateError
 from replicate.paper.table1 import DEFAULT_READING
-from replicate.publish.pipeline import SECTIONS, resolve_parameters, run, run_dataset, run_dir
+from replicate.publish.pipeline import SECTIONS, expand_sections, resolve_parameters, run, run_dataset, run_dir
 
 
 def test_profiles_resolve_with_overrides():
@@ -273,3 +273,38 @@ def test_the_key_follows_only_the_code_a_section_loaded(tmp_path, monkeypatch):
     assert pipeline.code_identity(["replicate/a.py"]) == before
     (tmp_path / "replicate/a.py").write_text("x = 2\n")
     assert pipeline.code_identity(["replicate/a.py"]) != before
+
+
+def test_the_clustering_sections_and_the_baselines_form_one_wave():
+    from replicate.publish.pipeline import _waves
+
+    plan = expand_sections(["kmeans", "birch"])
+    waves = [[name for name, _, _ in wave] for wave in _waves(plan)]
+    assert waves[:3] == [["01_data"], ["02_vae"], ["03_clustering-kmeans", "03_clustering-birch", "04_baselines"]]
+    assert all(len(w) == 1 for w in waves[3:]) and waves[3] == ["05_table1"]
+
+
+def test_a_failing_cell_crosses_from_a_worker_process_intact(tmp_path):
+    import pickle
+
+    from replicate.publish.pipeline import _SectionFailed
+
+    failed = pickle.loads(pickle.dumps(_SectionFailed(7, "ValueError", "bad value", tmp_path / "x.failed.ipynb")))
+    assert (failed.exec_count, failed.ename, failed.evalue, failed.notebook.name) == (7, "ValueError", "bad value",
+                                                                                       "x.failed.ipynb")
+
+
+@pytest.mark.slow
+def test_sections_side_by_side_make_the_same_run_as_one_by_one(smoke_run, tmp_path):
+    part = ("01_data", "02_vae", "03_clustering", "04_baselines")
+    one = run("smoke", None, results=tmp_path / "one", sections=part, jobs=1)  # both after smoke_run: warm caches
+    two = run("smoke", None, results=tmp_path / "two", sections=part, jobs=2)
+    manifest = json.loads((two / "manifest.json").read_text())
+    assert list(manifest["sections"]) == manifest["order"] == json.loads((one / "manifest.json").read_text())["order"]
+    side = [n for n in manifest["order"] if n.startswith("03_") or n == "04_baselines"]
+    assert len(side) == 3 and all(manifest["sections"][n]["status"] == "done" for n in side)
+    for name in side:
+        tables = sorted(p.name for p in (one / name).glob("*.csv"))
+        assert tables and tables == sorted(p.name for p in (two / name).glob("*.csv")), name
+        for csv in tables:
+            assert (one / name / csv).read_bytes() == (two / name / csv).read_bytes(), (name, csv)
