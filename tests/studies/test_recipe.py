@@ -62,3 +62,21 @@ def test_the_recipe_runs_on_a_labelled_file_and_resumes(tmp_path):
     again = recipe.run(path, label_key="cell_type", seeds=[0], epochs=3, scvi=False, out=out)
     assert {n: (out / n).stat().st_mtime_ns for n in stamps} == stamps
     pd.testing.assert_frame_equal(again["summary"], result["summary"])
+
+
+@pytest.mark.slow
+def test_the_recipe_keeps_the_most_variable_genes_and_adds_the_matched_reading(tmp_path):
+    X, y = synthetic_counts(n_per=40, n_genes=300, n_types=3)
+    obs = pd.DataFrame({"cell_type": [f"type {int(v)}" for v in y]}, index=[f"c{i}" for i in range(len(y))])
+    path = tmp_path / "wide.h5ad"
+    ad.AnnData(X.astype(np.float32), obs=obs).write_h5ad(path)
+    out = tmp_path / "run"
+    result = recipe.run(path, label_key="cell_type", n_genes=100, seeds=[0], matched=True, epochs=3, scvi=False,
+                        out=out)
+    info = json.loads((out / "recipe.json").read_text())
+    assert info["genes_kept"] == 100 and info["n_genes"] == 100
+    rows = pd.read_csv(out / "rows.csv")
+    assert set(rows["genes"].dropna().astype(int)) == {100}
+    assert set(result["verdicts"]["reading"]) == {"default", recipe.MATCHED}
+    own = result["summary"][result["summary"]["reading"] == recipe.MATCHED]
+    assert set(own["method"]) >= {"kmeans", "gmm"}
