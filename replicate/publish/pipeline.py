@@ -222,7 +222,7 @@ def _execute(section: str, name: str, sec_dir: Path, params: dict[str, Any],
     progress_file, reads_file, code_file = sec_dir / ".progress.log", sec_dir / ".reads.log", sec_dir / ".code.log"
     reads_file.unlink(missing_ok=True)
     code_file.unlink(missing_ok=True)
-    heartbeat = lambda: f"    {name}: still running, {time.perf_counter() - t0:.0f}s"  # noqa: E731
+    heartbeat = lambda: f"still running, {time.perf_counter() - t0:.0f}s"  # noqa: E731 (prefixed like every line)
     os.environ[progress.ENV] = str(progress_file.resolve())
     os.environ[paths.READS_ENV] = str(reads_file.resolve())
     os.environ[paths.CODE_ENV] = str(code_file.resolve())
