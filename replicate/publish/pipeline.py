@@ -356,7 +356,7 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
         section = next(sec for n, sec, _ in plan if n == name)
         manifest["sections"][name] = {"status": "done", "parameters": params, "reads": reads, "code": code,
                                       "key": section_key(section, params, reads, code),
-                                      "seconds": round(seconds, 1), "skipped": False}
+                                      "seconds": round(seconds, 1), "skipped": False, "machine": run_machine()}
         store.write_json(manifest_path, manifest)
 
     for wave in _waves(plan):

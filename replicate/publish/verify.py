@@ -72,10 +72,19 @@ def _same_family(recorded: dict[str, Any] | None) -> bool:
     return bool(recorded) and all(recorded.get(k) == here[k] for k in ("family", "blas"))
 
 
+def _section_machine(manifest: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The machine that made section ``name``: each section records its own, since the steps of one run can be
+    made on different machines (the run's top-level ``machine`` is the latest step's). A section made before
+    sections recorded it names none, and is compared as made on another machine."""
+    return manifest.get("sections", {}).get(name, {}).get("machine")
+
+
 def same_machine(run: str = PAPER_RUN) -> bool:
-    """Whether this machine is the committed run's (CPU family and BLAS kernels): where bit for bit is expected."""
+    """Whether this machine made every section of the committed run (CPU family and BLAS kernels): where bit
+    for bit is expected."""
     manifest = json.loads((committed_folder(run) / "manifest.json").read_text())
-    return _same_family(manifest.get("machine"))
+    names = list(manifest.get("sections", {})) or [""]
+    return all(_same_family(_section_machine(manifest, name)) for name in names)
 
 
 def _trained_rows(section: str) -> Any:
@@ -108,10 +117,10 @@ def paper_run(sample: int, scratch: Path, run: str = PAPER_RUN) -> list[pd.DataF
                     f"{len(manifest['methods'])} methods")
     fresh = pipeline.run(manifest["profile"], manifest["dataset"], overrides=overrides,
                          results=scratch / "runs", sections=SECTIONS, methods=list(manifest["methods"]))
-    same = _same_family(manifest.get("machine"))
     out = []
     for section_dir in sorted(p for p in fresh.iterdir() if p.is_dir()):
         section = section_dir.name.split("-")[0]
+        same = _same_family(_section_machine(manifest, section_dir.name))
         for table in sorted(section_dir.glob("*.csv")):
             old = committed / section_dir.name / table.name
             if not old.is_file():

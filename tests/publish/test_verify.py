@@ -68,3 +68,19 @@ def test_bit_for_bit_is_expected_only_on_the_recorded_family_and_blas_kernels():
     assert not verify._same_family({k: v for k, v in here.items() if k != "blas"})  # a record without them
     assert not verify._same_family({**here, "blas": "openblas 0.3.31 SkylakeX"})
     assert not verify._same_family(None)
+
+
+def test_each_section_is_judged_by_the_machine_that_made_it(tmp_path, monkeypatch):
+    """A run whose last steps were re-made here, its first ones elsewhere, is not this machine's run."""
+    from replicate.publish.pipeline import run_machine
+
+    here = run_machine()
+    run = tmp_path / "run"
+    run.mkdir()
+    sections = {"01_data": {"status": "done"}, "09_generalisation": {"status": "done", "machine": here}}
+    (run / "manifest.json").write_text(json.dumps({"machine": here, "sections": sections}))
+    assert not verify.same_machine(str(run))  # 01_data names no machine: made before sections recorded one
+    sections["01_data"]["machine"] = here
+    (run / "manifest.json").write_text(json.dumps({"machine": here, "sections": sections}))
+    assert verify.same_machine(str(run))
+    assert verify._section_machine({"sections": sections}, "09_generalisation") == here
