@@ -1,14 +1,16 @@
-"""How each stage's cost grows with the number of cells (issue: speed and scale, section 4).
+"""How each stage's cost grows with the number of cells: what a user's own file will cost.
 
-For every stage -- preprocessing, one VAE epoch (2,000 genes, the paper's configuration), each
+For every stage -- z-scoring, one VAE epoch (2,000 genes, the paper's configuration), each
 clusterer at the paper's setting, the live baselines -- seconds and peak resident memory in a
-fresh child process at 2,100, 4,271 and 8,617 real cells (the benchmark files) and at 20,000 and
-50,000 synthetic cells (Poisson counts with 8 cell types, or a 32-d latent with 8 clusters). A
-stage whose memory would exceed the limit (affinity propagation keeps several n x n float64
-matrices) is skipped and says so. The growth exponent k is fitted to seconds ~ cells^k on the
-sizes that ran (1: linear, 2: quadratic).
+fresh child process at 2,100 real cells (the paper's file) and at 10,000, 50,000 and 100,000
+synthetic cells x 2,000 genes (Poisson counts with 8 cell types; the clusterers on a 32-d latent
+with 8 clusters). Before a clusterer runs, the package's own estimate
+(:func:`replicate.method.budget.check`, the cost models measured by ``clustering_cost.py``) decides:
+a stage that would not fit the memory limit, or would take longer than ``--max-seconds``, is not run
+and its row says what it would need -- the refusal a user's ``rp.tl.cluster`` gives. The growth
+exponent k is fitted to seconds ~ cells^k on the sizes that ran (1: linear, 2: quadratic).
 
-Usage: python benchmarks/scaling.py [--sizes 2100 4271 8617 20000 50000] [--json benchmarks/results/scaling.json]
+Usage: python benchmarks/scaling.py [--sizes 2100 10000 50000 100000] [--json benchmarks/results/scaling.json]
 """
 
 from __future__ import annotations
@@ -27,12 +29,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
 REAL = {2100: "pbmc2100-top2000", 4271: "pbmc4k-top2000", 8617: "cbmc-top2000"}
-STAGES = ["preprocess", "vae_epoch", "kmeans", "affinity_propagation", "agglomerative", "birch", "gmm", "spectral",
-          "pca32+kmeans", "leiden"]
-#: Bytes a stage holds per cell^2 (the n x n matrices), to skip sizes that cannot fit: affinity
-#: propagation keeps similarities, responsibilities, availabilities and a temporary (float64);
-#: Ward's agglomerative clustering the condensed distance matrix (n^2 / 2 float64).
-QUADRATIC_BYTES = {"affinity_propagation": 4 * 8, "agglomerative": 8 / 2}
+CLUSTERERS = ["kmeans", "affinity_propagation", "agglomerative", "birch", "gmm", "spectral", "dbscan", "optics"]
+STAGES = ["preprocess", "vae_epoch", *CLUSTERERS, "pca32+kmeans", "leiden"]
 
 
 def counts(cells: int, genes: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +46,7 @@ def counts(cells: int, genes: int = 2000, seed: int = 0) -> tuple[np.ndarray, np
     return rng.poisson(rates[y]).astype(np.float32), y.astype(str)
 
 
-def _child(stage: str, cells: int, folder: str) -> None:
+def _child(stage: str, cells: int, folder: str, max_seconds: float) -> None:
     from replicate.io.memory import peak_rss_gb
 
     import anndata
@@ -95,25 +93,38 @@ def _child(stage: str, cells: int, folder: str) -> None:
             scanpy_leiden(ad, match_count=False)
             seconds = time.perf_counter() - t0
         else:
-            row = run_cell(Z, lab % 8, stage, paper_setting(stage), n_clusters=8, time_limit_s=1800)
-            seconds = row["seconds"] if row["status"] != "timeout" else float("nan")
+            from replicate.method import budget
+            from replicate.method.clustering import sklearn_0241_kwargs
+
+            params = paper_setting(stage)
+            try:  # what rp.tl.cluster checks before it fits (BIRCH's final step: after its tree)
+                budget.check(Z, stage, {**sklearn_0241_kwargs(stage), **params}, max_seconds=max_seconds)
+            except budget.ResourceError as err:
+                need = err.need
+                Path(folder, "out.json").write_text(json.dumps({
+                    "status": f"skipped: {err}",
+                    "need_gb": None if need is None else need.bytes / 2**30,
+                    "need_seconds": None if need is None else need.seconds}))
+                return
+            row = run_cell(Z, lab % 8, stage, params, n_clusters=8, time_limit_s=max_seconds)
+            if row["status"] in ("timeout", "failed", "skipped"):
+                Path(folder, "out.json").write_text(json.dumps({"status": f"{row['status']}: {row['message'][:300]}"}))
+                return
+            seconds = row["seconds"]
     peak = peak_rss_gb()
-    Path(folder, "out.json").write_text(json.dumps({"seconds": seconds, "peak_rss_gb": peak}))
+    Path(folder, "out.json").write_text(json.dumps({"status": "ok", "seconds": seconds, "peak_rss_gb": peak}))
 
 
-def measure(stage: str, cells: int, memory_limit_gb: float, max_quadratic_cells: int) -> dict:
-    need = QUADRATIC_BYTES.get(stage, 0) * cells**2 / 2**30
-    if need > memory_limit_gb:
-        return {"status": f"skipped: needs ~{need:.0f} GB for its n x n matrices (limit {memory_limit_gb:g} GB)"}
-    if stage in QUADRATIC_BYTES and cells > max_quadratic_cells:
-        return {"status": f"skipped: quadratic in time and memory (~{need:.1f} GB); above {max_quadratic_cells:,} "
-                          "cells its cost is read off the fitted exponent"}
+def measure(stage: str, cells: int, memory_limit_gb: float, max_seconds: float) -> dict:
+    """One stage at one size in a fresh child process (its own peak memory); the package's estimate
+    refuses, in the child, what would not fit ``memory_limit_gb`` or would take over ``max_seconds``."""
+    env = {**os.environ, "REPLICATE_MEMORY_GB": f"{memory_limit_gb:g}"}
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([sys.executable, __file__, "--_child", stage, str(cells), tmp], capture_output=True,
-                              text=True)
+        proc = subprocess.run([sys.executable, __file__, "--_child", stage, str(cells), tmp, f"{max_seconds:g}"],
+                              capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             return {"status": "failed", "message": proc.stderr.strip().splitlines()[-1][:300] if proc.stderr else ""}
-        return {"status": "ok", **json.loads(Path(tmp, "out.json").read_text())}
+        return json.loads(Path(tmp, "out.json").read_text())
 
 
 def exponent(by_cells: dict[int, dict]) -> float | None:
@@ -126,26 +137,31 @@ def exponent(by_cells: dict[int, dict]) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", type=int, nargs="+", default=[2100, 4271, 8617, 20000, 50000])
+    p.add_argument("--sizes", type=int, nargs="+", default=[2100, 10000, 50000, 100000])
     p.add_argument("--stages", nargs="+", default=STAGES)
-    p.add_argument("--memory-limit-gb", type=float, default=16.0)
-    p.add_argument("--max-quadratic-cells", type=int, default=10000,
-                   help="run the n x n stages (affinity propagation, Ward) only up to this many cells (time on 2 cores)")
+    p.add_argument("--memory-limit-gb", type=float, default=16.0,
+                   help="memory a clusterer may use (REPLICATE_MEMORY_GB in the child; default 16)")
+    p.add_argument("--max-seconds", type=float, default=600.0,
+                   help="a clusterer estimated past this is not run, one that runs past it stops (default 600)")
     p.add_argument("--json", default=None)
     p.add_argument("--merge", action="store_true",
                    help="replace only the measured stages in an existing --json file (re-measuring some on a quiet machine)")
     p.add_argument("--note", default=None, help="a sentence for the performance page (e.g. what ran under load)")
-    p.add_argument("--_child", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--_child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._child:
-        _child(args._child[0], int(args._child[1]), args._child[2])
+        _child(args._child[0], int(args._child[1]), args._child[2], float(args._child[3]))
         return 0
     figures: dict = {"benchmark": "scaling", "date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(),
-                     "load_average_at_start": os.getloadavg()[0], "stages": {}}
+                     "load_average_at_start": os.getloadavg()[0], "memory_limit_gb": args.memory_limit_gb,
+                     "max_seconds": args.max_seconds, "genes": 2000, "stages": {}}
+    from replicate.io.provenance import machine
+
+    figures.update(machine())  # cpu, cores, family
     for stage in args.stages:
         by_cells = {}
         for cells in args.sizes:
-            by_cells[cells] = measure(stage, cells, args.memory_limit_gb, args.max_quadratic_cells)
+            by_cells[cells] = measure(stage, cells, args.memory_limit_gb, args.max_seconds)
             m = by_cells[cells]
             print(f"{stage:22s} {cells:7d} cells: " + (f"{m['seconds']:8.2f} s, peak {m['peak_rss_gb']:.2f} GB"
                                                        if m["status"] == "ok" else m["status"]), flush=True)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..io import paths
+from ..method.budget import human_seconds
 
 __all__ = ["results_dir", "load", "vae_table", "bf16_sentence", "clustering_table", "growth_table", "machine",
            "markdown"]
@@ -133,6 +134,22 @@ def _md_table(frame: pd.DataFrame, digits: int = 2) -> str:
     return "\n".join(lines)
 
 
+def _seconds(s: float) -> str:
+    return f"{s:.1f} s" if s < 10 else human_seconds(s)  # budget's rounds to whole seconds
+
+
+def _not_run(m: dict[str, Any]) -> str:
+    """A stage that did not run at a size, in a few words: what it would need (the page explains the rule)."""
+    status = m.get("status", "")
+    if not status.startswith("skipped"):
+        return status.split(":")[0]
+    if "would take" in status and m.get("need_seconds"):
+        return f"skipped (~{_seconds(m['need_seconds'])})"
+    if m.get("need_gb"):
+        return f"skipped (~{m['need_gb']:.0f} GB)"
+    return "skipped"
+
+
 def growth_table(figures: dict[str, Any]) -> pd.DataFrame:
     """Per stage: seconds and peak memory at each number of cells, and the fitted growth exponent."""
     rows = []
@@ -141,12 +158,48 @@ def growth_table(figures: dict[str, Any]) -> pd.DataFrame:
         for cells, m in sorted(entry.get("by_cells", {}).items(), key=lambda kv: int(kv[0])):
             status = m.get("status", "ok")
             # a skipped size shows why in a few words (the memory it would need); the page explains the rule
-            rec[f"{int(cells):,} cells (s)"] = m.get("seconds") if status == "ok" else (
-                "skipped" + (f" (~{m['need_gb']:.0f} GB)" if m.get("need_gb") else "") if status.startswith("skipped")
-                else status)
+            rec[f"{int(cells):,} cells (s)"] = m.get("seconds") if status == "ok" else _not_run(m)
         rec["exponent (seconds ~ cells^k)"] = entry.get("exponent")
         rows.append(rec)
     return pd.DataFrame(rows).set_index("stage") if rows else pd.DataFrame()
+
+
+#: The sizes of a user's own file that the own-data page shows.
+OWN_DATA_SIZES = (10_000, 50_000, 100_000)
+
+#: Readable names of the scaling benchmark's stages.
+STAGE_NAMES = {"preprocess": "z-scoring (normalise, log, scale)", "vae_epoch": "VAE training, one epoch",
+               "pca32+kmeans": "PCA(32) + K-means (baseline)", "leiden": "Leiden (baseline)"}
+
+
+def own_data_table(figures: dict[str, Any] | None = None, sizes: tuple[int, ...] = OWN_DATA_SIZES) -> pd.DataFrame:
+    """Seconds and peak memory of every stage at each of ``sizes`` cells (the scaling benchmark's
+    figures, ``benchmarks/results/scaling.json``): ``12.3 s, 1.2 GB``, or what a refused stage would need."""
+    figures = load("scaling") if figures is None else figures
+    rows = []
+    for stage, entry in (figures or {}).get("stages", {}).items():
+        rec: dict[str, Any] = {"stage": STAGE_NAMES.get(stage, stage)}
+        for cells in sizes:
+            m = entry.get("by_cells", {}).get(str(cells))
+            if m is None:
+                rec[f"{cells:,} cells"] = "not measured"
+            elif m.get("status", "ok") == "ok":
+                rec[f"{cells:,} cells"] = f"{_seconds(m['seconds'])}, {m['peak_rss_gb']:.1f} GB"
+            else:
+                rec[f"{cells:,} cells"] = _not_run(m)
+        rows.append(rec)
+    return pd.DataFrame(rows).set_index("stage") if rows else pd.DataFrame()
+
+
+def own_data_caption(figures: dict[str, Any] | None = None) -> str:
+    """Where and when the own-data table was measured, and the limits its refusals used."""
+    figures = load("scaling") if figures is None else figures
+    if not figures:
+        return "The scaling benchmark has not been run: `python benchmarks/scaling.py --json benchmarks/results/scaling.json`."
+    limits = (f"; limits {figures['memory_limit_gb']:g} GB and {_seconds(figures['max_seconds'])} per clusterer"
+              if "max_seconds" in figures else "")
+    cpu = f", {figures['cpu']}" if figures.get("cpu") else ""
+    return f"Measured {machine(figures)}{cpu}{limits}."
 
 
 def markdown(folder: Path) -> str:
@@ -192,9 +245,10 @@ def markdown(folder: Path) -> str:
     if grow:
         parts += ["", "## How cost grows with cells", f"Measured {machine(grow)}.", "",
                   "Each stage at growing numbers of cells (real files up to 8,617 cells, synthetic beyond); the "
-                  "exponent k is fitted to seconds ~ cells^k (1: linear, 2: quadratic). Stages that keep n x n matrices "
-                  "(affinity propagation, Ward) are skipped above 10,000 cells or beyond 16 GB; their cost there is read "
-                  "off the exponent.", "", _md_table(growth_table(grow))]
+                  "exponent k is fitted to seconds ~ cells^k (1: linear, 2: quadratic). A clusterer is run only where "
+                  "the package's own estimate (`replicate.method.budget`, from the measured cost models) says it fits "
+                  f"{grow.get('memory_limit_gb', 16):g} GB and {human_seconds(grow.get('max_seconds', 600))}; elsewhere the "
+                  "table says what it would need, as `rp.tl.cluster` would refuse it.", "", _md_table(growth_table(grow))]
         if grow.get("note"):  # e.g. which figures were taken while other work loaded the machine
             parts += ["", f"**Note.** {grow['note']}"]
     if not parts:

@@ -1,3 +1,6 @@
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,34 @@ def test_the_parallel_speed_ups_of_the_clustering_grid_are_quoted_from_the_bench
     assert "2 single-threaded workers ran the synthetic 2100 x 32 grid in 18 s" in text and "speed-up 1.67" in text
     assert "identical to joblib's: yes" in text
     assert _parallel_lines({"latents": {"x": {"parallel_wall_s": 5.0}}}) == []
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_scaling_benchmark_measures_what_fits_and_records_what_the_estimate_refuses(tmp_path: Path):
+    # the benchmark's own child processes, at one size: K-means runs (well under a second), affinity
+    # propagation is refused by the package's estimate before it starts (about 15 s against a 3 s limit)
+    out = tmp_path / "scaling.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scaling.py"), "--sizes", "5000", "--stages", "kmeans",
+                    "affinity_propagation", "--max-seconds", "3", "--json", str(out)], check=True,
+                   capture_output=True, text=True)
+    figures = json.loads(out.read_text())
+    kmeans, ap = (figures["stages"][s]["by_cells"]["5000"] for s in ("kmeans", "affinity_propagation"))
+    assert kmeans["status"] == "ok" and kmeans["seconds"] > 0 and kmeans["peak_rss_gb"] > 0.05
+    assert ap["status"].startswith("skipped: affinity_propagation on 5,000 cells would take") and ap["need_seconds"] > 0
+    assert figures["cpu"] and figures["max_seconds"] == 3
+    table = performance.own_data_table(figures, sizes=(5000, 800))
+    assert table.loc["kmeans", "5,000 cells"].endswith(" GB") and table.loc["kmeans", "800 cells"] == "not measured"
+    assert table.loc["affinity_propagation", "5,000 cells"].startswith("skipped (~")
+    assert performance.own_data_caption(figures).startswith("Measured ") and "per clusterer" in performance.own_data_caption(figures)
+
+
+def test_the_own_data_table_says_what_a_refused_stage_would_need():
+    figures = {"stages": {"birch": {"by_cells": {"100000": {"status": "skipped: birch ... needs about 40 GB",
+                                                             "need_gb": 40.2, "need_seconds": None}}},
+                          "vae_epoch": {"by_cells": {"100000": {"status": "ok", "seconds": 61.0, "peak_rss_gb": 4.4}}}}}
+    table = performance.own_data_table(figures, sizes=(100_000,))
+    assert table.loc["birch", "100,000 cells"] == "skipped (~40 GB)"
+    assert table.loc["VAE training, one epoch", "100,000 cells"] == "61 s, 4.4 GB"
+    assert performance.own_data_caption({}).startswith("The scaling benchmark has not been run")
