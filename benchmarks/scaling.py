@@ -47,6 +47,13 @@ def counts(cells: int, genes: int = 2000, seed: int = 0) -> tuple[np.ndarray, np
 
 
 def _child(stage: str, cells: int, folder: str, max_seconds: float) -> None:
+    if stage in CLUSTERERS and os.environ.get("REPLICATE_MEMORY_GB"):
+        # a safety net under the estimate: an allocation past the limit raises MemoryError here
+        # instead of waking the kernel's out-of-memory killer (not for TensorFlow, which reserves more)
+        import resource
+
+        cap = int((float(os.environ["REPLICATE_MEMORY_GB"]) + 4) * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     from replicate.io.memory import peak_rss_gb
 
     import anndata
@@ -97,8 +104,14 @@ def _child(stage: str, cells: int, folder: str, max_seconds: float) -> None:
             from replicate.method.clustering import sklearn_0241_kwargs
 
             params = paper_setting(stage)
-            try:  # what rp.tl.cluster checks before it fits (BIRCH's final step: after its tree)
-                budget.check(Z, stage, {**sklearn_0241_kwargs(stage), **params}, max_seconds=max_seconds)
+            kw = {**sklearn_0241_kwargs(stage), **params}
+            try:  # what rp.tl.cluster checks before it fits
+                budget.check(Z, stage, kw, max_seconds=max_seconds)
+                if stage == "birch":  # its final Ward step, on the subclusters its tree holds
+                    from sklearn.cluster import Birch
+
+                    tree = Birch(n_clusters=None, **{**kw, "compute_labels": False}).fit(Z)
+                    budget.check_global_step(cells, len(tree.subcluster_centers_), max_seconds=max_seconds)
             except budget.ResourceError as err:
                 need = err.need
                 Path(folder, "out.json").write_text(json.dumps({
