@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replicate.publish.compare import RELATIVE, compare, read_table
+from replicate.publish.compare import FLOAT32_RELATIVE, RELATIVE, compare, read_table
 
 
 def _grid(values, seeds=(0, 1, 2)):
@@ -33,6 +33,15 @@ def test_across_families_untrained_numbers_get_the_relative_tolerance():
     far = _grid([0.70 * (1 + 1e-6)], seeds=(0,))
     assert _outcomes(compare(close, committed, same_family=False)) == ["within tolerance"]
     assert _outcomes(compare(far, committed, same_family=False)) == ["differing"]
+
+
+def test_across_families_a_silhouette_gets_the_float32_tolerance_and_no_more():
+    committed = _grid([0.70, 0.72, 0.74]).assign(silhouette=[0.25, 0.26, 0.27])
+    moved = lambda rel: _grid([0.70], seeds=(0,)).assign(silhouette=[0.25 * (1 + rel)])  # noqa: E731
+    assert _outcomes(compare(moved(5e-7), committed, same_family=False), "silhouette") == ["within tolerance"]
+    assert _outcomes(compare(moved(FLOAT32_RELATIVE * 10), committed, same_family=False), "silhouette") == ["differing"]
+    assert _outcomes(compare(moved(5e-7), committed, same_family=True), "silhouette") == ["differing"]
+    assert RELATIVE < 5e-7 < FLOAT32_RELATIVE  # the CA column keeps the tight rule
 
 
 def test_across_families_a_trained_number_must_fall_in_the_seed_band():
