@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stages", nargs="+", default=STAGES)
     p.add_argument("--memory-limit-gb", type=float, default=16.0,
                    help="memory a clusterer may use (REPLICATE_MEMORY_GB in the child; default 16)")
-    p.add_argument("--max-seconds", type=float, default=600.0,
-                   help="a clusterer estimated past this is not run, one that runs past it stops (default 600)")
+    p.add_argument("--max-seconds", type=float, default=300.0,
+                   help="a clusterer estimated past this is not run, one that runs past it stops (default 300)")
     p.add_argument("--json", default=None)
     p.add_argument("--merge", action="store_true",
                    help="replace only the measured stages in an existing --json file (re-measuring some on a quiet machine)")
