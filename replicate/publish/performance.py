@@ -135,14 +135,16 @@ def _md_table(frame: pd.DataFrame, digits: int = 2) -> str:
 
 
 def _seconds(s: float) -> str:
-    return f"{s:.1f} s" if s < 10 else human_seconds(s)  # budget's rounds to whole seconds
+    if s < 10:
+        return f"{s:.1f} s"  # budget's human_seconds rounds to whole seconds and minutes
+    return f"{s / 60:.1f} min" if 120 <= s < 600 else human_seconds(s)
 
 
 def _not_run(m: dict[str, Any]) -> str:
     """A stage that did not run at a size, in a few words: what it would need (the page explains the rule)."""
     status = m.get("status", "")
-    if not status.startswith("skipped"):
-        return status.split(":")[0]
+    if not status.startswith("skipped"):  # e.g. "failed: no cluster found" (the fit ran, its labelling is void)
+        return ": ".join(part.strip() for part in status.split(":")[:2])
     if "would take" in status and m.get("need_seconds"):
         return f"skipped (~{_seconds(m['need_seconds'])})"
     if m.get("need_gb"):
