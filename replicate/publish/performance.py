@@ -190,7 +190,7 @@ def own_data_table(figures: dict[str, Any] | None = None, sizes: tuple[int, ...]
             else:
                 rec[f"{cells:,} cells"] = _not_run(m)
         rows.append(rec)
-    return pd.DataFrame(rows).set_index("stage") if rows else pd.DataFrame()
+    return pd.DataFrame(rows).set_index("stage").rename_axis(None) if rows else pd.DataFrame()
 
 
 def own_data_caption(figures: dict[str, Any] | None = None) -> str:
