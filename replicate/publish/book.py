@@ -26,15 +26,18 @@ from ..paper.claims import rules
 from ..paper.table1 import paper_table1
 from ..studies.fingerprints import targets
 from ..studies.stability import committed_summary
+from ..studies.generalisation import DATASETS as GENERALISATION_DATASETS
 from ..studies.why import READINGS, committed
 from .pages.table1 import glue_name
 from .performance import markdown as performance_markdown
 from .compare import RELATIVE
 from .status import markdown as status_markdown
 from .verify import markdown as verification_markdown
+from .rebuild import latest as rebuild_latest
 from .rebuild import markdown as rebuild_markdown
 from .pages.verdict import markdown as verdict_markdown
 from .pages import controls as controls_page
+from .pages import provenance
 from . import exercises
 from .exercises import markdown as exercise_markdown
 from .pipeline import PER_METHOD, notebook_parameters
@@ -73,11 +76,13 @@ def _short_value(v: Any) -> str:
     return str(v)
 
 
-def prepare_page(path: Path, *, params: dict[str, Any], defaults: dict[str, Any], title_suffix: str = "") -> None:
+def prepare_page(path: Path, *, params: dict[str, Any], defaults: dict[str, Any], title_suffix: str = "",
+                 provenance: str = "") -> None:
     """Make an executed notebook read result-first on the site (the run's own copy is not touched).
 
     The parameters cell and papermill's injected cell are removed, every code cell's input is
-    folded away (one click shows it), and a line under the title says what the page ran with.
+    folded away (one click shows it), and a line under the title says what the page ran with,
+    followed by ``provenance`` (:mod:`replicate.publish.pages.provenance`: which commit made it).
     """
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -94,15 +99,19 @@ def prepare_page(path: Path, *, params: dict[str, Any], defaults: dict[str, Any]
                 head, _, rest = cell.source.lstrip().partition("\n")
                 cell.source = f"{head}: {title_suffix}\n{rest}"
             nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(_ran_with(params, defaults)))
+            if provenance:
+                nb.cells.insert(i + 2, nbformat.v4.new_markdown_cell(provenance))
             break
     nbformat.write(nb, path)
 
 
 #: Sections the book adds to an executed page from committed results (so the page's run is not re-made):
-#: page -> (the function of the run folder that writes the section's Markdown, the heading it goes before).
-ADDED = {"05_table1": (controls_page.table1_markdown, "## How a setting is chosen"),
+#: page -> (the function of the run folder that writes the section's Markdown, the heading it goes before,
+#: the steps of the study graph that make what it shows).
+ADDED = {"05_table1": (controls_page.table1_markdown, "## How a setting is chosen", ("controls-table1",)),
          "09_generalisation": (lambda run: controls_page.generalisation_markdown(),
-                               "## The paper's comparative claims")}
+                               "## The paper's comparative claims",
+                               tuple(f"controls-{d}" for d in GENERALISATION_DATASETS))}
 
 
 def add_section(path: Path, markdown: str, *, before: str | None = None) -> None:
@@ -209,7 +218,7 @@ def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str
         "kl_spike_factor": f"{targets()['training_health']['kl_spike_factor']:g}",
     }
     out["profiles_table"] = _profiles_table()
-    out["study_status"], out["verification"] = status_markdown(), verification_markdown()
+    out["study_status"], out["verification"] = status_markdown(rebuild_latest()), verification_markdown()
     out["verify_relative"] = f"{RELATIVE:g}"
     out["rebuild_times"] = rebuild_markdown()
     out["verdict"] = _verdict(run, manifest)
@@ -313,21 +322,27 @@ def build(run: str | Path, *, strict: bool = True, repository: str | None = None
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(project_root() / "book", stage, ignore=shutil.ignore_patterns("_build"))
     exercise_list, made = exercises.exercises(), exercises.answers()
+    notes = provenance.BookNotes(run, info)
     for name in sections:
         page = stage / f"{name}.ipynb"
         shutil.copyfile(run / name / f"{name}.ipynb", page)
         section = name.split("-", 1)[0] if name.startswith(PER_METHOD + "-") else name
         suffix = _method_title(name.split("-", 1)[1]) if section == PER_METHOD else ""
+        placed = [e for e in exercise_list if e["page"] == name]  # each chapter ends with its exercise
+        shown = [*ADDED.get(name, ((), (), ()))[2], *(["exercises"] if placed else [])]
         prepare_page(page, params=info["sections"][name].get("parameters", {}),
-                     defaults=_defaults(section), title_suffix=suffix)
+                     defaults=_defaults(section), title_suffix=suffix, provenance=notes.section(name, shown))
         scrub_notebook(page)  # runs made before paths were scrubbed at execution
         if name in ADDED:
-            write, before = ADDED[name]
+            write, before, _ = ADDED[name]
             add_section(page, write(run), before=before)
-        for ex in (e for e in exercise_list if e["page"] == name):  # each chapter ends with its exercise
+        for ex in placed:
             add_section(page, exercise_markdown(ex, made))
     for name in FROM_NOTEBOOKS:
         shutil.copyfile(project_root() / "notebooks" / f"{name}.md", stage / f"{name}.md")
+    for name in ["intro", *BEFORE, *AFTER]:
+        notes.prose(next(stage.glob(f"{name}.*")), executed=name in FROM_NOTEBOOKS)
+    notes.write(stage / "provenance.json")
     write_toc(stage, sections)
     write_run_info(stage, info)
     write_performance(stage)

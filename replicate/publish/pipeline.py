@@ -39,6 +39,7 @@ from ..io.paths import project_root
 from ..io.provenance import machine, scrub_notebook, versions
 from ..method.clustering import methods as all_methods
 from .params import check, parse_value
+from .status import code_version
 
 __all__ = ["SECTIONS", "PER_METHOD", "SIDE_BY_SIDE", "expand_sections", "run_dataset", "run_machine", "notebook_dir",
            "notebook_parameters", "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key",
@@ -355,8 +356,8 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
         reads, code = made
         section = next(sec for n, sec, _ in plan if n == name)
         manifest["sections"][name] = {"status": "done", "parameters": params, "reads": reads, "code": code,
-                                      "key": section_key(section, params, reads, code),
-                                      "seconds": round(seconds, 1), "skipped": False, "machine": run_machine()}
+                                      "key": section_key(section, params, reads, code), "seconds": round(seconds, 1),
+                                      "skipped": False, "machine": run_machine(), "code_version": code_version()}
         store.write_json(manifest_path, manifest)
 
     for wave in _waves(plan):

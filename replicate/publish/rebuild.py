@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from ..io import store
 from ..io.errors import ReplicateError
@@ -122,6 +123,14 @@ def markdown(times: str | os.PathLike | None = None) -> str:
     dates, commits = sorted(set(table["date"])), list(dict.fromkeys(table["commit"]))
     when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
     made = commits[0] if len(commits) == 1 else f"{commits[0]} to {commits[-1]}"
-    head = (f"**{len(table)}** steps timed, **{table['seconds'].sum() / 3600:.2f} h** in all, on {machines}, {when} "
-            f"(checkouts {made}; wall time of `dvc repro --single-item <step>`, kernel start-ups included).")
+    graph = project_root() / "dvc.yaml"
+    names = list(yaml.safe_load(graph.read_text())["stages"]) if graph.is_file() else list(table["step"])
+    untimed = [n for n in names if n not in set(table["step"])]
+    head = (f"**{len(table)}** of the {len(names)} steps timed, **{table['seconds'].sum() / 3600:.2f} h** in all, on "
+            f"{machines}, {when} (checkouts {made}; wall time of `dvc repro --single-item <step>`, kernel start-ups "
+            "included).")
+    if untimed:
+        many = len(untimed) > 1
+        head += (f" The sum leaves out the {len(untimed)} step{'s' if many else ''} never timed "
+                 f"({', '.join(f'`{n}`' for n in untimed)}), so a whole rebuild takes longer.")
     return head + "\n\n" + "\n".join(lines)

@@ -12,6 +12,7 @@ import pytest
 from replicate import cli
 from replicate.io.errors import ParameterError, ReplicateError
 from replicate.paper.table1 import DEFAULT_READING
+from replicate.publish.pages import provenance
 from replicate.publish.pipeline import SECTIONS, expand_sections, resolve_parameters, run, run_dataset, run_dir
 
 
@@ -114,6 +115,10 @@ def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
     root = Path(__file__).resolve().parents[2]
     assert all((root / t).is_file() for t in targets), targets
     assert f'href="{REPO}"' in (site / "intro.html").read_text()
+    # every page says where its numbers come from: this run (date, commit) or a committed step
+    assert provenance.audit_book(smoke_run / "book") == []
+    table1 = (site / "05_table1.html").read_text()
+    assert "provenance-run" in table1 and "with the code of commit" in table1
 
 
 @pytest.mark.slow

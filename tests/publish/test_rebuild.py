@@ -41,7 +41,7 @@ def test_rebuild_makes_what_is_not_current_in_order_and_times_each_step(here, ca
     rebuild.rebuild(["made"])
     assert len(pd.read_csv(here / rebuild.TIMES)) == 3 and list(rebuild.latest()["step"]) == ["made", "never"]
     page = rebuild.markdown()
-    assert "**2** steps timed" in page and "| made |" in page and str(here) not in page
+    assert "**2** of the 2 steps timed" in page and "leaves out" not in page and "| made |" in page and str(here) not in page
 
 
 def test_a_failing_step_stops_the_rebuild_and_keeps_what_was_made(here):
@@ -51,6 +51,8 @@ def test_a_failing_step_stops_the_rebuild_and_keeps_what_was_made(here):
         rebuild.rebuild()
     assert list(pd.read_csv(here / rebuild.TIMES)["step"]) == ["made", "never"]  # made before it, recorded
     assert rebuild.pending() == ["broken"]
+    assert "**2** of the 3 steps timed" in rebuild.markdown() and "leaves out the 1 step never timed (`broken`)" in \
+        rebuild.markdown()
 
 
 def test_unknown_steps_and_nothing_timed(here):

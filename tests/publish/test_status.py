@@ -61,3 +61,27 @@ def test_no_graph_is_an_error_naming_the_command(tmp_path, monkeypatch):
     with pytest.raises(ReplicateError, match="replicate.publish.graph"):
         status.status()
     assert "could not be read" in status.markdown()
+
+
+def test_without_dvc_the_commits_are_known_and_the_states_not_checked(project, monkeypatch):
+    def missing():
+        raise ReplicateError("DVC is not installed: `pip install -e '.[test]'` (or `pip install dvc`) installs it.")
+
+    monkeypatch.setattr(status, "dvc_status", missing)
+    with pytest.raises(ReplicateError, match="DVC is not installed"):
+        status.status()
+    table = status.status(require_dvc=False).set_index("step")
+    assert table.loc["made", "state"] == status.UNCHECKED and table.loc["never", "state"] == "not recorded"
+    assert table.loc["made", "last_commit"]
+    page = status.markdown()
+    assert "**not checked** here" in page and "pip install -e '.[reproduce]'" in page and "| `made` |" in page
+
+
+def test_the_reproducibility_table_gives_each_steps_minutes_and_what_changed(project):
+    import pandas as pd
+
+    (project / "in.txt").write_text("b")
+    page = status.markdown(pd.DataFrame({"step": ["made"], "seconds": [90.0]}))
+    assert "| `made` | stale |" in page and "| 1.5 | `in.txt (modified)` |" in page
+    assert "| `never` | not recorded | - | not timed | - |" in page
+    assert status.code_version()["commit"] and status.code_version()["dirty"] is False
