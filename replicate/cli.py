@@ -1,4 +1,4 @@
-"""Command line: ``replicate run | book | recipe | study | status | verify | rebuild | datasets | fetch``."""
+"""Command line: ``replicate run | book | recipe | study | status | verify | rebuild | restamp | datasets | fetch``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from .io import datasets
 from .io.errors import ReplicateError
 from .io.facts import registry
-from .publish import book, pipeline, rebuild, recipe_book, status, verify
+from .publish import book, pipeline, rebuild, recipe_book, restamp, status, verify
 from .publish.params import parse_value
 from .studies import generalisation, recipe, stability, why
 
@@ -56,6 +56,35 @@ def _recipe_parser(sub: Any) -> None:
     p.add_argument("--out", default=None, help="the run's folder (default recipe-<file name>)")
     p.add_argument("--force", action="store_true", help="re-make every table even when already there")
     p.add_argument("--no-book", action="store_true", help="only the tables")
+
+
+def _restamp_parser(sub: Any) -> None:
+    p_restamp = sub.add_parser("restamp", help="make a step stale only through code current again, once its "
+                                               "numbers are proven unchanged", description=restamp.__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_restamp.add_argument("steps", nargs="*", help="only these steps (default: every stale step)")
+    p_restamp.add_argument("--sample", type=int, default=1, help="VAE seeds of a paper section's sample (default 1)")
+    p_restamp.add_argument("--max-minutes", type=float, default=10.0,
+                           help="re-make whole a step without a sample when its measured time is at most this "
+                                "(default 10)")
+
+
+def _restamp(args: argparse.Namespace) -> int:
+    rows = restamp.restamp(args.steps, sample=args.sample, max_minutes=args.max_minutes)
+    done = int((rows["outcome"] == "restamped").sum()) if len(rows) else 0
+    print(f"{done} of {len(rows)} steps restamped; the evidence: {restamp.EVIDENCE}")
+    return 0 if done == len(rows) else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    table = status.status()
+    counts = table["state"].value_counts()
+    print(", ".join(f"{counts.get(s, 0)} {s}" for s in status.STATES) + f" ({len(table)} steps of dvc.yaml)")
+    print(table.drop(columns=["outputs", "changed_all"]).to_string(index=False))
+    if args.fail_on_stale and counts.get("stale", 0):
+        print("stale: `make reproduce` (dvc repro) re-makes them in order", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     p_rebuild.add_argument("--machine-specific", action="store_true",
                            help="also the benchmarks (they measure this machine)")
     p_rebuild.add_argument("--dry-run", action="store_true", help="list the steps, make nothing")
+    _restamp_parser(sub)
     sub.add_parser("datasets", help="list the registered datasets")
     p_fetch = sub.add_parser("fetch", help="download a registered dataset into the data folder")
     p_fetch.add_argument("name")
@@ -140,14 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "rebuild":
             made = rebuild.rebuild(args.steps, machine_specific=args.machine_specific, dry_run=args.dry_run)
             print(f"{len(made)} steps {'to make' if args.dry_run else 'made'}; their times: {rebuild.TIMES}")
+        elif args.command == "restamp":
+            return _restamp(args)
         elif args.command == "status":
-            table = status.status()
-            counts = table["state"].value_counts()
-            print(", ".join(f"{counts.get(s, 0)} {s}" for s in status.STATES) + f" ({len(table)} steps of dvc.yaml)")
-            print(table.drop(columns=["outputs"]).to_string(index=False))
-            if args.fail_on_stale and counts.get("stale", 0):
-                print("stale: `make reproduce` (dvc repro) re-makes them in order", file=sys.stderr)
-                return 1
+            return _status(args)
         elif args.command == "verify":
             steps = tuple(args.steps)
             if args.only_current:

@@ -34,6 +34,7 @@ from .compare import RELATIVE
 from .status import markdown as status_markdown
 from .verify import markdown as verification_markdown
 from .rebuild import latest as rebuild_latest
+from .restamp import markdown as restamp_markdown
 from .rebuild import markdown as rebuild_markdown
 from .pages.verdict import markdown as verdict_markdown
 from .pages import controls as controls_page
@@ -221,6 +222,7 @@ def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str
     out["study_status"], out["verification"] = status_markdown(rebuild_latest()), verification_markdown()
     out["verify_relative"] = f"{RELATIVE:g}"
     out["rebuild_times"] = rebuild_markdown()
+    out["restamps"] = restamp_markdown()
     out["verdict"] = _verdict(run, manifest)
     out["exercises_table"] = exercises.index_markdown(list(manifest.get("order", manifest.get("sections", {}))))
     for name, info in registry().items():

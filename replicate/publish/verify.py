@@ -42,7 +42,7 @@ from . import pipeline
 from .compare import OUTCOMES, compare, read_table
 from .status import status as graph_status
 
-__all__ = ["PAPER_RUN", "SECTIONS", "current_steps", "same_machine", "verify", "markdown", "paper_run", "stability_sample", "summary_table"]
+__all__ = ["PAPER_RUN", "SECTIONS", "scratch_cache", "current_steps", "same_machine", "verify", "markdown", "paper_run", "stability_sample", "summary_table"]
 
 #: The committed run that the paper-run step re-computes a sample of.
 PAPER_RUN = "results/pbmc2100-top2000/paper"
@@ -52,7 +52,7 @@ SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines")
 
 
 @contextlib.contextmanager
-def _scratch_cache(folder: Path) -> Iterator[None]:
+def scratch_cache(folder: Path) -> Iterator[None]:
     """Every cache (latents, grid cells, baselines) in ``folder`` for the duration, kernels included."""
     saved = os.environ.get("REPLICATE_CACHE_DIR")
     os.environ["REPLICATE_CACHE_DIR"] = str(folder)
@@ -100,8 +100,10 @@ def _every_row(table: pd.DataFrame) -> pd.Series:
     return pd.Series(True, index=table.index)
 
 
-def paper_run(sample: int, scratch: Path, run: str = PAPER_RUN) -> list[pd.DataFrame]:
-    """Re-make the sample of the committed run ``run`` into ``scratch``; one comparison per table."""
+def paper_run(sample: int, scratch: Path, run: str = PAPER_RUN, *, sections: tuple[str, ...] = SECTIONS,
+              methods: list[str] | None = None) -> list[pd.DataFrame]:
+    """Re-make the sample of the committed run ``run`` into ``scratch``; one comparison per table.
+    ``sections`` (of :data:`SECTIONS`) and ``methods`` (default: the run's) narrow what is re-made."""
     committed = Path(run) if Path(run).is_absolute() else project_root() / run
     run = relative(committed)
     manifest_path = committed / "manifest.json"
@@ -113,10 +115,10 @@ def paper_run(sample: int, scratch: Path, run: str = PAPER_RUN) -> list[pd.DataF
                  for k, v in sec.get("parameters", {}).items() if k not in ("output_dir", "dataset", "profile", "method")}
     seeds = list(overrides.get("seeds", [0]))[:sample]
     overrides["seeds"] = seeds
-    progress.report(f"verify: paper run, sections {', '.join(SECTIONS)}, seeds {seeds}, "
-                    f"{len(manifest['methods'])} methods")
+    methods = list(manifest["methods"]) if methods is None else methods
+    progress.report(f"verify: paper run, sections {', '.join(sections)}, seeds {seeds}, {len(methods)} methods")
     fresh = pipeline.run(manifest["profile"], manifest["dataset"], overrides=overrides,
-                         results=scratch / "runs", sections=SECTIONS, methods=list(manifest["methods"]))
+                         results=scratch / "runs", sections=sections, methods=methods)
     out = []
     for section_dir in sorted(p for p in fresh.iterdir() if p.is_dir()):
         section = section_dir.name.split("-")[0]
@@ -180,7 +182,7 @@ def verify(*, sample: int = 2, steps: tuple[str, ...] = ("paper run", "stability
     frames: list[pd.DataFrame] = []
     with tempfile.TemporaryDirectory(prefix="replicate-verify-") as tmp:
         scratch = Path(tmp)
-        with _scratch_cache(scratch / "cache"):
+        with scratch_cache(scratch / "cache"):
             if "paper run" in steps:
                 frames += paper_run(sample, scratch, run)
             if "stability" in steps:

@@ -1,0 +1,339 @@
+"""`replicate restamp`: a step stale only through code is made current again once its numbers are
+proven unchanged, and the proof is kept.
+
+DVC calls a step stale when any file it depends on changed. For an edit that moves no number (a
+comment, a refactor, a refusal that never triggers on the committed data) re-making the step costs
+hours for nothing; ``restamp`` proves it with the cheapest evidence that suffices, and only then
+records the step's new input hashes in ``dvc.lock`` (``dvc commit``):
+
+1. **same program**: every changed code file parses to the same program as the version the step
+   was made from (found in git by the hash ``dvc.lock`` holds), comments and docstrings aside;
+2. **sample re-computed**: for the paper run's sections 01-04 and the stability study, the sample
+   of ``replicate verify`` re-computed from empty caches with this checkout's code, every number
+   compared (bit for bit on the CPU family and BLAS that made the section, within the tolerance of
+   :mod:`replicate.publish.compare` on another);
+3. **step re-computed**: a step whose measured time (``results/rebuild/times.csv``) is at most
+   ``max_minutes`` is re-made whole in a scratch copy of the checkout and every number of its
+   tables compared; these steps record no machine, so every number must be identical. The VAE
+   cache is shared (its key holds the code that trains); every other cache starts empty.
+
+A step stale through anything but code (data, facts, a notebook, an upstream result) is refused:
+``replicate rebuild`` re-makes it. Every attempt appends its evidence to
+``results/verify/restamps.csv`` (step, commit, evidence, numbers compared, identical, differing),
+shown on the reproducibility page; a refused step stays stale and the numbers that moved are printed.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from ..io import progress, store
+from ..io.datasets import data_dir
+from ..io.errors import ReplicateError
+from ..io.paths import project_root
+from .compare import NOT_COMPARED, OUTCOMES
+from .rebuild import latest
+from .status import code_version, status
+from .verify import PAPER_RUN, SECTIONS, paper_run, scratch_cache, stability_sample
+
+__all__ = ["EVIDENCE", "COLUMNS", "same_program", "code_changes", "compare_tables", "restamp", "markdown"]
+
+#: The committed record of every restamp attempt.
+EVIDENCE = "results/verify/restamps.csv"
+COLUMNS = ["date", "commit", "step", "evidence", "changed", "compared", "identical", "within_tolerance", "differing",
+           "seconds", "outcome", "detail"]
+#: Sections whose sample ``replicate verify`` re-computes (per seed), as steps of the graph.
+_SAMPLED = tuple(f"paper-{s}" for s in SECTIONS)
+
+
+class Refused(Exception):
+    """Why a step cannot be restamped (it stays stale)."""
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(project_root()), *args], capture_output=True, check=False)
+
+
+def _locked(step: str) -> dict[str, str]:
+    """The md5 of each input ``dvc.lock`` recorded for ``step``."""
+    lock = yaml.safe_load((project_root() / "dvc.lock").read_text()).get("stages", {})
+    return {d["path"]: d.get("md5", "") for d in lock.get(step, {}).get("deps", [])}
+
+
+def _text_with_md5(path: str, md5: str, depth: int = 300) -> str | None:
+    """The committed version of ``path`` whose md5 is ``md5`` (newest first), or None."""
+    commits = _git("log", f"-{depth}", "--format=%H", "--", path).stdout.decode().split()
+    for commit in commits:
+        blob = _git("show", f"{commit}:{path}")
+        if blob.returncode == 0 and hashlib.md5(blob.stdout).hexdigest() == md5:
+            return blob.stdout.decode("utf-8")
+    return None
+
+
+def _program(text: str) -> str:
+    """The program ``text`` parses to, without its docstrings (comments are not in the tree)."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
+def same_program(step: str, files: Sequence[str]) -> bool:
+    """Whether each changed code file of ``step`` is, comments and docstrings aside, the program it was made from."""
+    locked = _locked(step)
+    for path in files:
+        old = _text_with_md5(path, locked.get(path, ""))
+        if old is None or _program(old) != _program((project_root() / path).read_text(encoding="utf-8")):
+            return False
+    return True
+
+
+def code_changes(changed: Sequence[str]) -> list[str]:
+    """The changed code files of a stale step (``replicate status``'s ``changed_all``); :class:`Refused` when
+    anything else changed (data, facts, notebooks, upstream results) or a file was added or deleted."""
+    files = []
+    for entry in changed:
+        path, _, how = entry.rpartition(" (")
+        how = how.rstrip(")")
+        if not (path.endswith(".py") and how == "modified"):
+            raise Refused(f"stale through {entry}, not only code: re-make it with `replicate rebuild`")
+        files.append(path)
+    return files
+
+
+def _flat(value: object, prefix: str = "") -> dict[str, str]:
+    """A JSON document as ``{path: text}`` leaves."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flat(item, f"{prefix}{key}.").items()}
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value) for k, v in _flat(item, f"{prefix}{i}.").items()}
+    return {prefix.rstrip("."): repr(value)}
+
+
+def _cells(path: Path) -> dict[str, str]:
+    """Every result cell of a CSV or JSON file as ``{row|column: text}`` (timings, versions and dates left out)."""
+    skip = lambda name: (name.split(".")[-1] in NOT_COMPARED or name.split(".")[-1] in ("date", "versions")  # noqa: E731
+                         or name.endswith("seconds") or ".versions." in f".{name}.")
+    if path.suffix == ".json":
+        return {k: v for k, v in _flat(json.loads(path.read_text())).items() if not skip(k)}
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return {f"{i}|{c}": table.at[i, c] for c in table.columns if not skip(c) for i in table.index}
+
+
+def compare_tables(new: Path, old: Path) -> pd.DataFrame:
+    """Every result cell of the tables (CSV, JSON) under ``new`` against ``old`` (a file or a folder), as text:
+    equal text is the same number bit for bit (pandas writes floats as round-trip reprs)."""
+    files = sorted(p.relative_to(new) for p in ([new] if new.is_file() else new.rglob("*"))
+                   if p.suffix in (".csv", ".json") and not p.name.startswith(".")) if new.is_dir() else [Path()]
+    rows = []
+    for rel in files:
+        a_path, b_path = (new / rel, old / rel) if new.is_dir() else (new, old)
+        a, b = _cells(a_path), (_cells(b_path) if b_path.is_file() else {})
+        for key in sorted(set(a) | set(b)):
+            rows.append({"table": str(rel) if new.is_dir() else a_path.name, "row": key, "recomputed": a.get(key),
+                         "committed": b.get(key), "outcome": "identical" if a.get(key) == b.get(key) else "differing"})
+    return pd.DataFrame(rows, columns=["table", "row", "recomputed", "committed", "outcome"])
+
+
+def _scratch_copy(target: Path) -> Path:
+    """The checkout's code, notebooks, facts and committed results in ``target`` (no git, environment or data)."""
+    root = project_root()
+    ignore = shutil.ignore_patterns(".git", ".venv", ".ci-cache", ".ci-verify", "data", "_build", "__pycache__",
+                                    "book", "*.egg-info", ".pytest_cache")
+    shutil.copytree(root, target, ignore=ignore, symlinks=True)
+    if (root / "book").is_dir():  # the book's sources (a run's built book stays behind)
+        shutil.copytree(root / "book", target / "book", ignore=shutil.ignore_patterns("_build"))
+    return target
+
+
+def _rerun(step: str, cmd: str, outs: list[str], scratch: Path, vae: Path) -> pd.DataFrame:
+    """Re-make ``step`` whole in a scratch copy of the checkout; its tables against the committed ones.
+    ``vae``: the VAE cache to share."""
+    copy = _scratch_copy(scratch / "checkout")
+    cache = scratch / "rerun-cache"
+    cache.mkdir()
+    if vae.is_dir():  # its key holds the code that trains: valid for any code of the other files
+        (cache / "vae").symlink_to(vae, target_is_directory=True)
+    env = {**os.environ, "REPLICATE_CACHE_DIR": str(cache), "REPLICATE_DATA_DIR": str(data_dir()),
+           "PYTHONPATH": str(copy), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    python = f'"{sys.executable}"'
+    command = (f"{python} -m replicate.cli {cmd.removeprefix('replicate ')}" if cmd.startswith("replicate ")
+               else cmd.replace("python ", f"{python} ", 1))
+    log, t0 = scratch / "step.log", time.monotonic()
+    with progress.follow(log, lambda line: progress.report(f"  [{step}] {line}"),
+                         heartbeat=lambda: f"  [{step}] still running, {time.monotonic() - t0:.0f} s"):
+        with open(log, "a", encoding="utf-8") as out:
+            done = subprocess.run(command, shell=True, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  check=False)
+    if done.returncode:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip()[-300:]
+        raise Refused(f"re-making it failed (exit {done.returncode}): {tail}")
+    return pd.concat([compare_tables(copy / o, project_root() / o) for o in outs], ignore_index=True)
+
+
+def _paper_samples(steps: list[str], sample: int, scratch: Path) -> dict[str, pd.DataFrame]:
+    """The verify sample of the paper run's sections ``steps`` (``paper-01_data`` ...), re-made together."""
+    names = [s.removeprefix("paper-") for s in steps]
+    methods = [n.split("-", 1)[1] for n in names if "-" in n]
+    last = max(n.split("-")[0] for n in names)
+    sections = tuple(s for s in SECTIONS if s <= last and (s != "03_clustering" or methods))
+    frames = paper_run(sample, scratch, PAPER_RUN, sections=sections, methods=methods)
+    table = pd.concat(frames, ignore_index=True)
+    step_of = "paper-" + table["table"].str.split("/").str[0]
+    return {s: table[step_of == s] for s in steps}
+
+
+def _counts(comparison: pd.DataFrame) -> dict[str, int]:
+    counts = comparison["outcome"].value_counts() if len(comparison) else pd.Series(dtype=int)
+    return {"compared": int(len(comparison)), **{o.replace(" ", "_"): int(counts.get(o, 0)) for o in OUTCOMES}}
+
+
+def _moved(comparison: pd.DataFrame, n: int = 8) -> str:
+    off = comparison[comparison["outcome"] == "differing"]
+    where = lambda r: " ".join(str(getattr(r, c)) for c in ("table", "row", "column") if c in off and getattr(r, c) != "")  # noqa: E731
+    shown = "; ".join(f"{where(r)}: {r.recomputed} (committed {r.committed})" for r in off.head(n).itertuples())
+    return shown + (f"; and {len(off) - n} more" if len(off) > n else "")
+
+
+def _dvc_commit(step: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "dvc", "commit", "-f", "-q", step], cwd=project_root(),
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise ReplicateError(f"`dvc commit {step}` failed: {done.stderr.strip()[-500:]}")
+
+
+def _record(rows: list[dict], path: Path) -> None:
+    new = pd.DataFrame(rows, columns=COLUMNS)
+    if path.is_file():
+        new = pd.concat([pd.read_csv(path), new], ignore_index=True)
+    store.atomic_write(path, lambda p: new.to_csv(p, index=False))
+
+
+def _evidence(step: str, scratch: Path, *, sample: int, max_minutes: float, graph: dict,
+              vae: Path) -> tuple[str, pd.DataFrame]:
+    """(what was re-computed, its comparison) for a step that is not the same program: see the module."""
+    if step == "stability":
+        return "sample re-computed", pd.concat(stability_sample(sample, scratch), ignore_index=True)
+    times = latest()
+    minutes = times.set_index("step")["seconds"].get(step, float("nan")) / 60 if len(times) else float("nan")
+    if not minutes <= max_minutes:  # also when never timed
+        raise Refused(f"no sample is defined for it and its measured time ({minutes:.0f} min) is over "
+                      f"--max-minutes {max_minutes:g}: re-make it with `replicate rebuild {step}`")
+    stage = graph[step]
+    outs = [next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", [])]
+    return "step re-computed", _rerun(step, stage["cmd"], outs, scratch, vae)
+
+
+def _judge(step: str, how: str, comparison: pd.DataFrame, changed: list[str], seconds: float) -> dict:
+    counts = _counts(comparison)
+    ok = counts["compared"] > 0 and counts["differing"] == 0
+    if ok:
+        _dvc_commit(step)
+    detail = "" if ok else (_moved(comparison) or "nothing was compared")
+    progress.report(f"restamp {step}: {how}, {counts['compared']:,} numbers, {counts['identical']:,} identical, "
+                    f"{counts['differing']:,} differing: {'restamped' if ok else 'left stale'}"
+                    + (f"; moved: {detail}" if detail else ""))
+    return {"step": step, "evidence": how, "changed": " ".join(changed), **counts, "seconds": round(seconds, 1),
+            "outcome": "restamped" if ok else "refused", "detail": detail}
+
+
+def _targets(steps: Sequence[str], table: pd.DataFrame) -> list[str]:
+    unknown = sorted(set(steps) - set(table.index))
+    if unknown:
+        raise ReplicateError(f"no step {', '.join(unknown)} in dvc.yaml; `replicate status` lists them.")
+    named = list(steps) or [s for s in table.index if table.loc[s, "state"] == "stale"]
+    return [s for s in named if table.loc[s, "state"] == "stale" or not progress.report(
+        f"restamp {s}: {table.loc[s, 'state']}, nothing to restamp"
+        + (" (`replicate rebuild` makes and records it)" if table.loc[s, "state"] == "not recorded" else ""))]
+
+
+def restamp(steps: Sequence[str] = (), *, sample: int = 1, max_minutes: float = 10.0,
+            evidence: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Restamp the stale ``steps`` (default: every stale step) whose numbers are proven unchanged; return one
+    row of evidence per step tried (also appended to :data:`EVIDENCE`)."""
+    table = status().set_index("step")
+    graph = yaml.safe_load((project_root() / "dvc.yaml").read_text())["stages"]
+    version = code_version()
+    made = version.get("commit", "") + ("+changes" if version.get("dirty") else "")
+    rows, later = [], []
+    for step in _targets(steps, table):
+        t0 = time.perf_counter()
+        try:
+            files = code_changes(table.loc[step, "changed_all"])
+        except Refused as why:
+            progress.report(f"restamp {step}: refused, {why}")
+            rows.append({"step": step, "evidence": "none", "outcome": "refused", "detail": str(why)})
+            continue
+        if same_program(step, files):
+            rows.append(_judge(step, "same program", pd.DataFrame({"outcome": ["identical"] * len(files)}), files,
+                               time.perf_counter() - t0))
+        else:
+            later.append((step, files))
+    rows += _recomputed(later, graph, sample=sample, max_minutes=max_minutes)
+    out = pd.DataFrame([{"date": dt.date.today().isoformat(), "commit": made, **r} for r in rows], columns=COLUMNS)
+    if len(out):
+        _record(out.to_dict("records"), Path(evidence) if evidence else project_root() / EVIDENCE)
+    return out
+
+
+def _recomputed(todo: list[tuple[str, list[str]]], graph: dict, *, sample: int, max_minutes: float) -> list[dict]:
+    """Evidence rows for the steps that need a re-computation (the paper sections' samples share one run)."""
+    rows, vae = [], store.cache_dir() / "vae"
+    with tempfile.TemporaryDirectory(prefix="replicate-restamp-") as tmp:
+        scratch = Path(tmp)
+        sampled = [s for s, _ in todo if s in _SAMPLED]
+        if sampled:
+            t0 = time.perf_counter()
+            with scratch_cache(scratch / "sample-cache"):
+                found = _paper_samples(sampled, sample, scratch / "sample")
+            seconds = (time.perf_counter() - t0) / len(sampled)
+            rows += [_judge(s, "sample re-computed", found[s], f, seconds) for s, f in todo if s in sampled]
+        for i, (step, files) in enumerate((s, f) for s, f in todo if s not in sampled):
+            t0, work = time.perf_counter(), scratch / f"step-{i}"
+            work.mkdir()
+            try:
+                with scratch_cache(work / "cache"):
+                    how, comparison = _evidence(step, work, sample=sample, max_minutes=max_minutes, graph=graph,
+                                                vae=vae)
+            except Refused as why:
+                progress.report(f"restamp {step}: refused, {why}")
+                rows.append({"step": step, "evidence": "none", "changed": " ".join(files), "outcome": "refused",
+                             "detail": str(why)})
+                continue
+            rows.append(_judge(step, how, comparison, files, time.perf_counter() - t0))
+    return rows
+
+
+def markdown(path: str | os.PathLike | None = None) -> str:
+    """The restamps on record (the reproducibility page): step, date, commit, evidence and its numbers."""
+    target = Path(path) if path else project_root() / EVIDENCE
+    if not target.is_file():
+        return "*No step has been restamped yet: `replicate restamp` proves a code change moved no number.*"
+    rows = pd.read_csv(target, keep_default_na=False)
+    lines = ["| step | date | code | evidence | numbers compared | identical | differing | outcome |",
+             "|---|---|---|---|---:|---:|---:|---|"]
+    for r in rows.itertuples():
+        compared = f"{int(r.compared):,}" if str(r.compared) != "" else "–"
+        same = f"{int(r.identical):,}" if str(r.identical) != "" else "–"
+        off = f"{int(r.differing):,}" if str(r.differing) != "" else "–"
+        outcome = r.outcome + (f": {r.detail}" if r.detail else "")
+        lines.append(f"| `{r.step}` | {r.date} | `{r.commit}` | {r.evidence} | {compared} | {same} | {off} | {outcome} |")
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""`replicate restamp` on a small DVC project of its own, and on a clone of this repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from replicate.publish import rebuild, restamp, status
+
+ROOT = Path(__file__).resolve().parents[2]
+MAKE = '''import csv
+# the grid: one score per setting
+x = [1, 2, 3]
+with open("out.csv", "w", newline="") as f:
+    csv.writer(f).writerows([["setting", "CA", "seconds"], *[[v, v / 4, v / 10] for v in x]])
+'''
+GRAPH = """stages:
+  grid:
+    cmd: python make.py
+    deps: [make.py]
+    outs:
+    - out.csv:
+        cache: false
+  data:
+    cmd: python -c "open('copy.txt', 'w').write(open('in.txt').read())"
+    deps: [in.txt]
+    outs:
+    - copy.txt:
+        cache: false
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    run = lambda *a: subprocess.run(a, cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run("git", "init", "-q")
+    run("git", "config", "user.email", "t@example.org")
+    run("git", "config", "user.name", "t")
+    run(sys.executable, "-m", "dvc", "init", "-q")
+    (tmp_path / "make.py").write_text(MAKE)
+    (tmp_path / "in.txt").write_text("a")
+    (tmp_path / "dvc.yaml").write_text(GRAPH)
+    run(sys.executable, "-m", "dvc", "repro", "-q")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "made")
+    for module in (status, rebuild, restamp):
+        monkeypatch.setattr(module, "project_root", lambda: tmp_path)
+    return tmp_path
+
+
+def _state(step: str) -> str:
+    return status.status().set_index("step").loc[step, "state"]
+
+
+def test_a_comment_edit_is_the_same_program_and_is_restamped(project):
+    (project / "make.py").write_text(MAKE.replace("# the grid", "# the grid of settings").replace(
+        "import csv\n", '"""Makes the grid."""\nimport csv\n'))
+    assert _state("grid") == "stale"
+    rows = restamp.restamp()
+    assert list(rows["outcome"]) == ["restamped"] and list(rows["evidence"]) == ["same program"]
+    assert _state("grid") == "current"
+    kept = pd.read_csv(project / restamp.EVIDENCE)
+    assert list(kept["step"]) == ["grid"] and kept["changed"][0] == "make.py"
+    assert "| `grid` |" in restamp.markdown() and "same program" in restamp.markdown()
+
+
+def test_a_refactor_is_restamped_by_re_making_the_step_and_comparing_every_number(project):
+    rebuild.record({"step": "grid", "seconds": 1.0}, project / rebuild.TIMES)
+    (project / "make.py").write_text(MAKE.replace("v / 4", "v * 0.25"))
+    rows = restamp.restamp(["grid"])
+    assert rows.loc[0, "evidence"] == "step re-computed" and rows.loc[0, "outcome"] == "restamped"
+    assert rows.loc[0, "compared"] == 6 and rows.loc[0, "identical"] == 6  # seconds are not compared
+    assert _state("grid") == "current" and (project / "out.csv").read_text().count("0.25") == 1
+
+
+def test_an_edit_that_moves_a_number_is_refused_and_the_number_named(project):
+    rebuild.record({"step": "grid", "seconds": 1.0}, project / rebuild.TIMES)
+    (project / "make.py").write_text(MAKE.replace("v / 4", "v / 2"))
+    rows = restamp.restamp(["grid"])
+    assert rows.loc[0, "outcome"] == "refused" and rows.loc[0, "differing"] == 3
+    assert "out.csv 0|CA: 0.5 (committed 0.25)" in rows.loc[0, "detail"]
+    assert _state("grid") == "stale"
+
+
+def test_what_is_not_code_or_not_timed_is_refused_with_the_command_that_remakes_it(project):
+    (project / "in.txt").write_text("b")
+    (project / "make.py").write_text(MAKE.replace("v / 4", "v / 2"))
+    rows = restamp.restamp().set_index("step")
+    assert "in.txt (modified), not only code" in rows.loc["data", "detail"]
+    assert "replicate rebuild grid" in rows.loc["grid", "detail"]
+    assert set(rows["outcome"]) == {"refused"} and _state("grid") == "stale"
+
+
+@pytest.mark.slow
+def test_a_comment_in_the_clusterers_module_restamps_every_step_it_staled(tmp_path):
+    """The issue's case on a clone of this repository: a comment edited in method/clustering.py stales 40-odd steps;
+    restamp proves them unchanged and makes them current again."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    target = clone / "replicate" / "method" / "clustering.py"
+    target.write_text(target.read_text().replace("\n\n", "\n\n# a comment: moves no number\n", 1))
+    env = {**os.environ, "PYTHONPATH": str(clone)}
+    cli = lambda *a: subprocess.run([sys.executable, "-m", "replicate.cli", *a], cwd=clone, env=env,  # noqa: E731
+                                    capture_output=True, text=True)
+    before = cli("status").stdout
+    stale = int(before.split(" stale")[0].rsplit(", ", 1)[1])
+    assert stale >= 30, before
+    done = cli("restamp")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{stale} of {stale} steps restamped" in done.stdout
+    assert ", 0 stale" in cli("status").stdout
+    kept = pd.read_csv(clone / restamp.EVIDENCE)
+    assert set(kept["evidence"]) == {"same program"} and len(kept) == stale
