@@ -58,6 +58,20 @@ def _recipe_parser(sub: Any) -> None:
     p.add_argument("--no-book", action="store_true", help="only the tables")
 
 
+def _rebuild_parser(sub: Any) -> None:
+    p_rebuild = sub.add_parser("rebuild", help="re-make every step of the study graph that is not current, timed",
+                               description=rebuild.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_rebuild.add_argument("steps", nargs="*", help="only these steps of dvc.yaml (default: every one not current)")
+    p_rebuild.add_argument("--machine-specific", action="store_true",
+                           help="also the benchmarks (they measure this machine)")
+    p_rebuild.add_argument("--dry-run", action="store_true", help="list the steps, make nothing")
+    p_rebuild.add_argument("--budget", default=None, metavar="DURATION",
+                           help="start a step only while its recorded time fits what is left, e.g. 90m or 2h "
+                                "(a never-timed step only as the first); the same command goes on later")
+    p_rebuild.add_argument("--commit", action="store_true",
+                           help="commit each finished step (its outputs, dvc.lock, its time) to the current branch")
+
+
 def _restamp_parser(sub: Any) -> None:
     p_restamp = sub.add_parser("restamp", help="make a step stale only through code current again, once its "
                                                "numbers are proven unchanged", description=restamp.__doc__,
@@ -134,12 +148,7 @@ def _parser() -> argparse.ArgumentParser:
                                "numbers without failing (CI: trainings are chaotic across CPU kernels)")
     p_verify.add_argument("--out", default=None, help="folder of the report (default results/verify)")
     p_verify.add_argument("--run", default=verify.PAPER_RUN, help=f"the committed run (default {verify.PAPER_RUN})")
-    p_rebuild = sub.add_parser("rebuild", help="re-make every step of the study graph that is not current, timed",
-                               description=rebuild.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p_rebuild.add_argument("steps", nargs="*", help="only these steps of dvc.yaml (default: every one not current)")
-    p_rebuild.add_argument("--machine-specific", action="store_true",
-                           help="also the benchmarks (they measure this machine)")
-    p_rebuild.add_argument("--dry-run", action="store_true", help="list the steps, make nothing")
+    _rebuild_parser(sub)
     _restamp_parser(sub)
     sub.add_parser("datasets", help="list the registered datasets")
     p_fetch = sub.add_parser("fetch", help="download a registered dataset into the data folder")
@@ -168,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "study":
             return STUDIES[args.name](args.args)
         elif args.command == "rebuild":
-            made = rebuild.rebuild(args.steps, machine_specific=args.machine_specific, dry_run=args.dry_run)
+            made = rebuild.rebuild(args.steps, machine_specific=args.machine_specific, dry_run=args.dry_run,
+                                   budget=rebuild.parse_budget(args.budget), commit=args.commit)
             print(f"{len(made)} steps {'to make' if args.dry_run else 'made'}; their times: {rebuild.TIMES}")
         elif args.command == "restamp":
             return _restamp(args)

@@ -8,6 +8,12 @@ was running, and ``dvc.lock`` already holds every step that finished: run the co
 goes on). A row says how warm the caches were when the step started (VAE entries in the cache
 folder: 0 means a cold start) and the machine's load, so a reader can tell a cold measurement on
 idle cores from one on a busy machine.
+
+**In landings**: ``--budget 90m`` starts a step only while its recorded time fits what is left and
+stops cleanly before the first that does not; ``--commit`` commits each finished step (outputs,
+``dvc.lock`` entry, measured time), so a rebuild of many hours is a series of ordinary landings.
+Inside a step, trained VAEs and finished grid cells are kept in the caches as they finish, so a
+step killed part-way goes on from them when it is made again.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from ..io.paths import project_root
 from ..io.provenance import machine
 from .status import status
 
-__all__ = ["TIMES", "COLUMNS", "pending", "rebuild", "record", "latest", "markdown"]
+__all__ = ["TIMES", "COLUMNS", "pending", "parse_budget", "rebuild", "record", "latest", "markdown"]
 
 #: The committed table of measured step times (one row per step made, newest last).
 TIMES = "results/rebuild/times.csv"
@@ -70,33 +76,97 @@ def record(row: dict, times: str | os.PathLike | None = None) -> Path:
     return store.atomic_write(path, lambda p: new.to_csv(p, index=False))
 
 
-def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times: str | os.PathLike | None = None,
-            dry_run: bool = False) -> list[str]:
-    """Re-make the :func:`pending` steps in order with DVC, recording each one's wall time; return them.
+def parse_budget(text: str | None) -> float | None:
+    """Seconds of a budget written ``90m``, ``1.5h``, ``600s`` or ``600`` (None: no budget)."""
+    if text is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    value, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        seconds = float(value) * units[unit]
+    except ValueError:
+        raise ReplicateError(f"--budget {text!r} is not a duration: write e.g. 90m, 1.5h or 600s.") from None
+    if seconds <= 0:
+        raise ReplicateError(f"--budget {text!r} must be positive.")
+    return seconds
 
-    Stops at the first step that fails (its error is DVC's; the steps before it are recorded).
+
+def _fits(step: str, left: float, first: bool, times: pd.DataFrame) -> bool:
+    """Whether ``step``'s recorded time fits the ``left`` seconds of a budget (a never-timed step only as the first)."""
+    known = times.set_index("step")["seconds"] if len(times) else pd.Series(dtype=float)
+    if step not in known.index:
+        return first
+    return float(known[step]) <= left
+
+
+def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
+    """One commit holding the step's outputs, its ``dvc.lock`` entry and its measured time."""
+    root = project_root()
+    paths = [o for o in outs if (root / o).exists()] + ["dvc.lock", str(times.relative_to(root))]
+    subprocess.run(["git", "add", "-f", "--", *paths], cwd=root, check=True, capture_output=True)
+    message = f"Rebuild {step} ({seconds:.0f} s, replicate rebuild)"
+    done = subprocess.run(["git", "commit", "-q", "-m", message, "--", *paths], cwd=root, capture_output=True,
+                          text=True, check=False)
+    if done.returncode and "nothing to commit" not in done.stdout + done.stderr:
+        raise ReplicateError(f"committing {step} failed: {(done.stdout + done.stderr).strip()[-500:]}")
+
+
+def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times: str | os.PathLike | None = None,
+            dry_run: bool = False, budget: float | None = None, commit: bool = False) -> list[str]:
+    """Re-make the :func:`pending` steps in order with DVC, recording each one's wall time; return those made.
+
+    With ``budget`` (seconds), a step starts only while its recorded time fits what is left (a step never
+    timed only as the first), so a long rebuild is a series of sittings; with ``commit``, each finished step
+    is committed (its outputs, ``dvc.lock``, its time). Stops at the first step that fails (its error is
+    DVC's; the steps before it are recorded).
     """
     todo = pending(steps, machine_specific=machine_specific)
-    info = machine()
+    path = Path(times) if times else project_root() / TIMES
+    info, made, start = machine(), [], time.perf_counter()
+    recorded = latest(times)
     # DVC runs each step's command through the shell: this environment's `python` and `replicate` first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     for i, step in enumerate(todo, 1):
+        left = None if budget is None else budget - (time.perf_counter() - start)
+        if left is not None and not _fits(step, left, not made, recorded):
+            print(f"budget: {step} is next ({_need(step, recorded)}), {left / 60:.0f} min of the budget left: "
+                  f"stopping here; the same command goes on from it", flush=True)
+            break
         print(f"[{i}/{len(todo)}] {step}", flush=True)
         if dry_run:
             continue
-        entries, load = _vae_entries(), os.getloadavg()[0]
-        t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "dvc", "repro", "--single-item", step], cwd=project_root(),
-                              env=env, check=False)
-        seconds = time.perf_counter() - t0
-        if done.returncode:
-            raise ReplicateError(f"`dvc repro --single-item {step}` failed (exit {done.returncode}); the steps "
-                                 "before it are made and recorded: fix it and run the same command again.")
-        record({"step": step, "seconds": round(seconds, 1), "date": dt.date.today().isoformat(), "commit": _head(),
-                "cpu": info["cpu"], "cores": info["cores"], "vae_cache_entries": entries,
-                "load_average": round(load, 2)}, times)
-        print(f"    {step}: {seconds:.0f} s", flush=True)
-    return todo
+        seconds = _make(step, env, info, path)
+        made.append(step)
+        if commit:
+            _commit(step, seconds, _outs(step), path)
+        print(f"    {step}: {seconds:.0f} s" + (" (committed)" if commit else ""), flush=True)
+    return todo if dry_run else made
+
+
+def _need(step: str, recorded: pd.DataFrame) -> str:
+    known = recorded.set_index("step")["seconds"] if len(recorded) else pd.Series(dtype=float)
+    return f"{float(known[step]) / 60:.0f} min last time" if step in known.index else "never timed"
+
+
+def _outs(step: str) -> list[str]:
+    stage = yaml.safe_load((project_root() / "dvc.yaml").read_text())["stages"][step]
+    return [next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", [])]
+
+
+def _make(step: str, env: dict, info: dict, path: Path) -> float:
+    """``dvc repro --single-item step``, timed and recorded; its seconds."""
+    entries, load = _vae_entries(), os.getloadavg()[0]
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "--single-item", step], cwd=project_root(),
+                          env=env, check=False)
+    seconds = time.perf_counter() - t0
+    if done.returncode:
+        raise ReplicateError(f"`dvc repro --single-item {step}` failed (exit {done.returncode}); the steps "
+                             "before it are made and recorded: fix it and run the same command again.")
+    record({"step": step, "seconds": round(seconds, 1), "date": dt.date.today().isoformat(), "commit": _head(),
+            "cpu": info["cpu"], "cores": info["cores"], "vae_cache_entries": entries,
+            "load_average": round(load, 2)}, path)
+    return seconds
 
 
 def latest(times: str | os.PathLike | None = None) -> pd.DataFrame:

@@ -59,3 +59,29 @@ def test_unknown_steps_and_nothing_timed(here):
     with pytest.raises(ReplicateError, match="no step nope in dvc.yaml"):
         rebuild.pending(["nope"])
     assert "No step of the study graph has been timed" in rebuild.markdown()
+
+
+def test_a_budget_stops_before_the_first_step_that_does_not_fit_and_each_step_is_committed(here, capsys):
+    import subprocess
+
+    (here / "in.txt").write_text("d")  # both steps to make; `made` took 1 s last time, `never` is untimed
+    rebuild.record({"step": "made", "seconds": 1.0}, here / rebuild.TIMES)
+    rebuild.record({"step": "never", "seconds": 3600.0}, here / rebuild.TIMES)
+    subprocess.run(["git", "add", "-A"], cwd=here, check=True)
+    subprocess.run(["git", "commit", "-qm", "times"], cwd=here, check=True)
+    assert rebuild.rebuild(budget=rebuild.parse_budget("10m"), commit=True) == ["made"]
+    out = capsys.readouterr().out
+    assert "budget: never is next (60 min last time), 10 min of the budget left: stopping here" in out
+    log = subprocess.run(["git", "log", "--format=%s", "-1", "--name-only"], cwd=here, capture_output=True,
+                         text=True).stdout
+    assert log.startswith("Rebuild made (") and "out.txt" in log and "dvc.lock" in log and rebuild.TIMES in log
+    assert status.status().set_index("step").loc["made", "state"] == "current"
+    # the same command goes on; a larger budget takes the next step
+    assert rebuild.rebuild(budget=rebuild.parse_budget("2h")) == ["never"]
+
+
+def test_a_budget_is_a_duration():
+    assert rebuild.parse_budget("90m") == 5400 and rebuild.parse_budget("1.5h") == 5400
+    assert rebuild.parse_budget("600") == 600 and rebuild.parse_budget(None) is None
+    with pytest.raises(ReplicateError, match="--budget 'soon' is not a duration"):
+        rebuild.parse_budget("soon")
