@@ -148,7 +148,8 @@ def _n_clusters(adata: AnnData, method: str, n_clusters: int | None) -> int | No
 
 
 def cluster(adata: AnnData, method: str, *, params: dict[str, Any] | None = None, use_rep: str = "X_vae",
-            n_clusters: int | None = None, key_added: str | None = None, seed: int = 0) -> None:
+            n_clusters: int | None = None, key_added: str | None = None, seed: int = 0,
+            max_seconds: float | None = 3600) -> None:
     """Cluster the cells on a representation with one of the paper's methods.
 
     Parameters
@@ -169,6 +170,11 @@ def cluster(adata: AnnData, method: str, *, params: dict[str, Any] | None = None
         The ``obs`` column written; default the method's name.
     seed
         The clusterer's own seed (scikit-learn's ``random_state``).
+    max_seconds
+        Refuse a setting whose estimated time is longer (``None``: no limit). Whatever the limit, a
+        setting that would not fit in the memory available, or cannot work, is refused before it
+        starts with :class:`~replicate.method.budget.ResourceError` (a ``MemoryError``), one line
+        naming the estimate, what is available and what to do.
 
     Returns
     -------
@@ -182,13 +188,17 @@ def cluster(adata: AnnData, method: str, *, params: dict[str, Any] | None = None
     if use_rep not in adata.obsm:
         raise ParameterError(f"use_rep = {use_rep!r} is not in adata.obsm (keys: {', '.join(adata.obsm) or 'none'}); "
                              "run rp.tl.vae(adata) first or name another representation.")
+    if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float))
+                                    or not max_seconds > 0):
+        raise ParameterError(f"max_seconds = {max_seconds!r} is invalid: give a positive number of seconds, or None "
+                             "for no time limit.")
     setting = paper_setting(method) if params is None else dict(params)
     k = _n_clusters(adata, method, n_clusters)
     Z, _ = check_inputs(np.asarray(adata.obsm[use_rep]), None, k)
     check_params(method, setting, Z.shape[0])
     check_seed(seed)
     with single_threaded():
-        labels = fit_labels(Z, method, setting, n_clusters=k or 0, random_state=seed)
+        labels = fit_labels(Z, method, setting, n_clusters=k or 0, random_state=seed, max_seconds=max_seconds)
     key = key_added or method
     names = sorted(set(labels.tolist()))
     adata.obs[key] = pd.Categorical([str(v) for v in labels], categories=[str(v) for v in names])

@@ -93,7 +93,7 @@ def _read_rows(out: Path) -> list[dict[str, Any]]:
     if not out.is_file():
         return []
     try:
-        frame = pd.read_csv(out, keep_default_na=True)
+        frame = pd.read_csv(out, keep_default_na=True, float_precision="round_trip")  # exactly the written floats
         if "key" not in frame.columns:
             raise ValueError("no key column")
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -108,10 +108,23 @@ def _read_rows(out: Path) -> list[dict[str, Any]]:
 
 
 
-def _frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+#: Columns holding counts: integers, also where the store (shared with other methods) read them as floats.
+COUNTS = ("n_clusters", "clusters_found", "noise_cells", "random_state")
+
+
+def _frame(rows: Iterable[dict[str, Any]], params: set[str] | None = None) -> pd.DataFrame:
+    """The rows as a table: leading :data:`COLUMNS`, then the rest sorted; with ``params``, only those
+    ``param_<name>`` columns (the store holds every method's); counts as integers."""
     frame = pd.DataFrame(list(rows))
     if frame.empty:
         return pd.DataFrame(columns=COLUMNS)
+    if params is not None:
+        frame = frame[[c for c in frame.columns if not c.startswith("param_") or c in params]]
+    for column in COUNTS:
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            if values.dropna().eq(values.dropna().round()).all():
+                frame[column] = values.astype("Int64")
     lead = [c for c in COLUMNS if c in frame.columns]
     rest = sorted(c for c in frame.columns if c not in lead)
     return frame[lead + rest]
@@ -134,7 +147,9 @@ def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, d
 
     Cells already in ``out`` (same key) are not recomputed; failed ones are retried only with
     ``retry_failed``, and a cell that timed out is retried when ``time_limit_s`` is larger than
-    the limit it ran under. Each cell stops after ``time_limit_s`` seconds (status ``timeout``). Finished rows are written atomically at most every ``flush_every_s`` seconds
+    the limit it ran under; a cell refused before it started (status ``skipped``: estimated past the memory
+    available or twice ``time_limit_s``, :mod:`replicate.method.budget`) is estimated again. Each cell stops
+    after ``time_limit_s`` seconds (status ``timeout``). Finished rows are written atomically at most every ``flush_every_s`` seconds
     and whenever the run stops, including on an exception or Ctrl-C, so the file always holds
     whole rows. Other rows already in ``out`` (other cells) are kept.
     """
@@ -145,8 +160,10 @@ def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, d
     if retry_failed:
         stored = {k: r for k, r in stored.items() if r.get("status") != "failed"}
 
-    def stale(r: dict[str, Any]) -> bool:  # timed out under a shorter limit than this run's
+    def stale(r: dict[str, Any]) -> bool:  # timed out under a shorter limit than this run's, or refused
         ran = r.get("time_limit_s")
+        if r.get("status") == "skipped":  # the refusal depends on the limit and the memory free: it costs an estimate
+            return True
         return r.get("status") == "timeout" and (not time_limit_s or (ran == ran and ran < time_limit_s))
 
     stored = {k: r for k, r in stored.items() if not stale(r)}
@@ -160,9 +177,11 @@ def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, d
     def with_identity(row: dict[str, Any], cell: Cell) -> dict[str, Any]:
         return {**row, "dataset": cell.dataset, "embedding": cell.embedding, "grid": cell.grid}
 
-    def flush() -> None:
-        frame = _frame(stored.values())
-        store.atomic_write(out, lambda p: frame.to_csv(p, index=False))
+    def flush() -> None:  # merged with what another run wrote meanwhile (the store is shared)
+        with store.locked(out):
+            theirs = {r["key"]: r for r in _read_rows(out)}
+            frame = _frame({**theirs, **stored}.values())
+            store.atomic_write(out, lambda p: frame.to_csv(p, index=False))
 
     bar = progress_lines.Counter(len(identity), len(identity) - len(todo), enabled=progress)
     last = time.perf_counter()
@@ -179,7 +198,7 @@ def run(embeddings: Mapping[str, Any], labels: Any, out: str | os.PathLike, *, d
         bar.close()
         if dirty or not out.is_file():
             flush()
-    return _frame(with_identity(stored[c.key], c) for c in cells)
+    return _frame((with_identity(stored[c.key], c) for c in cells), {f"param_{k}" for c in cells for k in c.params})
 
 
 

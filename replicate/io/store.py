@@ -1,19 +1,26 @@
-"""Content hashes and cache keys, the cache folder and atomic writes (temp file + rename, never half a file)."""
+"""Content hashes and cache keys, the cache folder, atomic writes (temp file + rename, never half a file;
+the mode follows the user's umask) and a lock for files that two processes merge into."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pooch
 
-__all__ = ["cache_dir", "content_key", "array_hash", "file_sha256", "git_blob_sha1", "atomic_write", "write_json", "save_npz", "load_npz"]
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock to take
+    fcntl = None
+
+__all__ = ["cache_dir", "content_key", "array_hash", "file_sha256", "git_blob_sha1", "atomic_write", "locked", "write_json", "save_npz", "load_npz"]
 
 
 def cache_dir() -> Path:
@@ -82,11 +89,36 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600: follow the user's umask, as open() does
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on the folder of ``path`` (POSIX ``flock`` on the folder itself, so no lock file
+    is left behind; no lock where there is none) while processes might read, merge and write ``path``."""
+    folder = Path(path).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

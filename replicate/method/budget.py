@@ -83,7 +83,9 @@ def human_bytes(b: float) -> str:
 def human_seconds(s: float) -> str:
     if s >= 3600:
         return f"{s / 3600:,.1f} h"
-    return f"{s / 60:,.0f} min" if s >= 120 else f"{s:,.0f} s"
+    if s >= 120:
+        return f"{s / 60:,.0f} min"
+    return f"{s:,.0f} s" if s >= 10 else f"{s:.2g} s"
 
 
 def _pairs(Z: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -44,6 +44,8 @@ def params_json(params: dict[str, Any]) -> str:
 def _status(pred: np.ndarray | None, caught: list[str], takes_count: bool, n_clusters: int) -> tuple[str, str]:
     notes = list(dict.fromkeys(caught))  # keep order, drop repeats
     if pred is None:
+        if any(n.startswith("ResourceError:") for n in notes):  # refused before it ran (method.budget)
+            return "skipped", "; ".join(n.removeprefix("ResourceError: ") for n in notes)
         return ("timeout" if any(n.startswith("timeout:") for n in notes) else "failed"), "; ".join(notes)
     found = len(np.unique(pred[pred >= 0]))
     if found == 0:
@@ -89,7 +91,10 @@ def run_cell(Z: Any, labels: Any, method: str, params: dict[str, Any], *, n_clus
     and the sklearn/numpy versions.
 
     Runs single-threaded (:func:`single_threaded`), stopped after ``time_limit_s`` seconds if
-    given (status ``timeout``: metrics NaN, the grid goes on). ``status`` is ``ok``; ``warning``
+    given (status ``timeout``: metrics NaN, the grid goes on). A setting that would not fit in memory,
+    would take over twice ``time_limit_s`` by its cost model, or cannot work, is not started (status
+    ``skipped``; ``message`` gives the estimate, what is available and what to do: :mod:`replicate.method.budget`).
+    ``status`` is ``ok``; ``warning``
     (scikit-learn warned, e.g. ConvergenceWarning, or a count-taking method found another count:
     the labelling is scored but suspect); or ``failed`` (an exception: metrics NaN; or no/one
     cluster found: metrics of that labelling, which are as poor as they should be). ``message``
@@ -99,8 +104,9 @@ def run_cell(Z: Any, labels: Any, method: str, params: dict[str, Any], *, n_clus
     check_params(method, params, Z.shape[0])
     check_seed(random_state)
     with single_threaded():
-        pred, caught, seconds = capture(lambda: fit_labels(Z, method, params, n_clusters=n_clusters,
-                                                           random_state=random_state), limit=time_limit_s)
+        pred, caught, seconds = capture(lambda: fit_labels(
+            Z, method, params, n_clusters=n_clusters, random_state=random_state,
+            max_seconds=None if time_limit_s is None else 2 * time_limit_s), limit=time_limit_s)
         return labelling_row(Z, y, pred, method=method, params=params, n_clusters=n_clusters,
                              takes_count=method_info(method)["takes_count"], random_state=random_state,
                              seconds=seconds, caught=caught)

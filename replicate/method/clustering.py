@@ -19,6 +19,7 @@ from sklearn.neighbors import kneighbors_graph
 
 from ..io.errors import ParameterError
 from ..io.facts import load_toml
+from . import budget
 from .metrics import evaluate
 from .runtime import single_threaded
 
@@ -244,29 +245,54 @@ def _connectivity(Z: np.ndarray, k: int) -> Any:
     return 0.5 * (graph + graph.T)
 
 
-def fit_labels(Z: np.ndarray, method: str, params: dict[str, Any], *, n_clusters: int,
-               random_state: int = 0) -> np.ndarray:
-    """Cluster the rows of ``Z`` with one setting of ``method`` (0.24.1 settings, then ``params``)."""
+def _estimator(Z: np.ndarray, method: str, params: dict[str, Any], n_clusters: int, random_state: int) -> Any:
+    """The scikit-learn estimator of one setting (0.24.1 settings, then ``params``)."""
     kw = {**sklearn_0241_kwargs(method), **params}
     if method == "kmeans":
-        est = cluster.KMeans(n_clusters=n_clusters, random_state=random_state, **kw)
-    elif method == "affinity_propagation":
-        est = cluster.AffinityPropagation(random_state=random_state, **kw)
-    elif method == "agglomerative":
+        return cluster.KMeans(n_clusters=n_clusters, random_state=random_state, **kw)
+    if method == "affinity_propagation":
+        return cluster.AffinityPropagation(random_state=random_state, **kw)
+    if method == "agglomerative":
         conn = _connectivity(Z, kw.pop("connectivity_n_neighbors"))
-        est = cluster.AgglomerativeClustering(n_clusters=n_clusters, connectivity=conn, **kw)
-    elif method == "birch":
-        est = cluster.Birch(n_clusters=n_clusters, **kw)
-    elif method == "gmm":
-        est = mixture.GaussianMixture(n_components=n_clusters, random_state=random_state, **kw)
-    elif method == "spectral":
-        est = cluster.SpectralClustering(n_clusters=n_clusters, random_state=random_state, **kw)
-    elif method == "dbscan":
-        est = cluster.DBSCAN(**kw)
-    elif method == "optics":
-        est = cluster.OPTICS(**kw)
-    else:  # a method in grids.toml without a builder here
-        raise ParameterError(f"method = {method!r} has a grid but no estimator builder in replicate.method.clustering.")
+        return cluster.AgglomerativeClustering(n_clusters=n_clusters, connectivity=conn, **kw)
+    if method == "birch":
+        return cluster.Birch(n_clusters=n_clusters, **kw)
+    if method == "gmm":
+        return mixture.GaussianMixture(n_components=n_clusters, random_state=random_state, **kw)
+    if method == "spectral":
+        return cluster.SpectralClustering(n_clusters=n_clusters, random_state=random_state, **kw)
+    if method == "dbscan":
+        return cluster.DBSCAN(**kw)
+    if method == "optics":
+        return cluster.OPTICS(**kw)
+    # a method in grids.toml without a builder here
+    raise ParameterError(f"method = {method!r} has a grid but no estimator builder in replicate.method.clustering.")
+
+
+def _birch(est: Any, Z: np.ndarray, max_seconds: float | None) -> np.ndarray:
+    """BIRCH in two steps, its final one checked once the tree's subclusters are known: the CF tree, the
+    refusal, then only the global step (``partial_fit()``): the labels ``fit_predict`` gives."""
+    n_clusters = est.n_clusters
+    est.set_params(n_clusters=None).fit(Z)
+    budget.check_global_step(Z.shape[0], len(est.subcluster_centers_), max_seconds=max_seconds)
+    est.set_params(n_clusters=n_clusters).partial_fit()
+    return np.asarray(est.predict(Z))
+
+
+def fit_labels(Z: np.ndarray, method: str, params: dict[str, Any], *, n_clusters: int,
+               random_state: int = 0, max_seconds: float | None = None) -> np.ndarray:
+    """Cluster the rows of ``Z`` with one setting of ``method`` (0.24.1 settings, then ``params``).
+
+    A setting that would not fit in the memory available, would take longer than ``max_seconds`` by its
+    measured cost model, or cannot work (an rbf affinity that underflows at the latent's scale) is refused
+    before it starts with :class:`~replicate.method.budget.ResourceError`: one line naming the estimate,
+    what is available and what to do (:mod:`replicate.method.budget`); BIRCH's final step is checked once
+    its tree's subclusters are known.
+    """
+    budget.check(Z, method, params, max_seconds=max_seconds)
+    est = _estimator(Z, method, params, n_clusters, random_state)
+    if method == "birch":
+        return _birch(est, Z, max_seconds)
     return np.asarray(est.fit_predict(Z))
 
 

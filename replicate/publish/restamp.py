@@ -100,7 +100,7 @@ def same_program(step: str, files: Sequence[str]) -> bool:
     """Whether each changed code file of ``step`` is, comments and docstrings aside, the program it was made from."""
     locked = _locked(step)
     for path in files:
-        old = _text_with_md5(path, locked.get(path, ""))
+        old = _text_with_md5(path, locked[path]) if path in locked else None
         if old is None or _program(old) != _program((project_root() / path).read_text(encoding="utf-8")):
             return False
     return True
@@ -113,7 +113,7 @@ def code_changes(changed: Sequence[str]) -> list[str]:
     for entry in changed:
         path, _, how = entry.rpartition(" (")
         how = how.rstrip(")")
-        if not (path.endswith(".py") and how == "modified"):
+        if not (path.endswith(".py") and how in ("modified", "new")):  # new: a module the step now imports
             raise Refused(f"stale through {entry}, not only code: re-make it with `replicate rebuild`")
         files.append(path)
     return files

@@ -2,7 +2,8 @@
 the generalisation study and the recipe.
 
 For every setting a table reports (a method at a setting, on a VAE reading), two fits on the latent
-of that reading's VAE seed 0 (trained with :data:`THREADS` TensorFlow threads): the same method and
+of that reading's VAE seed 0 (the configuration the rows train,
+:func:`replicate.studies.generalisation.reading_config`, so the control's latent is the rows' own): the same method and
 setting on a random embedding of the latent's shape and scale, and the method's labelling of the
 real latent scored against permuted labels.
 Results go to ``results/controls/`` (``python -m replicate.studies.controls``): ``table1.csv`` (every
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,10 +31,9 @@ from ..method.preprocess import prepare
 from ..method.vae_config import VAEConfig
 from ..paper.table1 import DEFAULT_READING, paper_table1
 from . import recipe_watch
-from .generalisation import DATASETS
-from .why import matched_reading
+from .generalisation import DATASETS, reading_config
 
-__all__ = ["STUDY", "TABLE1", "TIME_LIMIT_S", "THREADS", "control_rows", "table1_settings", "table1_controls",
+__all__ = ["STUDY", "TABLE1", "TIME_LIMIT_S", "control_rows", "table1_settings", "table1_controls",
            "dataset_controls", "main"]
 
 #: The study's folder under ``results/``.
@@ -82,15 +81,6 @@ def table1_settings(table: pd.DataFrame) -> pd.DataFrame:
     return grouped.rename("variant").reset_index()
 
 
-#: TensorFlow threads of a control's training: both cores of a 2-core machine (one training at a time
-#: here), and a fixed number so that the latent is the same on every machine with this CPU.
-THREADS = 2
-
-
-def _reading_config(reading: str) -> VAEConfig:
-    return VAEConfig(threads=THREADS) if reading == DEFAULT_READING else replace(matched_reading()[1], threads=THREADS)
-
-
 def _latent(adata: Any, cfg: VAEConfig) -> np.ndarray:
     (res,) = latents(adata.X, cfg, seeds=[0], verbose=True, keep_weights=False, n_jobs=1)
     return res.mu
@@ -103,7 +93,7 @@ def table1_controls(*, n_jobs: int = 2) -> pd.DataFrame:
     y = adata.obs["label"].to_numpy()
     frames = []
     for reading, settings in table1_settings(table).groupby("reading", sort=False):
-        mu = _latent(adata, _reading_config(reading))
+        mu = _latent(adata, reading_config(PAPER_DATASET, reading))
         frames.append(control_rows(mu, y, settings, n_jobs=n_jobs).assign(reading=reading))
     return pd.concat(frames, ignore_index=True).assign(dataset=PAPER_DATASET)
 
@@ -117,7 +107,7 @@ def dataset_controls(name: str, *, n_jobs: int = 2) -> pd.DataFrame:
         raise ReplicateError(f"results/generalisation/{name}.csv has no {DEFAULT_READING!r} rows to control; "
                              f"run `replicate study generalisation --datasets {name}` first.")
     adata = prepare(name, n_genes=DATASETS[name])
-    mu = _latent(adata, VAEConfig(threads=THREADS))
+    mu = _latent(adata, reading_config(name))
     return control_rows(mu, adata.obs["label"].to_numpy(), settings, n_jobs=n_jobs).assign(
         reading=DEFAULT_READING, dataset=name)
 

@@ -50,7 +50,7 @@ from .uncertainty import compare_cached
 from .why import SELECTED_GENES, matched_reading
 
 __all__ = ["STUDY", "STEPS", "DATASETS", "PAPER_VARIANT", "UNCERTAINTY_MAX_CELLS", "COSTS_DATASET", "ap_scale",
-           "dataset_rows", "baseline_rows", "refresh_baselines", "cost_child", "method_costs", "verdicts",
+           "reading_config", "dataset_rows", "baseline_rows", "refresh_baselines", "cost_child", "method_costs", "verdicts",
            "committed_rows", "training_frame", "main"]
 
 #: The study's folder under ``results/``.
@@ -220,14 +220,25 @@ def _reference_sq() -> float:
     return float(np.mean([ap_scale(r.mu, 1.0) for r in ref_latents]))
 
 
-def _run_dataset(ds: str, matched: VAEConfig, seeds: list[int], matched_seeds: list[int], reference_sq: float) -> pd.DataFrame:
+def reading_config(dataset: str, reading: str = DEFAULT_READING) -> VAEConfig:
+    """The one VAE configuration of ``reading`` (the default or the fingerprint-matched one) on ``dataset``, for
+    every study that trains it: the generalisation rows, their negative controls and the recipe.
+
+    On the paper's cells it is the paper run's own (so the latents are the ones Table 1 clusters); on any other
+    data set one TensorFlow thread per training, so two seeds train side by side (identical to one by one,
+    :mod:`replicate.method.latents`). The threads are part of the configuration: another count trains another
+    network from the same seed.
+    """
+    base = VAEConfig() if reading == DEFAULT_READING else matched_reading()[1]
+    return base if dataset == PAPER_DATASET else replace(base, threads=1)
+
+
+def _run_dataset(ds: str, seeds: list[int], matched_seeds: list[int], reference_sq: float) -> pd.DataFrame:
     adata = prepare(ds, n_genes=DATASETS.get(ds))
-    # one TensorFlow thread per training, two side by side (replicate.method.latents: identical to one by one)
-    default = VAEConfig() if ds == PAPER_DATASET else VAEConfig(threads=1)
-    second = matched if ds == PAPER_DATASET else replace(matched, threads=1)
-    frames = [dataset_rows(ds, adata, {DEFAULT_READING: default}, seeds, reference_sq=reference_sq)]
+    frames = [dataset_rows(ds, adata, {DEFAULT_READING: reading_config(ds)}, seeds, reference_sq=reference_sq)]
     if matched_seeds:
-        frames.append(dataset_rows(ds, adata, {MATCHED: second}, matched_seeds, reference_sq=reference_sq, scvi=False))
+        frames.append(dataset_rows(ds, adata, {MATCHED: reading_config(ds, MATCHED)}, matched_seeds,
+                                   reference_sq=reference_sq, scvi=False))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -238,7 +249,7 @@ def _uncertainty(names: list[str], seeds: list[int]) -> pd.DataFrame | None:
         adata = prepare(ds, n_genes=DATASETS.get(ds))
         if adata.n_obs > UNCERTAINTY_MAX_CELLS:
             continue
-        res = latents(adata.X, VAEConfig(threads=1), seeds=seeds, verbose=False, keep_weights=False, n_jobs=2,
+        res = latents(adata.X, reading_config(ds), seeds=seeds, verbose=False, keep_weights=False, n_jobs=2,
                       skip_diverged=True)
         y = adata.obs["label"].to_numpy()
         frames += [compare_cached(r.mu, r.logvar, y, seed=s).assign(dataset=ds) for s, r in zip(seeds, res)
@@ -275,14 +286,14 @@ def main(argv: list[str] | None = None) -> int:
             progress.report(f"[generalisation] {ds}: live baselines recomputed")
         return 0
     folder.mkdir(parents=True, exist_ok=True)
-    name, matched = matched_reading()
+    name = matched_reading()[0]
     reference_sq = _reference_sq()
     for ds in args.datasets if "rows" in args.steps else ():
         out = folder / f"{ds}.csv"
         if out.is_file():
             continue
         t0 = time.perf_counter()
-        rows = _run_dataset(ds, matched, args.seeds, args.matched_seeds, reference_sq)
+        rows = _run_dataset(ds, args.seeds, args.matched_seeds, reference_sq)
         store.atomic_write(out, lambda f: rows.to_csv(f, index=False))
         progress.report(f"[generalisation] {ds}: {time.perf_counter() - t0:.0f}s")
     unc = folder / "uncertainty.csv"
@@ -290,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         store.atomic_write(unc, lambda f: rows.to_csv(f, index=False))
     if "costs" in args.steps and not args.no_costs and not (folder / "method-costs.csv").is_file():
         adata = prepare(COSTS_DATASET)
-        (res,) = latents(adata.X, VAEConfig(threads=1), seeds=[0], verbose=False, keep_weights=False)
+        (res,) = latents(adata.X, reading_config(COSTS_DATASET), seeds=[0], verbose=False, keep_weights=False)
         costs = method_costs(res.mu, adata.obs["label"].to_numpy())
         store.atomic_write(folder / "method-costs.csv", lambda f: costs.to_csv(f, index=False))
     if "reading" in args.steps:

@@ -26,7 +26,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
@@ -41,10 +40,9 @@ from ..paper.scvi import available
 from ..paper.table1 import DEFAULT_READING, LIVE
 from . import recipe_watch
 from .controls import control_rows
-from .generalisation import PAPER_VARIANT, baseline_rows, dataset_rows, verdicts
+from .generalisation import PAPER_VARIANT, baseline_rows, dataset_rows, reading_config, verdicts
 from .readings import MATCHED
 from .recipe_tables import summary
-from .why import matched_reading
 
 __all__ = ["N_GENES", "SEEDS", "TIME_LIMIT_S", "TABLES", "default_folder", "reference_scale", "readings", "run"]
 
@@ -73,12 +71,14 @@ def reference_scale() -> float:
     return float(json.loads(path.read_text())["reference_median_sq_distance"])
 
 
-def readings(*, matched: bool = False, epochs: int | None = None) -> dict[str, VAEConfig]:
-    """The recipe's VAE readings: the default one, and the fingerprint-matched one when asked;
-    one TensorFlow thread each, so two seeds train side by side (identical to one by one)."""
-    out = {DEFAULT_READING: VAEConfig(threads=1)}
+def readings(dataset: str = "", *, matched: bool = False, epochs: int | None = None) -> dict[str, VAEConfig]:
+    """The recipe's VAE readings on ``dataset`` (a registered name or a file): the default one, and the
+    fingerprint-matched one when asked, each as the generalisation study trains it on that data set
+    (:func:`~replicate.studies.generalisation.reading_config`: one TensorFlow thread each on any data set but the
+    paper's cells, so two seeds train side by side, identical to one by one)."""
+    out = {DEFAULT_READING: reading_config(dataset)}
     if matched:
-        out[MATCHED] = replace(matched_reading()[1], threads=1)
+        out[MATCHED] = reading_config(dataset, MATCHED)
     if epochs is not None:
         out = {name: replace(cfg, epochs=int(epochs)) for name, cfg in out.items()}
     return out
@@ -159,7 +159,7 @@ def run(dataset: str | Path, *, label_key: str | None = None, n_genes: int | Non
     t0, times = time.perf_counter(), {}
     adata = _prepare(dataset, label_key, n_genes)
     name = str(adata.uns.get("dataset", {}).get("name", Path(str(dataset)).name))
-    configs = readings(matched=matched, epochs=epochs)
+    configs = readings(str(dataset), matched=matched, epochs=epochs)
     rows = _stage(folder, "rows", lambda: _rows(adata, name, configs, seeds, scvi, n_jobs), times, force)
     first = rows[(rows["reading"] == DEFAULT_READING) & (rows["seed"] == seeds[0])]
     mu = latents(adata.X, configs[DEFAULT_READING], seeds=[seeds[0]], verbose=False, keep_weights=False)[0].mu

@@ -211,16 +211,52 @@ def test_description_of_a_run(tmp_path, embeddings):
     assert line.startswith("10 cells") and "grids: full" in line and "sklearn" in line
 
 
-def test_timeouts_are_rows_and_are_retried_under_a_longer_limit(tmp_path):
+def test_timeouts_and_refusals_are_rows_and_are_retried_under_a_longer_limit(tmp_path):
     Z, y = make_blobs(n_samples=400, n_features=32, centers=8, random_state=0)
     out = tmp_path / "t.csv"
-    # affinity propagation made to iterate for long (no early convergence); K-means takes ~0.1 s
+    # affinity propagation made to iterate for long: estimated past twice the limit, so not started;
+    # a Gaussian mixture has no time model (linear), so it starts and the limit stops it; K-means takes ~0.1 s
     slow_ap = {"preference": -350, "damping": 0.9, "max_iter": 5000, "convergence_iter": 5000}
-    settings = {"affinity_propagation": [slow_ap], "kmeans": [{}]}
-    first = run({"z": Z}, y, out, methods=["affinity_propagation", "kmeans"], settings=settings, n_jobs=1,
-                progress=False, time_limit_s=1.0)
+    slow_gmm = {"covariance_type": "full", "max_iter": 300, "tol": 0.0, "n_init": 2}
+    settings = {"affinity_propagation": [slow_ap], "gmm": [slow_gmm], "kmeans": [{}]}
+    names = ["affinity_propagation", "gmm", "kmeans"]
+    first = run({"z": Z}, y, out, methods=names, settings=settings, n_jobs=1, progress=False, time_limit_s=0.05)
     status = dict(zip(first["method"], first["status"]))
-    assert status == {"affinity_propagation": "timeout", "kmeans": "ok"}  # the grid went on
-    again = run({"z": Z}, y, out, methods=["affinity_propagation", "kmeans"], settings=settings, n_jobs=1,
-                progress=False, time_limit_s=600)
-    assert dict(zip(again["method"], again["status"]))["affinity_propagation"] in ("ok", "warning")
+    assert status == {"affinity_propagation": "skipped", "gmm": "timeout", "kmeans": "ok"}  # the grid went on
+    assert "would take about" in first.set_index("method").loc["affinity_propagation", "message"]
+    again = run({"z": Z}, y, out, methods=names, settings=settings, n_jobs=1, progress=False, time_limit_s=600)
+    assert set(again["status"]) <= {"ok", "warning"}
+
+def _as_text(frame: pd.DataFrame) -> str:
+    return frame.drop(columns=["seconds"]).to_csv(index=False)
+
+
+def test_a_warm_store_gives_the_section_table_a_cold_run_gives_as_text(tmp_path, embeddings):
+    """Read back exactly as written: floats to the last bit, a section's own param_ columns only (the store
+    holds every method's), counts as integers."""
+    E, y = embeddings
+    store = tmp_path / "store.csv"
+    run(E, y, store, methods=["birch", "gmm"], thin=4, n_jobs=1, progress=False)  # other methods' rows too
+    cold = run(E, y, tmp_path / "cold.csv", methods=["kmeans", "dbscan"], thin=2, n_jobs=1, progress=False)
+    run(E, y, store, methods=["kmeans", "dbscan"], thin=2, n_jobs=1, progress=False)
+    warm = run(E, y, store, methods=["kmeans", "dbscan"], thin=2, n_jobs=1, progress=False)
+    assert _as_text(warm) == _as_text(cold)
+    assert not any(c.startswith(("param_threshold", "param_covariance")) for c in warm.columns)
+    assert str(warm["clusters_found"].dtype) == "Int64" and "3.0," not in _as_text(warm)
+
+
+def test_two_runs_into_one_store_keep_each_others_rows(tmp_path, embeddings, monkeypatch):
+    """Each write merges with the file under a lock, so sections side by side (replicate run --jobs) or two runs
+    on one cache never drop each other's finished cells."""
+    E, y = embeddings
+    store = tmp_path / "store.csv"
+    other = run(E, y, tmp_path / "other.csv", methods=["kmeans"], n_jobs=1, progress=False)
+    real = execution.execute
+
+    def meanwhile(*args, **kwargs):  # another process writes its finished cells while this run computes
+        other.to_csv(store, index=False)
+        yield from real(*args, **kwargs)
+
+    monkeypatch.setattr(execution, "execute", meanwhile)
+    mine = run(E, y, store, methods=["gmm"], thin=4, n_jobs=1, progress=False)
+    assert set(execution.load_results(store)["key"]) == set(other["key"]) | set(mine["key"])

@@ -63,3 +63,33 @@ def test_npz_round_trip_and_unreadable_files_are_recomputed(tmp_path):
 def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "c"))
     assert store.cache_dir() == tmp_path / "c"
+
+
+def test_written_files_follow_the_users_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        table = store.atomic_write(tmp_path / "t.csv", lambda p: p.write_text("a\n"))
+        blob = store.write_json(tmp_path / "m.json", {"a": 1})
+        arrays = store.save_npz(tmp_path / "z.npz", x=np.zeros(2))
+        assert {stat.S_IMODE(p.stat().st_mode) for p in (table, blob, arrays)} == {0o644}
+        os.umask(0o077)
+        assert stat.S_IMODE(store.write_json(tmp_path / "private.json", {}).stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_the_lock_serialises_two_processes_and_leaves_no_file(tmp_path):
+    import subprocess as sp
+    import sys
+    import time
+
+    target = tmp_path / "shared.csv"
+    code = ("import sys, time; from replicate.io import store\n"
+            "with store.locked(sys.argv[1]):\n    print(time.time(), flush=True); time.sleep(0.5)\n")
+    procs = [sp.Popen([sys.executable, "-c", code, str(target)], stdout=sp.PIPE, text=True) for _ in range(2)]
+    starts = sorted(float(p.communicate()[0]) for p in procs)
+    assert starts[1] - starts[0] >= 0.45 and list(tmp_path.iterdir()) == []
+    time.sleep(0)

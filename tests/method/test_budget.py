@@ -138,3 +138,42 @@ def test_the_committed_models_come_from_the_benchmark():
     assert report["date"] == budget.costs()["date"]
     # held-out sizes are predicted within a factor of three by the committed models
     assert all(1 / 3 < r["ratio"] < 3 for r in report["ratios"]), [r for r in report["ratios"] if not 1 / 3 < r["ratio"] < 3]
+
+
+_BIG = """
+import json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (8 * 2**30, 8 * 2**30))
+import anndata as ad, numpy as np
+import replicate as rp
+from replicate.method.budget import ResourceError
+rng = np.random.default_rng(0)
+centers = rng.normal(scale=4.0, size=(8, 32))
+adata = ad.AnnData(np.zeros((60_000, 1), np.float32))
+adata.obsm["X_vae"] = (centers[rng.integers(0, 8, 60_000)] + rng.normal(size=(60_000, 32))).astype(np.float32)
+t0 = time.perf_counter()
+try:
+    rp.tl.cluster(adata, sys.argv[1], n_clusters=8, max_seconds=60)
+    out = {"clusters": int(adata.obs[sys.argv[1]].nunique())}
+except ResourceError as exc:
+    out = {"refused": str(exc)}
+print(json.dumps({**out, "seconds": time.perf_counter() - t0}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", methods())
+def test_60000_cells_under_8_gb_give_labels_or_a_one_line_refusal_within_a_minute(method):
+    """The paper's setting of every method on 60,000 cells (a 32-d latent), in a process limited to 8 GB of
+    address space: labels, or the package's refusal naming the estimate, what is available and what to do --
+    never numpy's raw MemoryError, the out-of-memory killer or an hour-long fit."""
+    done = subprocess.run([sys.executable, "-c", _BIG, method], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["seconds"] < 60, out
+    if "refused" in out:
+        text = out["refused"]
+        assert "\n" not in text and f"{method} on 60,000 cells" in text
+        assert ("needs about" in text and "is available" in text) or ("would take about" in text and "limit is" in text)
+        assert "use kmeans or gmm" in text
+    else:
+        assert out["clusters"] >= 1

@@ -151,10 +151,19 @@ def test_bad_embedding_and_labels_raise(no_fit, blobs):
 
 def test_a_cell_past_its_time_limit_is_a_timeout_row():
     Z, y = make_blobs(n_samples=1500, n_features=32, centers=8, random_state=0)
-    row = run_cell(Z, y, "affinity_propagation", {"preference": -350, "damping": 0.9}, n_clusters=8,
-                   time_limit_s=0.05)
+    # a linear method has no time model, so it starts, and the limit stops it
+    row = run_cell(Z, y, "gmm", {"covariance_type": "full", "max_iter": 100000, "tol": 0.0, "n_init": 50},
+                   n_clusters=8, time_limit_s=0.05)
     assert row["status"] == "timeout" and "time limit of 0.05 s reached" in row["message"]
     assert np.isnan(row["CA"]) and row["seconds"] < 5
     fast = run_cell(Z[:200], y[:200], "kmeans", {}, n_clusters=8, time_limit_s=30)
     assert fast["status"] == "ok"
 
+
+
+def test_a_cell_estimated_past_twice_its_time_limit_is_a_skipped_row_and_not_started():
+    Z, y = make_blobs(n_samples=1500, n_features=32, centers=8, random_state=0)
+    row = run_cell(Z, y, "affinity_propagation", {"preference": -350, "damping": 0.9}, n_clusters=8,
+                   time_limit_s=0.05)
+    assert row["status"] == "skipped" and row["message"].startswith("affinity_propagation on 1,500 cells would take")
+    assert "the limit is 0 s" not in row["message"] and np.isnan(row["CA"]) and row["seconds"] < 1

@@ -14,8 +14,10 @@ from replicate.method.clustering import (
     PRE_EXPERIMENTS,
     SKLEARN_0241,
     SKLEARN_0241_KMEANS,
+    fit_labels,
     methods,
     paper_setting,
+    sklearn_0241_kwargs,
 )
 from replicate.method.metrics import clustering_accuracy
 
@@ -47,6 +49,11 @@ def _spy(monkeypatch, module, name):
         def fit_predict(self, X, y=None, **kw):
             seen.append(self.get_params())
             return super().fit_predict(X, y, **kw)
+
+        if name == "Birch":  # fitted in two steps: the tree, then (checked) the global step
+            def partial_fit(self, X=None, y=None):
+                seen.append(self.get_params())
+                return super().partial_fit(X, y)
 
     Spy.__name__ = name
     monkeypatch.setattr(module, name, Spy)
@@ -92,3 +99,13 @@ def test_foundation_kmeans_keeps_working(blobs):
     assert len(np.unique(pred)) == 8
     assert clustering_accuracy(y, pred) > 0.9
 
+
+
+def test_birch_in_two_steps_gives_the_labels_of_one_fit_predict(blobs):
+    """fit_labels builds BIRCH's tree, checks its final step on the subclusters, then runs only that step:
+    the labels scikit-learn's own fit_predict gives, also where it warns of too few subclusters."""
+    Z, _ = blobs
+    for params, k in (({"threshold": 0.2}, 8), ({"threshold": 0.5, "branching_factor": 20}, 5), ({"threshold": 50.0}, 8)):
+        ours = fit_labels(Z, "birch", params, n_clusters=k)
+        theirs = cluster.Birch(n_clusters=k, **{**sklearn_0241_kwargs("birch"), **params}).fit_predict(Z)
+        assert np.array_equal(ours, theirs)

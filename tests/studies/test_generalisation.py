@@ -90,3 +90,28 @@ def test_the_verdicts_are_the_claims_own_rules_on_a_crafted_case():
     margin = claims.rules()["C9"]["margin"]
     lower = generalisation.verdicts(_rows(0.80, 0.80 - (margin - 1) / 100)).iloc[0]
     assert lower["C9"] == "not supported"
+
+
+def test_one_rule_gives_each_data_sets_vae_configuration_to_the_rows_the_controls_and_the_recipe(monkeypatch):
+    from dataclasses import replace
+
+    import anndata as ad
+
+    from replicate.io.facts import PAPER_DATASET
+    from replicate.method.vae_config import VAEConfig
+    from replicate.studies import controls, recipe
+    from replicate.studies.readings import MATCHED
+    from replicate.studies.why import matched_reading
+
+    rule = generalisation.reading_config
+    assert rule(PAPER_DATASET) == VAEConfig() and rule(PAPER_DATASET, MATCHED) == matched_reading()[1]
+    assert rule("worm-2100") == VAEConfig(threads=1) and rule("my.h5ad", MATCHED) == replace(matched_reading()[1],
+                                                                                               threads=1)
+    assert recipe.readings("worm-2100", matched=True) == {"default": rule("worm-2100"), MATCHED: rule("worm-2100", MATCHED)}
+    trained = []
+    monkeypatch.setattr(controls, "prepare", lambda name, **kw: ad.AnnData(np.zeros((4, 2), np.float32),
+                                                                            obs=pd.DataFrame({"label": [0, 0, 1, 1]})))
+    monkeypatch.setattr(controls, "_latent", lambda adata, cfg: trained.append(cfg) or np.zeros((4, 2)))
+    monkeypatch.setattr(controls, "control_rows", lambda mu, y, settings, **kw: pd.DataFrame({"CA": [0.5]}))
+    controls.dataset_controls("worm-2100")
+    assert trained == [rule("worm-2100")]  # the control's latent is the generalisation rows' own

@@ -12,8 +12,8 @@ import pandas as pd
 from ...io import paths
 from ...method.controls import CONTROLS, scaled
 from ...paper.baselines import PCA_KMEANS
-from ...paper.table1 import DEFAULT_READING, LIVE, paper_table1
-from ...studies.controls import STUDY, TABLE1, table1_settings
+from ...paper.table1 import DEFAULT_READING, paper_table1
+from ...studies.controls import STUDY, table1_settings
 from ...studies.generalisation import DATASETS
 from ...studies.recipe_tables import RESCALED, summary
 
