@@ -1,7 +1,7 @@
 """The package as a map of the method: folders that follow the data, measured from the source.
 
 A lower folder never imports a higher one; no import cycles; no private name used outside its
-module; modules and functions small; imports at module level (TensorFlow, Keras, scVI and
+module; modules and functions small; imports at module level (TensorFlow, Keras, JAX, PyTorch, scVI and
 Playwright excepted: optional or heavy, imported where they are used); a test file per module;
 the README's table and the package docstring name every module.
 """
@@ -18,7 +18,7 @@ PACKAGE = ROOT / "replicate"
 #: Folders from the lowest to the highest; "" is the face (pp, tl, pl, cli).
 LAYERS = ("io", "method", "grid", "paper", "studies", "publish", "")
 #: Imports allowed inside functions: optional or heavy dependencies, loaded only where used.
-DEFERRED = ("tensorflow", "keras", "scvi", "lightning", "torch", "playwright")
+DEFERRED = ("tensorflow", "keras", "scvi", "lightning", "torch", "jax", "playwright")
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60
 
 

@@ -2,8 +2,9 @@
 
 :func:`latents` is the one cached entry point: every study, section and ``rp.tl.vae`` gets its
 VAEs here. An entry is keyed by the z-scored matrix's hash, the configuration's fields, the
-seed and the source of the training code (:data:`TRAINING_CODE`: an edit there trains every VAE
-again, an edit anywhere else reuses them), and written atomically once its training has finished -- the weights first, then the
+seed, the source of the training code (:data:`TRAINING_CODE`: an edit there trains every VAE
+again, an edit anywhere else reuses them) and, for any engine but TensorFlow on the CPU, the engine
+and device (:func:`replicate.method.vae_backends.engine`: they train other networks from one seed), and written atomically once its training has finished -- the weights first, then the
 latents -- so an interrupted run never leaves an entry a later run would trust. Every result
 carries a model; from the cache, its networks are built from the stored weights only when it
 first encodes (an entry stored without weights is trained again then: deterministic, the same
@@ -23,6 +24,7 @@ import numpy as np
 
 from ..io import progress, store
 from ..io.errors import ParameterError, TrainingError
+from . import vae_backends
 from .vae_config import VAEConfig
 from .vae_model import VAEModel
 from .vae_train import VAEResult, train
@@ -32,7 +34,9 @@ __all__ = ["latents", "entry_paths", "TRAINING_CODE", "training_code_hash"]
 #: The format of a cache entry's key (its fields: :meth:`VAEConfig.cache_fields`).
 KEY_VERSION = "vae-v1"
 #: The modules whose source makes a training: a cache entry is keyed by their bytes.
-TRAINING_CODE = ("vae_config.py", "vae_model.py", "vae_train.py")
+TRAINING_CODE = ("vae_config.py", "vae_model.py", "vae_train.py", "vae_backends.py")
+#: The engine whose trainings are keyed without naming it (the committed study's).
+DEFAULT_ENGINE = {"backend": "tensorflow", "device": "cpu"}
 
 
 def training_code_hash() -> str:
@@ -49,20 +53,30 @@ def entry_paths(X: np.ndarray, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
 
 
 def _entry(data_key: str, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
-    key = store.content_key(KEY_VERSION, training_code_hash(), data_key, cfg.cache_fields(), int(seed))
+    parts: list[Any] = [KEY_VERSION, training_code_hash(), data_key, cfg.cache_fields(), int(seed)]
+    where = vae_backends.engine()
+    if where != DEFAULT_ENGINE:  # another engine or device trains another network from the same seed
+        parts.append(where)
+    key = store.content_key(*parts)
     folder = store.cache_dir() / "vae"
     return folder / f"{key}.npz", folder / f"{key}.weights.npz"
 
 
 def _worker_init(threads: int) -> None:
-    """A training process: exactly ``threads`` TensorFlow threads (set before TensorFlow starts)."""
+    """A training process: exactly ``threads`` threads of its engine (set before the framework starts)."""
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    import tensorflow as tf
+    backend = vae_backends.requested()
+    if backend == "tensorflow":
+        import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    elif backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _train_in_worker(X: np.ndarray, cfg: VAEConfig, seed: int, verbose: bool) -> dict[str, Any]:

@@ -9,7 +9,8 @@ paper's future-work idea).
 
 A :class:`VAEModel` keeps what it needs to encode new cells the way its training cells were
 scaled: the training genes' names and their z-score scaling (:mod:`replicate.method.preprocess`).
-TensorFlow is imported only when a network is built or run.
+Keras is imported only when a network is built or run, on the backend ``KERAS_BACKEND`` names
+(TensorFlow by default; JAX and PyTorch too: :mod:`replicate.method.vae_backends`).
 """
 
 from __future__ import annotations
@@ -40,16 +41,18 @@ class Latents(NamedTuple):
 
 
 def elbo_terms(x: Any, x_hat: Any, mu: Any, logvar: Any, *, reconstruction: str = "sum") -> tuple[Any, Any]:
-    """Per-cell reconstruction (eq. 4) and KL (eq. 5) terms of the negative ELBO (TensorFlow tensors).
+    """Per-cell reconstruction (eq. 4) and KL (eq. 5) terms of the negative ELBO (tensors of Keras' backend).
 
     reconstruction ``"sum"``: 0.5 * sum over genes of (x - x_hat)^2; ``"mean"``: the mean over
     genes (Keras' mse). KL: -0.5 * sum over latent dimensions of (1 + log sigma^2 - mu^2 - sigma^2).
+    Written with ``keras.ops``, so TensorFlow, JAX and PyTorch compute it alike (on TensorFlow these
+    are the very ops ``tf.square``, ``tf.reduce_sum``, ``tf.exp`` the trainer always used).
     """
-    import tensorflow as tf
+    from keras import ops
 
-    sq = tf.square(x - x_hat)
-    rec = 0.5 * tf.reduce_sum(sq, axis=1) if reconstruction == "sum" else tf.reduce_mean(sq, axis=1)
-    kl = -0.5 * tf.reduce_sum(1.0 + logvar - tf.square(mu) - tf.exp(logvar), axis=1)
+    sq = ops.square(x - x_hat)
+    rec = 0.5 * ops.sum(sq, axis=1) if reconstruction == "sum" else ops.mean(sq, axis=1)
+    kl = -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar), axis=1)
     return rec, kl
 
 
@@ -57,12 +60,13 @@ def sample_and_loss(encoder: Any, decoder: Any, x: Any, eps: Any, cfg: VAEConfig
                     training: bool) -> tuple[Any, Any]:
     """Encode ``x``, clamp log sigma^2 (if configured), draw z = mu + sigma * eps, decode: the per-cell
     reconstruction and KL terms (:func:`elbo_terms`). ``training`` selects batch norm's batch statistics."""
-    import tensorflow as tf
+    from keras import ops
 
+    x = ops.convert_to_tensor(x)  # NumPy cells on the backend's device (a no-op on a tensor)
     mu, logvar = encoder(x, training=training)
     if cfg.logvar_clamp is not None:
-        logvar = tf.clip_by_value(logvar, -cfg.logvar_clamp, cfg.logvar_clamp)
-    z = mu + tf.exp(0.5 * logvar) * eps
+        logvar = ops.clip(logvar, -cfg.logvar_clamp, cfg.logvar_clamp)
+    z = mu + ops.exp(0.5 * logvar) * ops.convert_to_tensor(eps)  # NumPy noise on the backend's device
     x_hat = decoder(z, training=training)
     return elbo_terms(x, x_hat, mu, logvar, reconstruction=cfg.reconstruction)
 
@@ -183,11 +187,13 @@ class VAEModel:
             raise ParameterError(f"this VAE was trained on {self.n_genes} genes; the cells to encode have shape "
                                  f"{X.shape}. Give the same genes, in the same order, z-scored the same way "
                                  "(or an AnnData, which is aligned and scaled for you).")
+        from keras import ops
+
         encoder = self.encoder
         # direct calls rather than predict(): no tf.data pipeline (and none of its log noise)
         parts = [encoder(X[b : b + batch_size], training=False) for b in range(0, X.shape[0], batch_size)]
-        mu = np.concatenate([np.asarray(p[0]) for p in parts])
-        logvar = np.concatenate([np.asarray(p[1]) for p in parts])
+        mu = np.concatenate([ops.convert_to_numpy(p[0]) for p in parts])  # from any backend and device
+        logvar = np.concatenate([ops.convert_to_numpy(p[1]) for p in parts])
         if self.config.logvar_clamp is not None:
             logvar = np.clip(logvar, -self.config.logvar_clamp, self.config.logvar_clamp)
         return Latents(mu, logvar)
@@ -196,9 +202,11 @@ class VAEModel:
         """Per-cell reconstruction and KL terms for noise ``eps`` (inference mode: batch norm uses its
         averages), through the trainer's own :func:`sample_and_loss`."""
         encoder, decoder = self.networks
+        from keras import ops
+
         rec, kl = sample_and_loss(encoder, decoder, np.asarray(X, dtype=np.float32), np.asarray(eps, np.float32),
                                   self.config, training=False)
-        return np.asarray(rec), np.asarray(kl)
+        return ops.convert_to_numpy(rec), ops.convert_to_numpy(kl)
 
     def weights(self) -> Weights:
         """Every weight (trainable or not, e.g. batch-norm averages) as named arrays."""

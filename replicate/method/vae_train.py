@@ -1,9 +1,11 @@
-"""Training one VAE: the paper's loop (Adam, batches of 16, 30 epochs) as compiled TensorFlow steps.
+"""Training one VAE: the paper's loop (Adam, batches of 16, 30 epochs); on TensorFlow as compiled steps.
 
 Deterministic on a given CPU: the seed fixes the weights, the shuffling and the sampling noise,
 and TensorFlow's op determinism is switched on. Each step calls the model's own
-:func:`~replicate.method.vae_model.sample_and_loss`. The cached, many-seed entry point is
-:func:`replicate.method.latents.latents`.
+:func:`~replicate.method.vae_model.sample_and_loss`. The engine is the one ``KERAS_BACKEND`` names
+(:mod:`replicate.method.vae_backends`: JAX and PyTorch beside the default TensorFlow); the loop around it
+-- shuffling, noise, loss balance, history, divergence -- is this module's for every engine. The
+cached, many-seed entry point is :func:`replicate.method.latents.latents`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from ..io import progress
 from ..io.errors import ParameterError, TrainingError
+from . import vae_backends
 from .vae_config import VAEConfig
 from .vae_model import VAEModel, build_networks, sample_and_loss
 
@@ -83,12 +86,11 @@ def _compiled_steps(X: np.ndarray, encoder: Any, decoder: Any, cfg: VAEConfig) -
     return step, block, totals, balance
 
 
-def _epoch(rng: np.random.Generator, n: int, cfg: VAEConfig, step: Any, block: Any, totals: Any) -> tuple[float, float]:
-    """One pass over the cells in a fresh order with fresh noise: the mean (reconstruction, KL) per cell."""
+def _epoch(order: np.ndarray, eps_all: np.ndarray, cfg: VAEConfig, step: Any, block: Any, totals: Any) -> np.ndarray:
+    """One pass over the cells in the order ``order`` with the noise ``eps_all``: the summed (reconstruction, KL)."""
     import tensorflow as tf
 
-    order = rng.permutation(n).astype(np.int32)
-    eps_all = rng.standard_normal((n, cfg.latent_dim)).astype(np.float32)
+    n = len(order)
     totals.assign(tf.zeros(2))
     b = 0
     if cfg.steps_per_call > 1:
@@ -99,8 +101,19 @@ def _epoch(rng: np.random.Generator, n: int, cfg: VAEConfig, step: Any, block: A
         b = n - n % per
     for b in range(b, n, cfg.batch_size):
         step(tf.constant(order[b : b + cfg.batch_size]), tf.constant(eps_all[b : b + cfg.batch_size]))
-    rec, kl = (float(v) / n for v in totals.numpy())
-    return rec, kl
+    return totals.numpy().astype(np.float64)
+
+
+def _tensorflow_epochs(X: np.ndarray, encoder: Any, decoder: Any, cfg: VAEConfig) -> tuple[Any, Any]:
+    """The TensorFlow engine, as :mod:`replicate.method.vae_backends`' others: ``(epoch, finish)``."""
+    step, block, totals, balance = _compiled_steps(X, encoder, decoder, cfg)
+
+    def epoch(order: np.ndarray, eps: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        if cfg.kl_warmup_epochs:
+            balance.assign([float(w) for w in weights])
+        return _epoch(order, eps, cfg, step, block, totals)
+
+    return epoch, lambda: None
 
 
 def _diverged(epoch: int, rec: float, kl: float, cfg: VAEConfig, seed: int, history: dict[str, list[float]]) -> TrainingError:
@@ -116,33 +129,38 @@ def _diverged(epoch: int, rec: float, kl: float, cfg: VAEConfig, seed: int, hist
 def train(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, verbose: bool = True) -> VAEResult:
     """Train one VAE on the z-scored matrix ``X`` (cells x genes) and return its latents and model.
 
-    Deterministic on a given CPU: the seed fixes the weights, the shuffling and the noise, and
-    TensorFlow's op determinism is switched on. A non-finite loss stops training with
-    :class:`~replicate.io.errors.TrainingError` naming the epoch and the reading. With ``verbose``,
-    progress goes to :func:`replicate.io.progress.report` (at most every few seconds).
+    On the engine ``KERAS_BACKEND`` names (:mod:`replicate.method.vae_backends`: TensorFlow by default,
+    JAX or PyTorch), on a GPU when it sees one. Deterministic on a given CPU: the seed fixes the weights,
+    the shuffling and the noise, and TensorFlow's op determinism is switched on. A non-finite loss stops
+    training with :class:`~replicate.io.errors.TrainingError` naming the epoch and the reading. With
+    ``verbose``, progress goes to :func:`replicate.io.progress.report` (at most every few seconds).
     """
-    import keras
-    import tensorflow as tf
-
     cfg = config or VAEConfig()
     X = np.ascontiguousarray(X, dtype=np.float32)
     if X.ndim != 2 or X.shape[0] < 2:
         raise ParameterError(f"X must be a cells x genes matrix with at least 2 cells, got shape {X.shape}.")
     if not np.isfinite(X).all():
         raise ParameterError("X contains NaN or inf; preprocess the data first.")
+    backend = vae_backends.requested()
+    import keras
+
     keras.utils.set_random_seed(int(seed))
-    tf.config.experimental.enable_op_determinism()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     encoder, decoder = build_networks(X.shape[1], cfg)
-    step, block, totals, balance = _compiled_steps(X, encoder, decoder, cfg)
+    run, finish = (_tensorflow_epochs if backend == "tensorflow"
+                   else lambda *a: vae_backends.epochs(backend, *a))(X, encoder, decoder, cfg)
     rng = np.random.default_rng(seed)
     history: dict[str, list[float]] = {"loss": [], "reconstruction": [], "kl": [], "seconds": []}
-    start = time.perf_counter()
-    say = progress.Throttle(5.0)
+    start, say, n = time.perf_counter(), progress.Throttle(5.0), X.shape[0]
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        if cfg.kl_warmup_epochs:
-            balance.assign([float(cfg.reconstruction_weight), min(1.0, epoch / cfg.kl_warmup_epochs)])
-        rec, kl = _epoch(rng, X.shape[0], cfg, step, block, totals)
+        order = rng.permutation(n).astype(np.int32)
+        eps = rng.standard_normal((n, cfg.latent_dim)).astype(np.float32)
+        warm = min(1.0, epoch / cfg.kl_warmup_epochs) if cfg.kl_warmup_epochs else 1.0
+        rec, kl = (float(v) / n for v in run(order, eps, np.array([cfg.reconstruction_weight, warm], np.float32)))
         for name, value in (("reconstruction", rec), ("kl", kl), ("loss", rec + kl), ("seconds", time.perf_counter() - t0)):
             history[name].append(value)  # loss: the unweighted negative ELBO, whatever the balance
         if not np.isfinite(rec + kl):
@@ -150,6 +168,7 @@ def train(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, verb
         if verbose and say(force=epoch in (1, cfg.epochs)):
             progress.report(f"VAE seed {seed}: epoch {epoch}/{cfg.epochs}, loss {rec + kl:.2f} "
                             f"(reconstruction {rec:.2f}, KL {kl:.2f}), {history['seconds'][-1]:.1f} s/epoch")
+    finish()
     return _finish(X, cfg, seed, encoder, decoder, history, time.perf_counter() - start, verbose)
 
 

@@ -204,6 +204,28 @@ def own_data_caption(figures: dict[str, Any] | None = None) -> str:
     return f"Measured {machine(figures)}{cpu}{limits}."
 
 
+def gpu_lines(figures: dict[str, Any] | None) -> list[str]:
+    """The GPU section: ``benchmarks/vae_gpu.py``'s figures, or that no GPU has been measured."""
+    how = ("`python benchmarks/vae_gpu.py --json benchmarks/results/vae_gpu.json` measures it on a machine with an "
+           "NVIDIA GPU and JAX or PyTorch (the trainer runs on Keras 3's TensorFlow, JAX and PyTorch engines, "
+           "each tested on the CPU in CI: `replicate.method.vae_backends`).")
+    if not figures:
+        return ["No GPU has been available to this project's measurements yet, so the VAE has not been timed on "
+                f"one: {how}"]
+    rows = []
+    for shape, f in figures["shapes"].items():
+        ref = f["reference"]
+        rows.append({"shape": f"{f['cells']:,} x {f['genes']:,}", "first VAE (s, compiling)": f["first_vae_seconds"],
+                     "s per VAE": f.get("seconds_per_vae"), "memory bound (s)": f["bound_one_vae_seconds"],
+                     "x bound": f.get("ratio_to_bound"), "reference, graphed (s)": ref["one_graphed"],
+                     "10 VAEs (s)": f.get("ten_vaes_seconds"), "reference, 10 side by side (s)": ref["ten_side_by_side"]})
+    engine = figures["engine"]
+    return [f"Measured on {figures.get('device_name', 'a GPU')} with the {engine['backend']} engine "
+            f"({', '.join(f'{k} {v}' for k, v in figures.get('versions', {}).items())}), {figures.get('epochs', 30)} "
+            "epochs, batch 16, the paper's network; the reference is a plain PyTorch implementation of the same "
+            "network on one H200 (not this package's code). " + how, "", _md_table(pd.DataFrame(rows), 1)]
+
+
 def markdown(folder: Path) -> str:
     """The performance page's body: the committed figures as tables and one figure (written into ``folder``)."""
     parts: list[str] = []
@@ -257,4 +279,5 @@ def markdown(folder: Path) -> str:
         parts = ["No benchmark has been run yet: `python benchmarks/vae_speed.py --json "
                  "benchmarks/results/vae_speed.json` and `python benchmarks/clustering_speed.py --json "
                  "benchmarks/results/clustering_speed.json`."]
+    parts += ["", "## On a GPU", *gpu_lines(load("vae_gpu"))]
     return "\n".join(parts) + "\n"

@@ -92,3 +92,17 @@ def test_the_own_data_table_says_what_a_refused_stage_would_need():
     assert table.loc["birch", "100,000 cells"] == "skipped (~40 GB)"
     assert table.loc["VAE training, one epoch", "100,000 cells"] == "61 s, 4.4 GB"
     assert performance.own_data_caption({}).startswith("The scaling benchmark has not been run")
+
+
+def test_the_gpu_section_gives_the_measured_figures_or_says_none_was_measured():
+    from replicate.publish import performance
+
+    assert "No GPU has been available" in performance.gpu_lines(None)[0]
+    figures = {"engine": {"backend": "jax", "device": "gpu"}, "device_name": "NVIDIA H200", "epochs": 30,
+               "versions": {"keras": "3.15.1", "jax": "0.11.2"},
+               "shapes": {"study": {"cells": 2100, "genes": 2000, "first_vae_seconds": 9.5, "seconds_per_vae": 2.5,
+                                    "bound_one_vae_seconds": 0.16, "ratio_to_bound": 15.6, "ten_vaes_seconds": 25.0,
+                                    "reference": {"one_graphed": 2.2, "ten_side_by_side": 8.1}}}}
+    text = "\n".join(performance.gpu_lines(figures))
+    assert "NVIDIA H200 with the jax engine (keras 3.15.1, jax 0.11.2)" in text and "| 2,100 x 2,000 |" in text
+    assert "| 2.5 |" in text and "| 8.1 |" in text
