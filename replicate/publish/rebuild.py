@@ -103,12 +103,18 @@ def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
     """One commit holding the step's outputs, its ``dvc.lock`` entry and its measured time."""
     root = project_root()
     paths = [o for o in outs if (root / o).exists()] + ["dvc.lock", str(times.relative_to(root))]
-    subprocess.run(["git", "add", "-f", "--", *paths], cwd=root, check=True, capture_output=True)
     message = f"Rebuild {step} ({seconds:.0f} s, replicate rebuild)"
-    done = subprocess.run(["git", "commit", "-q", "-m", message, "--", *paths], cwd=root, capture_output=True,
-                          text=True, check=False)
-    if done.returncode and "nothing to commit" not in done.stdout + done.stderr:
-        raise ReplicateError(f"committing {step} failed: {(done.stdout + done.stderr).strip()[-500:]}")
+    for attempt in range(30):  # another git command (a person's commit) may hold the index for a moment
+        added = subprocess.run(["git", "add", "-f", "--", *paths], cwd=root, capture_output=True, text=True, check=False)
+        done = added if added.returncode else subprocess.run(
+            ["git", "commit", "-q", "-m", message, "--", *paths], cwd=root, capture_output=True, text=True, check=False)
+        text = done.stdout + done.stderr
+        if not done.returncode or "nothing to commit" in text:
+            return
+        if "index.lock" not in text:
+            break
+        time.sleep(2)
+    raise ReplicateError(f"committing {step} failed: {text.strip()[-500:]}")
 
 
 def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times: str | os.PathLike | None = None,
