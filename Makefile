@@ -7,24 +7,29 @@ DATASET ?= pbmc68k-reduced
 # sections run side by side once the VAE is trained (replicate run --jobs)
 JOBS ?= 2
 RUN := results/$(DATASET)/$(PROFILE)
-# setuptools prints a warning block about editable installs of a flat layout; nothing to act on
-PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet
-# scVI's PyTorch; the CPU build keeps the install small (e.g. TORCH="torch --index-url https://download.pytorch.org/whl/cpu")
+# setuptools prints a warning block about editable installs of a flat layout; nothing to act on.
+# pip's lines pass through tools/heartbeat, which says it is still working after 10 s of silence.
+PIP = PYTHONWARNINGS=ignore tools/heartbeat $(1) -- $(BIN)/python -m pip install --progress-bar off
+# scVI's PyTorch, the CPU build, from PyTorch's CPU wheel index: the default index's Linux wheel pulls the
+# NVIDIA libraries (about 3 GB). A wheel pip already finds (find-links, a mirror) is taken as well; TORCH_INDEX=
+# (empty) uses only pip's own configuration, e.g. for a CUDA build.
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: quick test install install-test browser book reproduce status verify clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) --upgrade pip "setuptools>=77"
+	$(call PIP,pip and setuptools) --upgrade pip "setuptools>=77"
 
+## what `make quick` runs: the package alone (no PyTorch, scVI or DVC: the quick profile does not use them)
 install: $(BIN)/python
-	$(PIP) $(TORCH)
-	$(PIP) -e ".[scvi]"
+	$(call PIP,the package with TensorFlow scanpy and Jupyter Book into $(VENV)) -e .
 
+## the tests and the study graph: scVI with PyTorch's CPU build, JAX, DVC, the test tools
 install-test: $(BIN)/python
-	$(PIP) $(TORCH)
-	$(PIP) -e ".[test,scvi]"
+	$(call PIP,the CPU build of PyTorch) $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(call PIP,the package with scVI JAX DVC and the test tools into $(VENV)) -e ".[test,scvi,reproduce]"
 
 ## headless Chromium for the browser test of the built book (Debian's package)
 browser:

@@ -56,8 +56,11 @@ __all__ = ["EVIDENCE", "COLUMNS", "same_program", "code_changes", "compare_table
 EVIDENCE = "results/verify/restamps.csv"
 COLUMNS = ["date", "commit", "step", "evidence", "changed", "compared", "identical", "within_tolerance", "differing",
            "seconds", "outcome", "detail"]
-#: Sections whose sample ``replicate verify`` re-computes (per seed), as steps of the graph.
-_SAMPLED = tuple(f"paper-{s}" for s in SECTIONS)
+
+
+def _sampled(step: str) -> bool:
+    """Whether ``replicate verify`` re-computes a sample of ``step`` (the paper run's sections 01-04, per seed)."""
+    return step.startswith("paper-") and step.removeprefix("paper-").split("-")[0] in SECTIONS
 
 
 class Refused(Exception):
@@ -299,13 +302,20 @@ def _recomputed(todo: list[tuple[str, list[str]]], graph: dict, *, sample: int, 
     rows, vae = [], store.cache_dir() / "vae"
     with tempfile.TemporaryDirectory(prefix="replicate-restamp-") as tmp:
         scratch = Path(tmp)
-        sampled = [s for s, _ in todo if s in _SAMPLED]
+        sampled = [s for s, _ in todo if _sampled(s)]
         if sampled:
             t0 = time.perf_counter()
-            with scratch_cache(scratch / "sample-cache"):
-                found = _paper_samples(sampled, sample, scratch / "sample")
+            try:
+                with scratch_cache(scratch / "sample-cache"):
+                    found = _paper_samples(sampled, sample, scratch / "sample")
+            except ReplicateError as why:  # the sample could not be re-made: every step it was for stays stale
+                progress.report(f"restamp: the paper run's sample failed: {why}")
+                rows += [{"step": s, "evidence": "none", "changed": " ".join(f), "outcome": "refused",
+                          "detail": f"its sample could not be re-made: {str(why)[:300]}"} for s, f in todo if s in sampled]
+                found = None
             seconds = (time.perf_counter() - t0) / len(sampled)
-            rows += [_judge(s, "sample re-computed", found[s], f, seconds) for s, f in todo if s in sampled]
+            if found is not None:
+                rows += [_judge(s, "sample re-computed", found[s], f, seconds) for s, f in todo if s in sampled]
         for i, (step, files) in enumerate((s, f) for s, f in todo if s not in sampled):
             t0, work = time.perf_counter(), scratch / f"step-{i}"
             work.mkdir()

@@ -116,3 +116,22 @@ def test_a_comment_in_the_clusterers_module_restamps_every_step_it_staled(tmp_pa
     assert ", 0 stale" in cli("status").stdout
     kept = pd.read_csv(clone / restamp.EVIDENCE)
     assert set(kept["evidence"]) == {"same program"} and len(kept) == stale
+
+
+def test_a_paper_sections_steps_share_one_sample_and_a_failed_sample_refuses_them(project, monkeypatch):
+    graph = GRAPH.replace("  grid:", "  paper-03_clustering-kmeans:").replace("  data:", "  paper-01_data:")
+    (project / "dvc.yaml").write_text(graph)
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-qam", "renamed"], cwd=project, check=True)
+    (project / "make.py").write_text(MAKE.replace("v / 4", "v / 2"))
+    asked = []
+
+    def sample(steps, n, scratch):
+        asked.append(list(steps))
+        raise restamp.ReplicateError("the data file is missing")
+
+    monkeypatch.setattr(restamp, "_paper_samples", sample)
+    rows = restamp.restamp(["paper-03_clustering-kmeans"]).set_index("step")
+    assert asked == [["paper-03_clustering-kmeans"]]  # a section's step: verify's sample, not a re-run
+    assert "its sample could not be re-made: the data file is missing" in rows.loc["paper-03_clustering-kmeans", "detail"]
+    assert _state("paper-03_clustering-kmeans") == "stale"
