@@ -229,8 +229,21 @@ def umap(adata: AnnData, *, use_rep: str = "X_vae", n_neighbors: int = 15, key_a
     adata.uns["umap" if key_added is None else key_added]["params"]["use_rep"] = use_rep
 
 
-def evaluate(adata: AnnData, key: str, *, label_key: str = "label") -> dict[str, float]:
+def _missing(values: pd.Series) -> np.ndarray:
+    """Cells without a value: NaN or None, or an empty string."""
+    return (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
+
+
+def evaluate(adata: AnnData, key: str, *, label_key: str = "label", unlabelled: str = "refuse") -> dict[str, float]:
     """The paper's three scores of the clustering in ``obs[key]`` against the true labels.
+
+    Parameters
+    ----------
+    unlabelled
+        What to do with cells whose true label is missing (NaN, None or empty): ``"refuse"`` (the default:
+        a :class:`~replicate.io.errors.ParameterError` saying how many), or ``"skip"`` (score only the
+        labelled cells, and log how many were left out). A missing label is never scored as a class
+        of its own; a cell without a cluster is always refused.
 
     Returns
     -------
@@ -241,4 +254,19 @@ def evaluate(adata: AnnData, key: str, *, label_key: str = "label") -> dict[str,
         if name not in adata.obs:
             raise ParameterError(f"{name!r} ({what}) is not a column of adata.obs; columns: "
                                  f"{', '.join(adata.obs.columns) or 'none'}.")
-    return scores(adata.obs[label_key].astype(str).to_numpy(), adata.obs[key].astype(str).to_numpy())
+    if unlabelled not in ("refuse", "skip"):
+        raise ParameterError(f"unlabelled = {unlabelled!r} is invalid: use 'refuse' or 'skip'.")
+    truth, found = adata.obs[label_key], adata.obs[key]
+    if _missing(found).any():
+        raise ParameterError(f"obs[{key!r}] has no cluster for {int(_missing(found).sum()):,} of {adata.n_obs:,} "
+                             "cells: score a complete clustering.")
+    gap = _missing(truth)
+    if gap.any() and (unlabelled == "refuse" or gap.all()):
+        raise ParameterError(f"obs[{label_key!r}] has no label for {int(gap.sum()):,} of {adata.n_obs:,} cells; "
+                             "scoring them as a class of their own would inflate every score. Pass "
+                             "unlabelled='skip' to score the labelled cells only, or fill in the labels.")
+    if gap.any():
+        log.warning("evaluate: %s of %s cells have no label in obs[%r] and were left out of the scores",
+                    f"{int(gap.sum()):,}", f"{adata.n_obs:,}", label_key)
+    keep = ~gap
+    return scores(truth[keep].astype(str).to_numpy(), found[keep].astype(str).to_numpy())

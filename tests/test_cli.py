@@ -43,7 +43,7 @@ def test_the_recipe_names_the_missing_label_key(tmp_path, capsys):
     path = tmp_path / "cells.h5ad"
     ad.AnnData(np.ones((10, 5), dtype=np.float32)).write_h5ad(path)
     assert cli.main(["recipe", str(path), "--label-key", "cell_type", "--out", str(tmp_path / "r")]) == 2
-    assert "label_key 'cell_type' is not a column of .obs" in capsys.readouterr().err
+    assert "--label-key 'cell_type' is not a column of .obs" in capsys.readouterr().err
     assert cli.main(["recipe", str(path), "--out", str(tmp_path / "r")]) == 2
     assert "--label-key" in capsys.readouterr().err
 

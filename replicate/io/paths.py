@@ -37,6 +37,8 @@ def loaded_code() -> list[str]:
         spec = getattr(module, "__spec__", None) if key == "__main__" else None
         name = spec.name if spec is not None else key
         if module is not None and (name == "replicate" or name.startswith("replicate.")):
+            if getattr(module, "__file__", None) is None:  # a folder imported as a namespace: no code of its own
+                continue
             out.add(_module_path(name, hasattr(module, "__path__")))
     return sorted(out)
 

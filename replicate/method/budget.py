@@ -72,7 +72,8 @@ class Need:
 @lru_cache(maxsize=1)
 def costs() -> dict[str, Any]:
     """The measured cost models: ``{"machine", "date", "methods": {method: {"bytes"|"seconds": {term: coef}}}}``."""
-    return json.loads(resources.files("replicate.data").joinpath(COSTS_FILE).read_text())
+    # as replicate.io.facts reads the package's data: without importing replicate.data (a folder of files)
+    return json.loads(resources.files("replicate").joinpath("data", COSTS_FILE).read_text())
 
 
 def human_bytes(b: float) -> str:

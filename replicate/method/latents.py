@@ -29,7 +29,7 @@ from .vae_config import VAEConfig
 from .vae_model import VAEModel
 from .vae_train import VAEResult, train
 
-__all__ = ["latents", "entry_paths", "TRAINING_CODE", "training_code_hash"]
+__all__ = ["latents", "divergence", "entry_paths", "TRAINING_CODE", "training_code_hash"]
 
 #: The format of a cache entry's key (its fields: :meth:`VAEConfig.cache_fields`).
 KEY_VERSION = "vae-v1"
@@ -97,11 +97,21 @@ def _weights_loader(X: np.ndarray, cfg: VAEConfig, seed: int, weights_path: Path
     return load
 
 
-def _from_cache(X: np.ndarray, cfg: VAEConfig, seed: int, data_key: str) -> VAEResult | None:
+def _diverged_error(hit: dict[str, np.ndarray], seed: int) -> TrainingError:
+    err = TrainingError(str(hit["message"]))
+    err.epoch = int(hit["diverged_epoch"])
+    err.history = {k[5:]: hit[k].tolist() for k in hit if k.startswith("hist_")}
+    return err
+
+
+def _from_cache(X: np.ndarray, cfg: VAEConfig, seed: int, data_key: str) -> VAEResult | TrainingError | None:
+    """The cached training: its result, the :class:`TrainingError` of a training that diverged, or None."""
     path, weights_path = _entry(data_key, cfg, seed)
     hit = store.load_npz(path)
     if hit is None:
         return None
+    if "diverged_epoch" in hit:  # diverged before: not trained again to diverge again
+        return _diverged_error(hit, seed)
     hist = {k[5:]: hit[k].tolist() for k in hit if k.startswith("hist_")}
     model = VAEModel(cfg, X.shape[1], weights=_weights_loader(X, cfg, seed, weights_path))
     return VAEResult(hit["mu"], hit["logvar"], hist, float(hit["seconds"]), cached=True, model=model)
@@ -132,6 +142,29 @@ def _train_in_workers(X: np.ndarray, cfg: VAEConfig, seeds: list[int], verbose: 
             yield futures[future], VAEResult(out["mu"], out["logvar"], out["history"], out["seconds"], model=model)
 
 
+def _diverged(err: TrainingError, seed: int, data_key: str, cfg: VAEConfig, *, cache: bool, from_cache: bool) -> None:
+    """Say where a training diverged (one line, always), and keep it in the cache so that a re-run does not train
+    the seed again only to see it diverge."""
+    history = getattr(err, "history", {}) or {}
+    loss = history.get("loss", [float("nan")])[-1] if history.get("loss") else float("nan")
+    progress.report(f"VAE seed {seed}: DIVERGED at epoch {getattr(err, 'epoch', '?')}/{cfg.epochs} (loss {loss:.4g})"
+                    + (", as cached from an earlier run" if from_cache else "") + "; its latents are not used")
+    if cache:
+        path, _ = _entry(data_key, cfg, seed)
+        store.save_npz(path, diverged_epoch=np.array(int(getattr(err, "epoch", 0))), message=np.array(str(err)),
+                       **{f"hist_{k}": np.asarray(v) for k, v in history.items()})
+
+
+def divergence(X: np.ndarray, config: VAEConfig, seed: int) -> dict[str, Any] | None:
+    """Where the cached training of ``seed`` diverged -- ``{"epoch", "loss", "message"}`` -- or None when it did
+    not (or was never trained)."""
+    hit = store.load_npz(entry_paths(X, config, seed)[0])
+    if hit is None or "diverged_epoch" not in hit:
+        return None
+    loss = hit["hist_loss"][-1] if "hist_loss" in hit and hit["hist_loss"].size else np.nan
+    return {"epoch": int(hit["diverged_epoch"]), "loss": float(loss), "message": str(hit["message"])}
+
+
 def latents(
     X: np.ndarray,
     config: VAEConfig | None = None,
@@ -149,26 +182,32 @@ def latents(
     TensorFlow threads, ``n_jobs`` of them at once (on 2 cores: ``threads=1, n_jobs=2``); the
     results are identical to training the seeds one by one with the same ``threads``.
     ``keep_weights=False`` stores only the latents (the studies that never encode again save the
-    disk). A seed whose training diverges raises :class:`~replicate.io.errors.TrainingError`, or,
-    with ``skip_diverged``, gives ``None`` in its place (the other seeds go on).
+    disk). A seed whose training diverges is said on the terminal (the epoch and the loss) and kept in the
+    cache as diverged (a re-run does not train it again); it raises :class:`~replicate.io.errors.TrainingError`,
+    or, with ``skip_diverged``, gives ``None`` in its place (the other seeds go on; :func:`divergence` says
+    where it diverged).
     """
     cfg = config or VAEConfig()
     X = np.ascontiguousarray(X, dtype=np.float32)
     data_key = store.array_hash(X)
     results: dict[int, VAEResult | None] = {}
+    known: list[tuple[int, TrainingError]] = []
     for seed in seeds:
         hit = _from_cache(X, cfg, seed, data_key) if cache else None
-        if hit is not None:
+        if isinstance(hit, TrainingError):
+            known.append((int(seed), hit))
+        elif hit is not None:
             results[int(seed)] = hit
             if verbose:
                 progress.report(f"VAE seed {seed}: latents from the cache")
-    missing = [int(s) for s in seeds if int(s) not in results]
+    missing = [int(s) for s in seeds if int(s) not in results and int(s) not in dict(known)]
     if missing and cfg.threads is None and n_jobs != 1:
         raise ParameterError("n_jobs > 1 needs config.threads (the threads per training), e.g. threads=1.")
     trained = (_train_here(X, cfg, missing, verbose) if cfg.threads is None
                else _train_in_workers(X, cfg, missing, verbose, n_jobs)) if missing else ()
-    for seed, res in trained:
+    for seed, res, before in [*((s, e, True) for s, e in known), *((s, r, False) for s, r in trained)]:
         if isinstance(res, TrainingError):
+            _diverged(res, seed, data_key, cfg, cache=cache and not before, from_cache=before)
             if not skip_diverged:
                 raise res
             results[seed] = None

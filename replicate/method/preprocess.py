@@ -181,6 +181,12 @@ def prepare(dataset: str, *, label_key: str | None = None, target_sum: float | N
 def looks_zscored(X: np.ndarray, *, tolerance: float = 1e-2) -> tuple[bool, str]:
     """Whether every gene (column) of ``X`` has mean ~0 and standard deviation ~1 (or is constant 0), and the figures."""
     X = np.asarray(X, dtype=np.float64)
+    bad = ~np.isfinite(X)
+    if bad.any():  # named as what it is, not as "gene means up to nan"
+        genes = np.flatnonzero(bad.any(axis=0))
+        return False, (f"it holds {int(np.isnan(X).sum()):,} NaN and {int(np.isinf(X).sum()):,} infinite values, in "
+                       f"{len(genes):,} genes (columns {', '.join(map(str, genes[:5]))}"
+                       f"{', ...' if len(genes) > 5 else ''}): fill or drop them first")
     mean, sd = X.mean(axis=0), X.std(axis=0, ddof=1) if X.shape[0] > 1 else np.zeros(X.shape[1])
     ok = bool(np.abs(mean).max() <= tolerance and ((np.abs(sd - 1) <= tolerance) | (sd == 0)).all())
     return ok, (f"gene means up to {np.abs(mean).max():.3g}, standard deviations {sd.min():.3g} to {sd.max():.3g}")

@@ -30,7 +30,7 @@ from ..io.errors import ParameterError
 from .preprocess import scale_like
 from .vae_config import VAEConfig
 
-__all__ = ["Latents", "VAEModel", "elbo_terms", "sample_and_loss", "build_networks"]
+__all__ = ["Latents", "VAEModel", "elbo_terms", "sample_and_loss", "build_networks", "not_training_scale"]
 
 
 class Latents(NamedTuple):
@@ -105,6 +105,20 @@ def build_networks(n_genes: int, cfg: VAEConfig) -> tuple[Any, Any]:
 Weights = dict[str, np.ndarray]
 
 
+def not_training_scale(X: np.ndarray) -> str | None:
+    """Why a matrix of cells cannot be on the z-score scale the VAE trained on (None: it can be). Loose on
+    purpose: new cells scaled with the training cells' gene means and deviations are not exactly z-scores."""
+    if not np.isfinite(X).all():
+        return f"it holds {int(np.isnan(X).sum()):,} NaN and {int(np.isinf(X).sum()):,} infinite values"
+    if X.size and X.min() >= 0:
+        return (f"no value is negative (from {float(X.min()):.3g} to {float(X.max()):.3g}): raw counts or "
+                "log-normalised values, not z-scores")
+    centre, spread = float(np.median(np.abs(X.mean(axis=0)))), float(np.median(X.std(axis=0)))
+    if X.shape[0] > 1 and (centre > 1.0 or not 0.1 <= spread <= 10.0):
+        return f"the genes' means are {centre:.3g} from 0 and their standard deviations {spread:.3g} (medians)"
+    return None
+
+
 class VAEModel:
     """A trained encoder/decoder pair: encodes new cells, saves and loads itself.
 
@@ -172,12 +186,15 @@ class VAEModel:
                                  "model.encode(X).")
         return scale_like(adata, self.genes, self.scaling)
 
-    def encode(self, data: AnnData | np.ndarray, batch_size: int = 1024) -> Latents:
+    def encode(self, data: AnnData | np.ndarray, batch_size: int = 1024, *, check: bool = True) -> Latents:
         """Latent mean and log-variance of every cell.
 
         ``data``: an AnnData (raw counts, log-normalised values, or the output of
         :func:`replicate.pp.zscore`), scaled here the way the training cells were
         (:meth:`prepare`); or a cells x genes matrix already scaled that way, genes in training order.
+        A matrix that cannot be on the training cells' scale (NaN, or no negative value: raw counts or
+        log values rather than z-scores, or genes far from centred) is refused, as ``rp.tl.vae`` refuses
+        to train on it; ``check=False`` encodes it anyway.
         """
         X = self.prepare(data) if isinstance(data, AnnData) else data
         if hasattr(X, "toarray"):
@@ -187,6 +204,11 @@ class VAEModel:
             raise ParameterError(f"this VAE was trained on {self.n_genes} genes; the cells to encode have shape "
                                  f"{X.shape}. Give the same genes, in the same order, z-scored the same way "
                                  "(or an AnnData, which is aligned and scaled for you).")
+        why = None if isinstance(data, AnnData) or not check else not_training_scale(X)
+        if why:
+            raise ParameterError(f"the cells to encode do not look scaled like the training cells: {why}. Pass an "
+                                 "AnnData (aligned and scaled for you), scale the matrix with the training cells' "
+                                 "gene means and standard deviations, or pass check=False.")
         from keras import ops
 
         encoder = self.encoder

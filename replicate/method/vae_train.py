@@ -175,7 +175,7 @@ def train(X: np.ndarray, config: VAEConfig | None = None, *, seed: int = 0, verb
 def _finish(X: np.ndarray, cfg: VAEConfig, seed: int, encoder: Any, decoder: Any, history: dict[str, list[float]],
             seconds: float, verbose: bool) -> VAEResult:
     model = VAEModel(cfg, X.shape[1], networks=(encoder, decoder))
-    mu, logvar = model.encode(X)
+    mu, logvar = model.encode(X, check=False)  # the training cells themselves
     if not (np.isfinite(mu).all() and np.isfinite(logvar).all()):
         raise TrainingError(f"VAE (seed {seed}) produced non-finite latents. Reading: {cfg.describe()}.")
     result = VAEResult(mu=mu, logvar=logvar, history=history, seconds=seconds, model=model)

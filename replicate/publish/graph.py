@@ -42,6 +42,8 @@ __all__ = ["Step", "READS", "FACTS", "RECORDS", "steps", "code_of", "facts_of", 
 #: The fact files (the dataset registry is tracked per entry, as DVC params).
 FACTS = tuple(f"replicate/data/{p.name}" for p in sorted((Path(__file__).parents[1] / "data").glob("*.toml"))
               if p.name != "datasets.toml")
+#: The measured cost models the clusterers' refusal reads (``replicate.method.budget``; made by a benchmark step).
+MEASURED = "replicate/data/clustering_costs.json"
 #: How the package reads a fact file: ``load_toml("<name>")`` (replicate.io.facts), always with a literal name.
 _FACT_READ = re.compile(r'\bload_toml\(\s*"(\w+)"\s*\)')
 #: The committed study folders each section of the paper run reads (a test checks them against the reads a
@@ -198,7 +200,8 @@ def _stage(step: Step) -> dict:
     facts = set(facts_of(code)) | {c for c in loaded if c in FACTS}  # and any read while importing
     if step.entry.startswith("script:"):
         code = [step.entry.partition(":")[2], *code]
-    stage: dict = {"cmd": step.cmd, "deps": [*code, *(f for f in FACTS if f in facts), *step.deps]}
+    data = [MEASURED] if "replicate/method/budget.py" in code and step.name != "benchmark-clustering-cost" else []
+    stage: dict = {"cmd": step.cmd, "deps": [*code, *(f for f in FACTS if f in facts), *data, *step.deps]}
     if step.datasets:
         stage["params"] = [{"replicate/data/datasets.toml": list(step.datasets)}]
     stage["outs"] = [{o: {"cache": False}} for o in step.outs]

@@ -21,6 +21,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -108,7 +109,11 @@ def resolve_parameters(profile: str, dataset: str | None, overrides: dict[str, A
     out = {}
     for section, defaults in declared.items():
         params = {k: v for k, v in wanted.items() if k in defaults}
-        check(**params)
+        try:
+            check(**params)
+        except ParameterError as exc:  # the notebooks' hint is papermill's syntax; here it is the command line's
+            raise ParameterError(re.sub(r"papermill \.\.\. -p (\w+) <value>", lambda m: f"replicate run --{m[1]} <value>"
+                                        if m[1] == "dataset" else f"replicate run --set {m[1]}=<value>", str(exc))) from None
         out[section] = params
     return out
 

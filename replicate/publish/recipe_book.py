@@ -24,7 +24,7 @@ from ..paper.claims import rule_text, rules  # noqa: E402
 from ..paper.baselines import GENES_KMEANS, LEIDEN, LEIDEN_COUNT, PCA_KMEANS  # noqa: E402
 from ..paper.scvi import SCVI_KMEANS, SCVI_LEIDEN_COUNT  # noqa: E402
 from ..paper.table1 import DEFAULT_READING  # noqa: E402
-from ..studies.recipe_tables import METRICS, RESCALED, SHORT, headline  # noqa: E402
+from ..studies.recipe_tables import METRICS, RESCALED, SHORT, diverged_text, headline  # noqa: E402
 from .book import jupyter_book  # noqa: E402
 from .figures import WIDTH, theme  # noqa: E402
 from .pages.controls import fmt  # noqa: E402
@@ -48,9 +48,16 @@ def label(method: str, variant: str, reading: str) -> str:
     return name if reading in ("baseline", DEFAULT_READING) else f"{name} [{reading}]"
 
 
+def _headline(result: dict[str, Any], table: pd.DataFrame) -> dict[str, Any]:
+    info = result["info"]
+    return headline(table, result["verdicts"], cells=info["cells"], asked=len(info["seeds"]),
+                    lost=info.get("diverged", []))
+
+
 def headline_of(result: dict[str, Any]) -> str:
-    """The verdict sentence of a recipe run (:func:`~replicate.studies.recipe_tables.headline`)."""
-    return headline(result["summary"], result["verdicts"], cells=result["info"]["cells"])["sentence"]
+    """The verdict sentence of a recipe run (:func:`~replicate.studies.recipe_tables.headline`): it says when the
+    verdict is judged on fewer seeds than were trained, and which diverged."""
+    return _headline(result, result["summary"])["sentence"]
 
 
 def scores_figure(table: pd.DataFrame, path: Path) -> Path:
@@ -77,14 +84,14 @@ def scores_figure(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _scores_table(table: pd.DataFrame) -> str:
-    lines = ["| method | seeds scored | CA | CA scaled | NMI | NMI scaled | ARI | ARI scaled | status |",
-             "|---|---|---|---|---|---|---|---|---|"]
+def _scores_table(table: pd.DataFrame, labels: int) -> str:
+    lines = [f"| method | seeds scored | clusters found (labels: {labels}) | CA | CA scaled | NMI | NMI scaled | ARI | "
+             "ARI scaled | status |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.to_dict("records"):
         sd = f" ± {fmt(r['CA sd'])}" if r["scored"] > 1 else ""
         lines.append(f"| {label(r['method'], r['variant'], r['reading'])} | {r['scored']} of {r['seeds']} | "
-                     f"{fmt(r['CA'])}{sd} | {fmt(r['CA scaled'], 2)} | {fmt(r['NMI'])} | {fmt(r['NMI scaled'], 2)} | "
-                     f"{fmt(r['ARI'])} | {fmt(r['ARI scaled'], 2)} | {r['status']} |")
+                     f"{r.get('clusters') or '–'} | {fmt(r['CA'])}{sd} | {fmt(r['CA scaled'], 2)} | {fmt(r['NMI'])} | "
+                     f"{fmt(r['NMI scaled'], 2)} | {fmt(r['ARI'])} | {fmt(r['ARI scaled'], 2)} | {r['status']} |")
     return "\n".join(lines)
 
 
@@ -107,9 +114,19 @@ def _claims(verdicts: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _lost(info: dict[str, Any]) -> str:
+    """The trainings that diverged, said on the first page (their seeds are left out of every mean)."""
+    lost = info.get("diverged", [])
+    if not lost:
+        return ""
+    return (f"\n\n```{{warning}}\n{diverged_text(lost).capitalize()}: "
+            f"{'its' if len(lost) == 1 else 'their'} latents are not used, so every mean below, the claims and the "
+            f"verdict are judged on the seeds that trained.\n```")
+
+
 def verdict_page(result: dict[str, Any], table: pd.DataFrame) -> str:
     """The first page: the answer in one line, the figure, the scores with their controls, the claims."""
-    info, head = result["info"], headline(table, result["verdicts"], cells=result["info"]["cells"])
+    info, head = result["info"], _headline(result, table)
     genes = (f"a file with more than {info['n_genes']:,} keeps its {info['n_genes']:,} most variable" if info["n_genes"]
              else "every gene of the file")
     quick = (f"\n\n```{{warning}}\nThis run trained {info['epochs']} epochs, not the paper's 30: a quick look, "
@@ -118,7 +135,7 @@ def verdict_page(result: dict[str, Any], table: pd.DataFrame) -> str:
 
 **{head['sentence']}**{quick}
 
-{info['cells']:,} cells and {info['genes_kept']:,} genes ({genes}), {info['labels']} labels (`{info['label_key'] or 'label'}`), VAE seeds {', '.join(map(str, info['seeds']))}.
+{info['cells']:,} cells and {info['genes_kept']:,} genes ({genes}), {info['labels']} labels (`{info['label_key'] or 'label'}`), VAE seeds {', '.join(map(str, info['seeds']))}.{_lost(info)}
 
 ![Scores and controls](scores.png)
 
@@ -128,7 +145,7 @@ the latent's mean and s.d.); **|**: the method's own labelling scored against pe
 *Scaled* is the fraction of the way from the random-embedding control (0) to perfect agreement (1).
 The baselines are judged by the K-means control at the label count.
 
-{_scores_table(table)}
+{_scores_table(table, info['labels'])}
 
 The controls themselves (percent; *random*: the random embedding, *permuted*: permuted labels):
 

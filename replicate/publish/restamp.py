@@ -6,8 +6,8 @@ comment, a refactor, a refusal that never triggers on the committed data) re-mak
 hours for nothing; ``restamp`` proves it with the cheapest evidence that suffices, and only then
 records the step's new input hashes in ``dvc.lock`` (``dvc commit``):
 
-1. **same program**: every changed code file parses to the same program as the version the step
-   was made from (found in git by the hash ``dvc.lock`` holds), comments and docstrings aside;
+1. **same program**: every changed input is code that parses to the same program as the version the
+   step was made from (found in git by the hash ``dvc.lock`` holds), comments and docstrings aside;
 2. **sample re-computed**: for the paper run's sections 01-04 and the stability study, the sample
    of ``replicate verify`` re-computed from empty caches with this checkout's code, every number
    compared (bit for bit on the CPU family and BLAS that made the section, within the tolerance of
@@ -17,8 +17,9 @@ records the step's new input hashes in ``dvc.lock`` (``dvc commit``):
    tables compared; these steps record no machine, so every number must be identical. The VAE
    cache is shared (its key holds the code that trains); every other cache starts empty.
 
-A step stale through anything but code (data, facts, a notebook, an upstream result) is refused:
-``replicate rebuild`` re-makes it. Every attempt appends its evidence to
+A re-computation vouches for any changed input it reads (code, facts, data, upstream results); a step
+stale through its notebook is refused (its executed copy is the page), as is a step without a sample
+that is too long to re-make here: ``replicate rebuild`` re-makes it. Every attempt appends its evidence to
 ``results/verify/restamps.csv`` (step, commit, evidence, numbers compared, identical, differing),
 shown on the reproducibility page; a refused step stays stale and the numbers that moved are printed.
 """
@@ -110,14 +111,15 @@ def same_program(step: str, files: Sequence[str]) -> bool:
 
 
 def code_changes(changed: Sequence[str]) -> list[str]:
-    """The changed code files of a stale step (``replicate status``'s ``changed_all``); :class:`Refused` when
-    anything else changed (data, facts, notebooks, upstream results) or a file was added or deleted."""
+    """The changed inputs of a stale step (``replicate status``'s ``changed_all``) that a re-computation can vouch
+    for: code, facts, data, upstream results. :class:`Refused` for a notebook (its executed copy is the step's page,
+    which only re-making it renews) or an input added or deleted other than code the step now imports."""
     files = []
     for entry in changed:
         path, _, how = entry.rpartition(" (")
         how = how.rstrip(")")
-        if not (path.endswith(".py") and how in ("modified", "new")):  # new: a module the step now imports
-            raise Refused(f"stale through {entry}, not only code: re-make it with `replicate rebuild`")
+        if path.startswith("notebooks/") or how not in ("modified", "new") or (how == "new" and not path.endswith(".py")):
+            raise Refused(f"stale through {entry}, which only re-making it renews: `replicate rebuild`")
         files.append(path)
     return files
 
@@ -285,7 +287,7 @@ def restamp(steps: Sequence[str] = (), *, sample: int = 1, max_minutes: float = 
             progress.report(f"restamp {step}: refused, {why}")
             rows.append({"step": step, "evidence": "none", "outcome": "refused", "detail": str(why)})
             continue
-        if same_program(step, files):
+        if all(f.endswith(".py") for f in files) and same_program(step, files):
             rows.append(_judge(step, "same program", pd.DataFrame({"outcome": ["identical"] * len(files)}), files,
                                time.perf_counter() - t0))
         else:

@@ -38,7 +38,7 @@ from ..io.facts import PAPER_DATASET
 from ..io.memory import peak_rss_bytes
 from ..method.cells import run_cell
 from ..method.clustering import PAPER_METHODS, paper_setting
-from ..method.latents import latents
+from ..method.latents import divergence, latents
 from ..method.preprocess import prepare
 from ..method.vae_config import VAEConfig
 from ..paper.baselines import PCA_KMEANS, cached_baselines
@@ -83,9 +83,12 @@ def dataset_rows(name: str, adata: Any, readings: dict[str, VAEConfig], seeds: l
         res = latents(adata.X, cfg, seeds=list(seeds), verbose=True, keep_weights=False,
                       n_jobs=2 if cfg.threads == 1 else 1, skip_diverged=True)
         for seed, r in zip(seeds, res):
-            if r is None:  # a VAE that diverged is a row saying so, never a silent drop
+            if r is None:  # a VAE that diverged is a row saying where, never a silent drop
+                where = divergence(adata.X, cfg, seed) or {}
                 frames.append(pd.DataFrame({"method": list(PAPER_METHODS), "status": "vae diverged",
-                                            "variant": PAPER_VARIANT}).assign(reading=reading, seed=seed))
+                                            "variant": PAPER_VARIANT, "message": where.get("message", ""),
+                                            "diverged_epoch": where.get("epoch"), "diverged_loss": where.get("loss")}
+                                           ).assign(reading=reading, seed=seed))
                 continue
             rows = []
             for method in PAPER_METHODS:

@@ -26,11 +26,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import anndata
 import pandas as pd
 from joblib import Parallel, delayed
 
 from ..io import paths, progress, store
 from ..io.errors import ParameterError
+from ..io.facts import registry
 from ..io.provenance import machine
 from ..method.latents import latents
 from ..method.preprocess import prepare
@@ -42,9 +44,10 @@ from . import recipe_watch
 from .controls import control_rows
 from .generalisation import PAPER_VARIANT, baseline_rows, dataset_rows, reading_config, verdicts
 from .readings import MATCHED
-from .recipe_tables import summary
+from .recipe_tables import diverged, summary
 
-__all__ = ["N_GENES", "SEEDS", "TIME_LIMIT_S", "TABLES", "default_folder", "reference_scale", "readings", "run"]
+__all__ = ["N_GENES", "SEEDS", "TIME_LIMIT_S", "TABLES", "default_folder", "reference_scale", "readings", "check_input",
+           "run"]
 
 #: Genes kept from a file with more (its most variable ones).
 N_GENES = 2000
@@ -82,6 +85,39 @@ def readings(dataset: str = "", *, matched: bool = False, epochs: int | None = N
     if epochs is not None:
         out = {name: replace(cfg, epochs=int(epochs)) for name, cfg in out.items()}
     return out
+
+
+def _obs_columns(path: Path) -> list[str]:
+    """The ``.obs`` columns of an ``.h5ad`` file, read without its matrix."""
+    try:
+        backed = anndata.read_h5ad(path, backed="r")
+    except OSError as exc:
+        raise ParameterError(f"{path.name} is not a readable .h5ad file ({str(exc).splitlines()[0]}).") from None
+    try:
+        return [str(c) for c in backed.obs.columns]
+    finally:
+        backed.file.close()
+
+
+def check_input(dataset: str | Path, label_key: str | None) -> None:
+    """Refuse a file that is not there, or an ``.h5ad`` without a usable ``--label-key`` (listing its ``.obs``
+    columns), before anything is read whole, z-scored or created."""
+    name = str(dataset)
+    if name in registry():
+        return
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise ParameterError(f"{name}: no such file or folder, and not a registered data set "
+                             f"({', '.join(registry())}).")
+    if path.suffix.lower() != ".h5ad":
+        return
+    columns = _obs_columns(path)
+    listed = ", ".join(columns) or "none"
+    if label_key is None:
+        raise ParameterError(f"{path.name} is an .h5ad file: name the .obs column that holds the cell types with "
+                             f"--label-key (its .obs columns: {listed}).")
+    if label_key not in columns:
+        raise ParameterError(f"{path.name}: --label-key {label_key!r} is not a column of .obs (its columns: {listed}).")
 
 
 def _prepare(dataset: str | Path, label_key: str | None, n_genes: int | None) -> Any:
@@ -152,14 +188,18 @@ def run(dataset: str | Path, *, label_key: str | None = None, n_genes: int | Non
     (a seed, the baselines, a control) side by side, each on one core; the tables are the same for any value.
     """
     folder = Path(out) if out is not None else default_folder(dataset)
-    folder.mkdir(parents=True, exist_ok=True)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ParameterError("seeds: give at least one VAE seed (the recipe's default is 0 1 2).")
+    check_input(dataset, label_key)  # before anything is read whole, computed or created
     t0, times = time.perf_counter(), {}
     adata = _prepare(dataset, label_key, n_genes)
+    folder.mkdir(parents=True, exist_ok=True)
     name = str(adata.uns.get("dataset", {}).get("name", Path(str(dataset)).name))
     configs = readings(str(dataset), matched=matched, epochs=epochs)
+    inputs = {"sha256": adata.uns.get("dataset", {}).get("sha256", ""), "label_key": label_key, "n_genes": n_genes,
+              "seeds": seeds, "readings": list(configs), "epochs": epochs, "scvi": bool(scvi)}
+    force = force or _changed_inputs(folder, inputs)
     rows = _stage(folder, "rows", lambda: _rows(adata, name, configs, seeds, scvi, n_jobs), times, force)
     first = rows[(rows["reading"] == DEFAULT_READING) & (rows["seed"] == seeds[0])]
     mu = latents(adata.X, configs[DEFAULT_READING], seeds=[seeds[0]], verbose=False, keep_weights=False)[0].mu
@@ -168,7 +208,7 @@ def run(dataset: str | Path, *, label_key: str | None = None, n_genes: int | Non
     controls = _stage(folder, "controls", lambda: control_rows(mu, y, settings, n_jobs=n_jobs,
                                                                   time_limit_s=TIME_LIMIT_S), times, force)
     info = _info(adata, name, dataset, label_key, n_genes, seeds, configs, epochs, scvi, times,
-                 time.perf_counter() - t0, folder)
+                 time.perf_counter() - t0, folder, rows, inputs)
     judged = verdicts(rows)
     table = summary(rows, controls)
     for file, frame in (("verdicts.csv", judged), ("summary.csv", table)):
@@ -176,9 +216,25 @@ def run(dataset: str | Path, *, label_key: str | None = None, n_genes: int | Non
     return {"folder": folder, "rows": rows, "controls": controls, "verdicts": judged, "summary": table, "info": info}
 
 
+def _changed_inputs(folder: Path, inputs: dict[str, Any]) -> bool:
+    """Whether the tables in ``folder`` were made from another file or other settings (then they are made again,
+    and it is said which)."""
+    path = folder / "recipe.json"
+    old = json.loads(path.read_text()).get("inputs") if path.is_file() else None
+    if old is None or old == inputs:
+        return False
+    what = [k for k in inputs if old.get(k) != inputs[k]]
+    said = ("the input file changed since its tables were made (sha256 "
+            f"{str(old.get('sha256'))[:12]}… then, {str(inputs['sha256'])[:12]}… now)" if "sha256" in what else
+            "its tables were made with other settings (" + ", ".join(f"{k} {old.get(k)!r} then, {inputs[k]!r} now"
+                                                           for k in what) + ")")
+    progress.report(f"[recipe] {folder.name}: {said}: making every table again")
+    return True
+
+
 def _info(adata: Any, name: str, dataset: Any, label_key: str | None, n_genes: int | None, seeds: list[int],
           configs: dict[str, VAEConfig], epochs: int | None, scvi: bool, times: dict[str, float], total: float,
-          folder: Path) -> dict[str, Any]:
+          folder: Path, rows: pd.DataFrame, inputs: dict[str, Any]) -> dict[str, Any]:
     old = json.loads((folder / "recipe.json").read_text()) if (folder / "recipe.json").is_file() else {}
     info = {"dataset": name, "file": Path(str(dataset)).name, "label_key": label_key, "cells": int(adata.n_obs),
             "genes_kept": int(adata.n_vars), "n_genes": n_genes, "labels": int(adata.obs["label"].nunique()),
@@ -186,6 +242,7 @@ def _info(adata: Any, name: str, dataset: Any, label_key: str | None, n_genes: i
             "epochs_changed": epochs is not None, "scvi": bool(scvi and available()),
             "paper_variant": PAPER_VARIANT, "reference_median_sq_distance": reference_scale(),
             "stage_seconds": {**old.get("stage_seconds", {}), **times}, "last_run_seconds": round(total, 1),
-            "date": time.strftime("%Y-%m-%d"), "machine": machine()}
+            "date": time.strftime("%Y-%m-%d"), "machine": machine(), "inputs": inputs, "sha256": inputs["sha256"],
+            "diverged": diverged(rows)}
     store.write_json(folder / "recipe.json", info)
     return info

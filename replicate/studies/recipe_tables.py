@@ -18,7 +18,7 @@ from ..paper.claims import SUPPORTED, rules
 from ..paper.table1 import DEFAULT_READING
 from .generalisation import PAPER_VARIANT
 
-__all__ = ["METRICS", "SHORT", "RESCALED", "setting_of", "summary", "headline"]
+__all__ = ["METRICS", "SHORT", "RESCALED", "setting_of", "diverged", "diverged_text", "summary", "headline"]
 
 METRICS = ("CA", "NMI", "ARI")
 #: Column suffix of each control in :func:`summary`.
@@ -52,6 +52,39 @@ def _with_controls(entry: dict[str, Any], ctrl: pd.DataFrame) -> dict[str, Any]:
     return entry
 
 
+def _span(found: pd.Series) -> str:
+    """The clusters a method found over the seeds: ``8``, or ``30–56`` when the seeds differ; '' when none."""
+    if found.empty:
+        return ""
+    low, high = int(found.min()), int(found.max())
+    return f"{low}" if low == high else f"{low}–{high}"
+
+
+def diverged(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The VAE trainings of the rows that diverged: reading, seed, the epoch and the loss where known."""
+    out = []
+    bad = rows[rows["status"] == "vae diverged"].drop_duplicates(["reading", "seed"])
+    for r in bad.to_dict("records"):
+        epoch, loss = r.get("diverged_epoch"), r.get("diverged_loss")
+        out.append({"reading": r["reading"], "seed": int(r["seed"]),
+                    "epoch": None if epoch is None or pd.isna(epoch) else int(epoch),
+                    "loss": None if loss is None or pd.isna(loss) else float(loss)})
+    return out
+
+
+def diverged_text(items: list[dict[str, Any]]) -> str:
+    """``seed 2 diverged at epoch 20 (loss nan)``, one clause per training."""
+    clauses = []
+    for d in items:
+        text = f"seed {d['seed']}" + ("" if d["reading"] == DEFAULT_READING else f" ({d['reading']})") + " diverged"
+        if d["epoch"] is not None:
+            text += f" at epoch {d['epoch']}"
+        if d["loss"] is not None:
+            text += f" (loss {d['loss']:.4g})"
+        clauses.append(text)
+    return "; ".join(clauses)
+
+
 def summary(rows: pd.DataFrame, controls: pd.DataFrame) -> pd.DataFrame:
     """Per reading, method and setting: mean and s.d. of CA/NMI/ARI (percent) over the seeds that
     were scored, the seeds' statuses, both controls, the scaled scores, seconds and memory of a fit.
@@ -62,8 +95,9 @@ def summary(rows: pd.DataFrame, controls: pd.DataFrame) -> pd.DataFrame:
     controls = controls.assign(variant=controls["variant"].map(setting_of))
     for (reading, method, variant), part in vae.groupby(["reading", "method", "variant"], sort=False):
         scores = 100 * part[list(METRICS)].astype(float)
+        found = pd.to_numeric(part.get("clusters_found", pd.Series(dtype=float)), errors="coerce").dropna()
         entry = {"reading": reading, "method": method, "variant": variant, "seeds": len(part),
-                 "scored": int(scores["CA"].notna().sum()),
+                 "scored": int(scores["CA"].notna().sum()), "clusters": _span(found),
                  "status": ", ".join(f"{s} {n}" for s, n in part["status"].value_counts().items()),
                  **{m: scores[m].mean() for m in METRICS}, **{f"{m} sd": scores[m].std(ddof=1) for m in METRICS},
                  "seconds": float(part["seconds"].mean())}
@@ -73,14 +107,19 @@ def summary(rows: pd.DataFrame, controls: pd.DataFrame) -> pd.DataFrame:
     for r in rows[rows["reading"] == "baseline"].itertuples(index=False):
         entry = {"reading": "baseline", "method": r.method, "variant": r.variant, "seeds": 1,
                  "scored": int(pd.notna(r.CA)), "status": r.status,
+                 "clusters": _span(pd.to_numeric(pd.Series([getattr(r, "clusters_found", np.nan)]), errors="coerce").dropna()),
                  **{m: 100 * float(getattr(r, m)) for m in METRICS}, "seconds": float(r.seconds)}
         out.append(_with_controls(entry, judge))
     return pd.DataFrame(out)
 
 
-def headline(table: pd.DataFrame, verdicts: pd.DataFrame, *, cells: int) -> dict[str, Any]:
+def headline(table: pd.DataFrame, verdicts: pd.DataFrame, *, cells: int, asked: int | None = None,
+             lost: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """The verdict on the default reading, by claim C9's rule (VAE + K-means CA at least the margin
-    above PCA + K-means): ``better`` (bool), ``gap`` (points), both CAs, the margin and a sentence."""
+    above PCA + K-means): ``better`` (bool), ``gap`` (points), both CAs, the margin and a sentence.
+
+    ``asked``: the VAE seeds the run trained; when fewer were scored (``lost``: the trainings that diverged,
+    :func:`diverged`), the sentence says the verdict is judged on the seeds that trained, and which did not."""
     v = verdicts[verdicts["reading"] == DEFAULT_READING].iloc[0]
     gap = float(v["C9: VAE+K-means CA − PCA+K-means CA"])
     vae = table[(table["reading"] == DEFAULT_READING) & (table["method"] == "kmeans")].iloc[0]
@@ -91,6 +130,9 @@ def headline(table: pd.DataFrame, verdicts: pd.DataFrame, *, cells: int) -> dict
     word = "is" if better else "is not"
     n = int(vae["scored"])
     seeds = f"mean of {n} seeds" if n > 1 else "one seed"
+    mine = [d for d in lost if d["reading"] == DEFAULT_READING]
+    if asked and n < asked:
+        seeds = f"judged on {n} of {asked} seeds" + (f": {diverged_text(mine)}" if mine else "")
     sentence = (f"On these {cells:,} cells the VAE route {word} better than PCA(32) + K-means: VAE + K-means CA "
                 f"{vae['CA']:.1f} ({seeds}) against {pca_ca:.1f}, "
                 f"{gap:+.1f} points, where the paper's claim C9 asks for at least {margin:g}.")

@@ -98,3 +98,39 @@ def test_a_cache_entry_is_keyed_by_the_training_codes_source(monkeypatch):
     assert store_module.entry_paths(X, VAEConfig(), 0) == before
     monkeypatch.setattr(store_module, "training_code_hash", lambda: "an edited trainer")
     assert store_module.entry_paths(X, VAEConfig(), 0)[0] != before[0]
+
+
+def test_a_diverged_training_is_said_cached_as_diverged_and_not_trained_again(monkeypatch, capsys):
+    from replicate.io.errors import TrainingError
+    from replicate.method import latents as store_module
+    from replicate.method.vae_config import VAEConfig
+
+    X = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    cfg = VAEConfig(encoder_hidden=(8,), decoder_hidden=(4,), latent_dim=2, epochs=3, learning_rate=1e-3)
+    calls = []
+
+    def diverging(X, cfg, seed, verbose):
+        calls.append(seed)
+        for s in [seed]:
+            if s == 1:
+                err = TrainingError("VAE training diverged at epoch 2/3 (seed 1): loss is nan")
+                err.epoch, err.history = 2, {"loss": [5.0, float("nan")]}
+                yield s, err
+            else:
+                yield from real(X, cfg, [s], verbose)
+
+    real = store_module._train_here
+    monkeypatch.setattr(store_module, "_train_here", lambda X, cfg, seeds, verbose: (
+        item for s in seeds for item in diverging(X, cfg, s, verbose)))
+    first = store_module.latents(X, cfg, seeds=[0, 1], verbose=False, skip_diverged=True)
+    assert first[0] is not None and first[1] is None
+    assert "VAE seed 1: DIVERGED at epoch 2/3 (loss nan); its latents are not used" in capsys.readouterr().err
+    assert store_module.divergence(X, cfg, 1) == {"epoch": 2, "loss": pytest.approx(float("nan"), nan_ok=True),
+                                                  "message": "VAE training diverged at epoch 2/3 (seed 1): loss is nan"}
+    assert store_module.divergence(X, cfg, 0) is None
+    calls.clear()
+    again = store_module.latents(X, cfg, seeds=[0, 1], verbose=False, skip_diverged=True)
+    assert calls == [] and again[1] is None  # neither trained again
+    assert "as cached from an earlier run" in capsys.readouterr().err
+    with pytest.raises(TrainingError, match="diverged at epoch 2/3"):
+        store_module.latents(X, cfg, seeds=[1], verbose=False)

@@ -101,3 +101,19 @@ def test_the_training_step_and_the_loss_terms_share_one_sampling_and_loss_functi
     res.model.loss_terms(tiny_adata.X[:4], np.zeros((4, 4), np.float32))
     assert calls["training"] >= 1 and calls["inference"] == 1
 
+
+
+def test_encode_refuses_a_matrix_not_on_the_training_scale(tiny_adata, tiny_h5_session):
+    """Raw counts, log values or NaN given as a bare matrix are not encoded silently (mean |z| would be far
+    from the training cells'): the same kind of check rp.tl.vae makes before training."""
+    res = train(tiny_adata.X, VAEConfig(**{**TINY, "epochs": 1}), seed=0, verbose=False)
+    counts = np.asarray(datasets.load(tiny_h5_session).X, dtype=np.float32)
+    with pytest.raises(ParameterError, match="no value is negative.*raw counts or log-normalised"):
+        res.model.encode(counts)
+    with pytest.raises(ParameterError, match="not look scaled like the training cells: it holds 1 NaN"):
+        res.model.encode(np.where(np.arange(tiny_adata.X.size).reshape(tiny_adata.X.shape) == 7, np.nan,
+                                  tiny_adata.X))
+    with pytest.raises(ParameterError, match="genes' means are"):
+        res.model.encode(tiny_adata.X + np.where(np.arange(tiny_adata.n_vars) % 2, 8.0, -8.0))
+    assert res.model.encode(counts, check=False).mu.shape == (counts.shape[0], 4)
+    assert res.model.encode(tiny_adata.X[:30] * 1.1).mu.shape == (30, 4)  # new cells need not be exact z-scores

@@ -80,3 +80,68 @@ def test_the_recipe_keeps_the_most_variable_genes_and_adds_the_matched_reading(t
     assert set(result["verdicts"]["reading"]) == {"default", recipe.MATCHED}
     own = result["summary"][result["summary"]["reading"] == recipe.MATCHED]
     assert set(own["method"]) >= {"kmeans", "gmm"}
+
+
+def test_inputs_are_checked_before_anything_is_created(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ParameterError, match="nope.h5ad: no such file or folder, and not a registered data set"):
+        recipe.run(tmp_path / "nope.h5ad", label_key="cell_type", out=out)
+    path = _h5ad(tmp_path / "cells.h5ad")
+    with pytest.raises(ParameterError, match=r"cells.h5ad is an .h5ad file: .*--label-key \(its .obs columns: cell_type\)"):
+        recipe.run(path, out=out)
+    with pytest.raises(ParameterError, match=r"--label-key 'celltype' is not a column of .obs \(its columns: cell_type\)"):
+        recipe.run(path, label_key="celltype", out=out)
+    assert not out.exists()  # no debris from a refused input
+
+
+@pytest.mark.slow
+def test_a_diverged_seed_is_said_on_the_terminal_in_recipe_json_and_in_the_verdict(tmp_path, monkeypatch, capfd):
+    """One of three seeds diverges for real (its training at a learning rate that explodes): the terminal says where,
+    recipe.json and the verdict page record it, and the verdict sentence says it is judged on 2 of 3 seeds."""
+    from dataclasses import replace
+
+    from replicate.method import latents as store
+    from replicate.method.vae_train import train
+    from replicate.io.errors import TrainingError
+    from replicate.publish import recipe_book
+
+    def in_process(X, cfg, seeds, verbose, n_jobs):  # the trainings here (a test cannot patch spawned workers)
+        for seed in seeds:
+            try:
+                yield seed, train(X, replace(cfg, learning_rate=1e9) if seed == 2 else cfg, seed=seed, verbose=verbose)
+            except TrainingError as exc:
+                yield seed, exc
+
+    monkeypatch.setattr(store, "_train_in_workers", in_process)
+    path = _h5ad(tmp_path / "cells.h5ad")
+    out = tmp_path / "run"
+    result = recipe.run(path, label_key="cell_type", seeds=[0, 1, 2], epochs=3, scvi=False, out=out, n_jobs=1)
+    assert "VAE seed 2: DIVERGED at epoch" in capfd.readouterr().err
+    (lost,) = json.loads((out / "recipe.json").read_text())["diverged"]
+    assert lost["seed"] == 2 and lost["reading"] == "default" and 1 <= lost["epoch"] <= 3
+    sentence = recipe_book.headline_of(result)
+    assert "judged on 2 of 3 seeds: seed 2 diverged at epoch" in sentence, sentence
+    page = recipe_book.verdict_page(result, result["summary"])
+    assert "Seed 2 diverged at epoch" in page and "judged on the seeds that trained" in page
+    assert "| clusters found (labels: 3) |" in page
+    # a re-run does not train the diverged seed again: it is cached as diverged
+    again = recipe.run(path, label_key="cell_type", seeds=[0, 1, 2], epochs=3, scvi=False, out=out, n_jobs=1,
+                       force=True)
+    assert "as cached from an earlier run" in capfd.readouterr().err
+    assert again["info"]["diverged"] == [lost]
+
+
+@pytest.mark.slow
+def test_a_changed_file_or_setting_makes_the_tables_again(tmp_path, capfd):
+    path = _h5ad(tmp_path / "cells.h5ad")
+    out = tmp_path / "run"
+    recipe.run(path, label_key="cell_type", seeds=[0], epochs=2, scvi=False, out=out, n_jobs=1)
+    assert json.loads((out / "recipe.json").read_text())["sha256"]
+    stamp = (out / "rows.csv").stat().st_mtime_ns
+    recipe.run(path, label_key="cell_type", seeds=[0, 1], epochs=2, scvi=False, out=out, n_jobs=1)
+    assert "made with other settings (seeds [0] then, [0, 1] now)" in capfd.readouterr().err
+    assert (out / "rows.csv").stat().st_mtime_ns != stamp
+    _h5ad(path, n_per=50)  # the same name, other cells
+    recipe.run(path, label_key="cell_type", seeds=[0, 1], epochs=2, scvi=False, out=out, n_jobs=1)
+    assert "the input file changed since its tables were made" in capfd.readouterr().err
+    assert json.loads((out / "recipe.json").read_text())["cells"] == 150

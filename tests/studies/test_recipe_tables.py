@@ -17,7 +17,8 @@ PAPER = generalisation.PAPER_VARIANT
 
 def _rows(kmeans_ca: float, pca_ca: float) -> pd.DataFrame:
     rows = [{"reading": "default", "variant": PAPER, "method": m, "seed": s, "status": "ok", "seconds": 1.0,
-             "parameters": json.dumps({}), "CA": kmeans_ca if m == "kmeans" else 0.5, "NMI": 0.7, "ARI": 0.6}
+             "parameters": json.dumps({}), "CA": kmeans_ca if m == "kmeans" else 0.5, "NMI": 0.7, "ARI": 0.6,
+             "clusters_found": 30 + 13 * s if m == "affinity_propagation" else 8}
             for m in PAPER_METHODS for s in range(3)]
     rows += [{"reading": "default", "variant": f"preference x{f} (latent scale)", "method": "affinity_propagation",
               "seed": s, "status": "ok", "seconds": 2.0, "parameters": "{}", "CA": 0.4, "NMI": 0.4, "ARI": 0.3}
@@ -42,6 +43,8 @@ def test_the_summary_puts_each_score_beside_its_controls_and_scales_it():
     assert km["CA"] == pytest.approx(86.0) and km["CA random"] == pytest.approx(30.0)
     assert km["CA permuted"] == pytest.approx(28.0) and km["CA scaled"] == pytest.approx((0.86 - 0.3) / 0.7)
     assert km["memory added MB"] == pytest.approx(100.0) and km["seeds"] == 3 and km["status"] == "ok 3"
+    ap_paper = table[(table["method"] == "affinity_propagation") & (table["variant"] == PAPER)].iloc[0]
+    assert km["clusters"] == "8" and ap_paper["clusters"] == "30–56"  # beside every score: what each method found
     # the rescaled AP rows of the three seeds are one setting, judged by its own control
     ap = table[table["variant"] == RESCALED]
     assert len(ap) == 1 and ap["seeds"].iloc[0] == 3 and ap["CA random"].iloc[0] == pytest.approx(30.0)
