@@ -103,3 +103,11 @@ def smoke_run(tmp_path_factory):
     from replicate.publish.pipeline import run
 
     return run("smoke", None, results=tmp_path_factory.mktemp("results"))
+
+
+@pytest.fixture(scope="session")
+def committed_book():
+    """The committed study's book, built once as the Pages workflow builds it: its HTML folder."""
+    from replicate.publish import book
+
+    return book.build(Path(__file__).resolve().parents[1] / "results" / "pbmc2100-top2000" / "paper")

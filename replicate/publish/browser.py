@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-__all__ = ["chromium_path", "check_pages", "check_layout", "screenshot"]
+__all__ = ["chromium_path", "launch", "check_pages", "check_layout", "screenshot"]
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -27,7 +27,8 @@ def chromium_path() -> str | None:
     return None
 
 
-def _browser(p: Any) -> Any:
+def launch(p: Any) -> Any:
+    """Headless Chromium from a running Playwright ``p`` (the system's, never a download)."""
     exe = chromium_path()
     if exe is None:
         raise RuntimeError("no Chromium found: install it with `apt-get install chromium`.")
@@ -45,7 +46,7 @@ def check_pages(html_dir: str | Path, pages: list[str]) -> dict[str, dict[str, A
     html_dir = Path(html_dir).resolve()
     report: dict[str, dict[str, Any]] = {}
     with sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch(p)
         page = browser.new_page()
         for name in pages:
             path = html_dir / name
@@ -113,7 +114,7 @@ def check_layout(html_dir: str | Path, pages: list[str], widths: tuple[int, ...]
     html_dir = Path(html_dir).resolve()
     out: dict[str, dict[int, Any]] = {}
     with sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch(p)
         for width in widths:
             page = browser.new_page(viewport={"width": width, "height": 900})
             for name in pages:
@@ -130,7 +131,7 @@ def screenshot(html_file: str | Path, out: str | Path, *, width: int = 1280) -> 
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(Path(html_file).resolve().as_uri(), wait_until="load")
         page.wait_for_timeout(500)  # MathJax typesets after load

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..io import paths
 from ..method.budget import human_seconds
+from .names import name as display_name
 
 __all__ = ["results_dir", "load", "vae_table", "bf16_sentence", "clustering_table", "growth_table", "machine",
            "markdown"]
@@ -171,7 +172,7 @@ OWN_DATA_SIZES = (10_000, 50_000, 100_000)
 
 #: Readable names of the scaling benchmark's stages.
 STAGE_NAMES = {"preprocess": "z-scoring (normalise, log, scale)", "vae_epoch": "VAE training, one epoch",
-               "pca32+kmeans": "PCA(32) + K-means (baseline)", "leiden": "Leiden (baseline)"}
+               "pca32+kmeans": "PCA(32) + K-means (baseline)", "leiden": "Leiden (baseline)"}  # else the method's name
 
 
 def own_data_table(figures: dict[str, Any] | None = None, sizes: tuple[int, ...] = OWN_DATA_SIZES) -> pd.DataFrame:
@@ -180,7 +181,7 @@ def own_data_table(figures: dict[str, Any] | None = None, sizes: tuple[int, ...]
     figures = load("scaling") if figures is None else figures
     rows = []
     for stage, entry in (figures or {}).get("stages", {}).items():
-        rec: dict[str, Any] = {"stage": STAGE_NAMES.get(stage, stage)}
+        rec: dict[str, Any] = {"stage": STAGE_NAMES.get(stage, display_name(stage))}
         for cells in sizes:
             m = entry.get("by_cells", {}).get(str(cells))
             if m is None:

@@ -21,23 +21,14 @@ import pandas as pd  # noqa: E402
 
 from ..io.errors import ReplicateError  # noqa: E402
 from ..paper.claims import rule_text, rules  # noqa: E402
-from ..paper.baselines import GENES_KMEANS, LEIDEN, LEIDEN_COUNT, PCA_KMEANS  # noqa: E402
-from ..paper.scvi import SCVI_KMEANS, SCVI_LEIDEN_COUNT  # noqa: E402
 from ..paper.table1 import DEFAULT_READING  # noqa: E402
 from ..studies.recipe_tables import METRICS, RESCALED, SHORT, diverged_text, headline  # noqa: E402
 from .book import jupyter_book  # noqa: E402
 from .figures import WIDTH, theme  # noqa: E402
+from .names import NAMES  # noqa: E402
 from .pages.controls import fmt  # noqa: E402
 
 __all__ = ["label", "headline_of", "scores_figure", "verdict_page", "details_page", "build"]
-
-
-#: Names on the page.
-NAMES = {"affinity_propagation": "Affinity propagation", "agglomerative": "Agglomerative", "birch": "BIRCH",
-         "gmm": "Gaussian mixture", "kmeans": "K-means", "spectral": "Spectral", "dbscan": "DBSCAN", "optics": "OPTICS",
-         PCA_KMEANS: "PCA(32) + K-means", GENES_KMEANS: "genes + K-means", LEIDEN: "Leiden (scanpy default)",
-         LEIDEN_COUNT: "Leiden at the label count", SCVI_KMEANS: "scVI + K-means",
-         SCVI_LEIDEN_COUNT: "scVI + Leiden at the label count"}
 
 
 def label(method: str, variant: str, reading: str) -> str:

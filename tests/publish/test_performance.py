@@ -79,8 +79,8 @@ def test_the_scaling_benchmark_measures_what_fits_and_records_what_the_estimate_
     assert ap["status"].startswith("skipped: affinity_propagation on 5,000 cells would take") and ap["need_seconds"] > 0
     assert figures["cpu"] and figures["max_seconds"] == 3
     table = performance.own_data_table(figures, sizes=(5000, 800))
-    assert table.loc["kmeans", "5,000 cells"].endswith(" GB") and table.loc["kmeans", "800 cells"] == "not measured"
-    assert table.loc["affinity_propagation", "5,000 cells"].startswith("skipped (~")
+    assert table.loc["K-means", "5,000 cells"].endswith(" GB") and table.loc["K-means", "800 cells"] == "not measured"
+    assert table.loc["Affinity propagation", "5,000 cells"].startswith("skipped (~")
     assert performance.own_data_caption(figures).startswith("Measured ") and "per clusterer" in performance.own_data_caption(figures)
 
 
@@ -89,7 +89,7 @@ def test_the_own_data_table_says_what_a_refused_stage_would_need():
                                                              "need_gb": 40.2, "need_seconds": None}}},
                           "vae_epoch": {"by_cells": {"100000": {"status": "ok", "seconds": 61.0, "peak_rss_gb": 4.4}}}}}
     table = performance.own_data_table(figures, sizes=(100_000,))
-    assert table.loc["birch", "100,000 cells"] == "skipped (~40 GB)"
+    assert table.loc["BIRCH", "100,000 cells"] == "skipped (~40 GB)"
     assert table.loc["VAE training, one epoch", "100,000 cells"] == "61 s, 4.4 GB"
     assert performance.own_data_caption({}).startswith("The scaling benchmark has not been run")
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from replicate.publish import book
 from replicate.publish.pages import provenance
 from replicate.publish.status import UNCHECKED
 
@@ -85,11 +84,11 @@ def test_audit_names_a_page_without_notes_and_a_step_stated_in_the_wrong_state(t
 
 
 @pytest.mark.slow
-def test_the_committed_books_pages_state_every_steps_state(tmp_path):
+def test_the_committed_books_pages_state_every_steps_state(tmp_path, committed_book):
     """The committed study's book as the Pages workflow builds it: every page carries its notes, every stale or
     unrecorded result it shows is marked (what lets a stale step land), and a lost note fails the audit."""
     assert provenance.BookNotes(PAPER_RUN, {}).graph_run and not provenance.BookNotes(tmp_path, {}).graph_run
-    html = book.build(PAPER_RUN)
+    html = committed_book
     assert provenance.audit_book(html.parents[1]) == []
     table = provenance.BookNotes(PAPER_RUN, {}).table.set_index("step")["state"]
     table1 = (html / "05_table1.html").read_text()
