@@ -38,7 +38,7 @@ from .restamp import markdown as restamp_markdown
 from .rebuild import markdown as rebuild_markdown
 from .pages.verdict import markdown as verdict_markdown
 from .pages import controls as controls_page
-from .pages import provenance
+from .pages import provenance, published
 from . import exercises
 from .exercises import markdown as exercise_markdown
 from .pipeline import PER_METHOD, notebook_parameters
@@ -110,7 +110,7 @@ def prepare_page(path: Path, *, params: dict[str, Any], defaults: dict[str, Any]
 #: page -> (the function of the run folder that writes the section's Markdown, the heading it goes before,
 #: the steps of the study graph that make what it shows).
 ADDED = {"05_table1": (controls_page.table1_markdown, "## How a setting is chosen", ("controls-table1",)),
-         "09_generalisation": (lambda run: controls_page.generalisation_markdown(),
+         "09_generalisation": (lambda run: controls_page.generalisation_markdown() + "\n\n" + published.markdown(),
                                "## The paper's comparative claims",
                                tuple(f"controls-{d}" for d in GENERALISATION_DATASETS))}
 
