@@ -14,6 +14,7 @@ latents).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -205,7 +206,9 @@ def latents(
         raise ParameterError("n_jobs > 1 needs config.threads (the threads per training), e.g. threads=1.")
     trained = (_train_here(X, cfg, missing, verbose) if cfg.threads is None
                else _train_in_workers(X, cfg, missing, verbose, n_jobs)) if missing else ()
-    for seed, res, before in [*((s, e, True) for s, e in known), *((s, r, False) for s, r in trained)]:
+    # chained lazily: each seed is cached as soon as it has trained, so a killed run keeps it
+    for seed, res, before in itertools.chain(((s, e, True) for s, e in known),
+                                             ((s, r, False) for s, r in trained)):
         if isinstance(res, TrainingError):
             _diverged(res, seed, data_key, cfg, cache=cache and not before, from_cache=before)
             if not skip_diverged:
