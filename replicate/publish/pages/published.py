@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ...io.facts import load_toml, registry
@@ -15,6 +16,16 @@ def entries() -> list[dict[str, Any]]:
     return list(load_toml("published").get("entry", []))
 
 
+def _source(text: str) -> str:
+    """``text`` with a GitHub file and commit as a link showing the commit's first 12 digits (a 40-digit hash
+    would not wrap and push the table past the column)."""
+    m = re.fullmatch(r"(?P<file>\S+) of github\.com/(?P<repo>[\w.-]+/[\w.-]+), commit (?P<commit>[0-9a-f]{40})", text)
+    if not m:
+        return text
+    url = f"https://github.com/{m['repo']}/blob/{m['commit']}/{m['file']}"
+    return f"[{m['file']} of {m['repo']}, commit {m['commit'][:12]}]({url})"
+
+
 def markdown() -> str:
     """The section: one row per published result, its source and quote, and where our row for those cells is."""
     rows = entries()
@@ -23,14 +34,14 @@ def markdown() -> str:
     lines = ["## Published elsewhere, on cells scored here",
              "Numbers other tools' authors published, read from their source (kept in `replicate/data/published.toml`), "
              "shown apart from ours: other preprocessing, other genes, often one run.", "",
-             "| tool | cells | CA | NMI | ARI | runs | source |", "|---|---|---:|---:|---:|---|---|"]
+             "| tool | CA | NMI | ARI | runs | source |", "|---|---:|---:|---:|---|---|"]
     for e in rows:
-        lines.append(f"| {e['tool']} | {e['cells']} | {100 * e['CA']:.1f} | {100 * e['NMI']:.1f} | {100 * e['ARI']:.1f} "
-                     f"| {e['runs']} | {e['source']} |")
+        lines.append(f"| {e['tool']} | {100 * e['CA']:.1f} | {100 * e['NMI']:.1f} | {100 * e['ARI']:.1f} "
+                     f"| {e['runs']} | {_source(e['source'])} |")
     lines.append("")
     for e in rows:
         ours = registry().get(e.get("ours", ""), {})
-        lines.append(f"*{e['tool']}*: \"{e['quote']}\"." + (
+        lines.append(f"*{e['tool']}*, on {e['cells']}: \"{e['quote']}\"." + (
             f" The same {ours['cells']:,} cells, in a {ours['genes']:,}-gene file of the same authors, are scored here "
             f"as `{e['ours']}` in the generalisation study's table." if ours else ""))
     lines.append("\nNo number that another tool's authors published for the paper's 2,100 cells has been traced to "
