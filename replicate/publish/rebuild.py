@@ -104,8 +104,13 @@ def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
     root = project_root()
     paths = [o for o in outs if (root / o).exists()] + ["dvc.lock", str(times.relative_to(root))]
     message = f"Rebuild {step} ({seconds:.0f} s, replicate rebuild)"
+    # a section's kernel log and any dot-file a run leaves in a folder it made (never a result)
+    debris = [f":(glob){o}/**/.*" for o in outs if (root / o).is_dir()] or [":(glob).nothing-to-remove"]
     for attempt in range(30):  # another git command (a person's commit) may hold the index for a moment
         added = subprocess.run(["git", "add", "-f", "--", *paths], cwd=root, capture_output=True, text=True, check=False)
+        if not added.returncode:  # results are ignored by default (hence -f), a run's own logs stay out
+            added = subprocess.run(["git", "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *debris],
+                                   cwd=root, capture_output=True, text=True, check=False)
         done = added if added.returncode else subprocess.run(
             ["git", "commit", "-q", "-m", message, "--", *paths], cwd=root, capture_output=True, text=True, check=False)
         text = done.stdout + done.stderr

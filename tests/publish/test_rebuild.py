@@ -85,3 +85,23 @@ def test_a_budget_is_a_duration():
     assert rebuild.parse_budget("600") == 600 and rebuild.parse_budget(None) is None
     with pytest.raises(ReplicateError, match="--budget 'soon' is not a duration"):
         rebuild.parse_budget("soon")
+
+
+def test_a_committed_folder_keeps_its_results_and_leaves_the_runs_own_logs_out(here):
+    """A section folder holds a kernel log beside its tables: the step's commit has the tables only."""
+    import subprocess
+
+    folder_step = """  folder:
+    cmd: python -c "import os; os.makedirs('sec', exist_ok=True); open('sec/table.csv', 'w').write('1'); open('sec/.kernel.log', 'w').write('noise')"
+    deps: [in.txt]
+    outs:
+    - sec:
+        cache: false
+"""
+    (here / "dvc.yaml").write_text((here / "dvc.yaml").read_text() + folder_step)
+    (here / ".gitignore").write_text("sec/\n")  # results are ignored by default, as in the project
+    subprocess.run(["git", "add", "-A"], cwd=here, check=True)
+    subprocess.run(["git", "commit", "-qm", "graph"], cwd=here, check=True)
+    assert rebuild.rebuild(["folder"], commit=True) == ["folder"]
+    tracked = subprocess.run(["git", "ls-files", "sec"], cwd=here, capture_output=True, text=True).stdout.split()
+    assert tracked == ["sec/table.csv"] and (here / "sec" / ".kernel.log").is_file()
