@@ -12,8 +12,9 @@ and :func:`~replicate.studies.generalisation.verdicts`) run on one file.
 
 A file with more genes keeps its ``n_genes`` most variable ones (2,000, as the benchmark files were
 made). Everything goes to one folder (``recipe-<file>`` by default): the tables, ``recipe.json``
-(what ran, how long each stage took) and, from :mod:`replicate.publish.recipe_book`, a book
-whose first page is the verdict. Each table is written whole or not at all; run the same
+(what ran, how long each stage took), ``recipe.log`` (the libraries' own lines: Lightning's accelerators
+and tips, warnings; the terminal keeps the progress lines) and, from :mod:`replicate.publish.recipe_book`,
+a book whose first page is the verdict. Each table is written whole or not at all; run the same
 command again after an interruption and finished stages are kept (the trainings are cached).
 """
 
@@ -46,7 +47,7 @@ from .generalisation import PAPER_VARIANT, baseline_rows, dataset_rows, reading_
 from .readings import MATCHED
 from .recipe_tables import diverged, summary
 
-__all__ = ["N_GENES", "SEEDS", "TIME_LIMIT_S", "TABLES", "default_folder", "reference_scale", "readings", "check_input",
+__all__ = ["N_GENES", "SEEDS", "TIME_LIMIT_S", "LOG", "TABLES", "default_folder", "reference_scale", "readings", "check_input",
            "run"]
 
 #: Genes kept from a file with more (its most variable ones).
@@ -55,6 +56,8 @@ N_GENES = 2000
 SEEDS = (0, 1, 2)
 #: Seconds one clustering cell may take before it is a ``timeout`` row.
 TIME_LIMIT_S = 1800
+#: Where the libraries' own lines (Lightning's accelerators and tips, warnings) go, in the recipe's folder.
+LOG = "recipe.log"
 #: The tables the recipe writes into its folder, by stage.
 TABLES = {"rows": "rows.csv", "controls": "controls.csv"}
 
@@ -136,11 +139,11 @@ def _seed_rows(name: str, adata: Any, reading: str, cfg: VAEConfig, seed: int, r
     return dataset_rows(name, adata, {reading: cfg}, [seed], reference_sq=reference_sq, scvi=False)
 
 
-def _baseline_rows(name: str, adata: Any, scvi: bool, threads: int | None) -> pd.DataFrame:
+def _baseline_rows(name: str, adata: Any, scvi: bool, threads: int | None, log: Path | None = None) -> pd.DataFrame:
     """The live baselines, reporting scVI's epochs (in whichever process runs them); scVI's PyTorch on
     ``threads`` threads (one beside a training: OpenMP threads that share a core with a busy one
-    spin-wait; an epoch then takes many times as long)."""
-    with recipe_watch.scvi_epochs(threads=threads), recipe_watch.heartbeat("[recipe] baselines"):
+    spin-wait; an epoch then takes many times as long); Lightning's own lines go to ``log``."""
+    with recipe_watch.scvi_epochs(threads=threads, log=log), recipe_watch.heartbeat("[recipe] baselines"):
         base = baseline_rows(adata) if scvi else cached_baselines(adata, scvi=False).assign(
             reading="baseline", seed=-1, variant=LIVE)
     progress.report("[recipe] baselines: done")
@@ -148,12 +151,12 @@ def _baseline_rows(name: str, adata: Any, scvi: bool, threads: int | None) -> pd
 
 
 def _rows(adata: Any, name: str, configs: dict[str, VAEConfig], seeds: list[int], scvi: bool,
-          n_jobs: int) -> pd.DataFrame:
+          n_jobs: int, log: Path | None = None) -> pd.DataFrame:
     """The generalisation study's rows (:func:`~replicate.studies.generalisation.dataset_rows`), one task
     per reading and seed plus one for the baselines, ``n_jobs`` at a time: each task is deterministic
     (single-threaded cells, cached trainings), so the rows equal those of one task after another."""
     reference_sq = reference_scale()
-    tasks = [delayed(_baseline_rows)(name, adata, scvi, 1 if n_jobs > 1 else None)]
+    tasks = [delayed(_baseline_rows)(name, adata, scvi, 1 if n_jobs > 1 else None, log)]
     tasks += [delayed(_seed_rows)(name, adata, reading, cfg, seed, reference_sq)
               for reading, cfg in configs.items() for seed in seeds]
     base, *per_seed = Parallel(n_jobs=n_jobs)(tasks)
@@ -200,7 +203,8 @@ def run(dataset: str | Path, *, label_key: str | None = None, n_genes: int | Non
     inputs = {"sha256": adata.uns.get("dataset", {}).get("sha256", ""), "label_key": label_key, "n_genes": n_genes,
               "seeds": seeds, "readings": list(configs), "epochs": epochs, "scvi": bool(scvi)}
     force = force or _changed_inputs(folder, inputs)
-    rows = _stage(folder, "rows", lambda: _rows(adata, name, configs, seeds, scvi, n_jobs), times, force)
+    rows = _stage(folder, "rows", lambda: _rows(adata, name, configs, seeds, scvi, n_jobs, (folder / LOG).resolve()),
+                  times, force)
     first = rows[(rows["reading"] == DEFAULT_READING) & (rows["seed"] == seeds[0])]
     mu = latents(adata.X, configs[DEFAULT_READING], seeds=[seeds[0]], verbose=False, keep_weights=False)[0].mu
     settings = first[first["status"] != "vae diverged"].drop_duplicates(["method", "parameters", "variant"])

@@ -3,7 +3,9 @@
 - :func:`heartbeat`: a line at least every 15 s while a stage runs (a long clustering cell, scVI's
   epochs), naming the stage, the elapsed time and the latest detail (e.g. scVI's epoch);
 - :func:`scvi_epochs`: scVI's epochs as that detail (:mod:`replicate.paper.scvi` trains with
-  Lightning's progress bar off; this adds a callback to its ``train`` call for the duration);
+  Lightning's progress bar off; this adds a callback to its ``train`` call for the duration), and
+  Lightning's and scVI's own lines (accelerators found, tips, warnings) into the run's log instead of the
+  terminal;
 - :func:`peak_memory`: the peak resident memory of this process during one fit, by resetting the
   kernel's high-water mark first (Linux's ``/proc/self/clear_refs``; NaN where unavailable).
 """
@@ -11,8 +13,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +24,14 @@ from typing import Any
 from ..io import progress
 from ..io.memory import peak_rss_bytes
 
-__all__ = ["EVERY_S", "detail", "heartbeat", "scvi_epochs", "peak_memory"]
+__all__ = ["EVERY_S", "NOISY_LOGGERS", "detail", "heartbeat", "third_party_to", "scvi_epochs", "peak_memory"]
 
 #: Seconds between heartbeat lines.
 EVERY_S = 15.0
 #: The latest detail of the running stage (set by the work, read by the heartbeat).
 detail: dict[str, str] = {"text": ""}
+#: The loggers whose lines are for a log, not for the person waiting ("GPU available: False", "Seed set to 0", tips).
+NOISY_LOGGERS = ("lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric", "scvi")
 
 
 @contextlib.contextmanager
@@ -59,9 +65,39 @@ def _epoch_callback() -> Any:
 
 
 @contextlib.contextmanager
-def scvi_epochs(*, threads: int | None = None) -> Iterator[None]:
+def third_party_to(log: str | Path | None) -> Iterator[None]:
+    """While the block runs, the :data:`NOISY_LOGGERS`' lines and every Python warning go to the file ``log``
+    (appended), not to the terminal; with ``log`` None, nothing changes. Import the libraries first: Lightning
+    gives its loggers their own terminal handler when it is imported."""
+    if log is None:
+        yield
+        return
+    handler = logging.FileHandler(log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    saved = [(lg, lg.handlers[:], lg.propagate) for lg in map(logging.getLogger, NOISY_LOGGERS)]
+    for lg, _, _ in saved:
+        lg.handlers, lg.propagate = [handler], False
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        # the file's name only: its folder is this machine's
+        handler.stream.write(warnings.formatwarning(message, category, Path(filename).name, lineno, line))
+        handler.stream.flush()
+
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
+    finally:
+        for lg, handlers, propagate in saved:
+            lg.handlers, lg.propagate = handlers, propagate
+        handler.close()
+
+
+@contextlib.contextmanager
+def scvi_epochs(*, threads: int | None = None, log: str | Path | None = None) -> Iterator[None]:
     """While the block runs, every ``scvi.model.SCVI.train`` call reports its epochs through :data:`detail`
-    (and PyTorch uses ``threads`` threads when given; its own default otherwise)."""
+    (and PyTorch uses ``threads`` threads when given; its own default otherwise); with ``log``, Lightning's
+    and scVI's own lines go there (:func:`third_party_to`)."""
     try:
         import scvi
         import torch
@@ -79,7 +115,8 @@ def scvi_epochs(*, threads: int | None = None) -> Iterator[None]:
 
     scvi.model.SCVI.train = train
     try:
-        yield
+        with third_party_to(log):
+            yield
     finally:
         scvi.model.SCVI.train = original
         torch.set_num_threads(before)

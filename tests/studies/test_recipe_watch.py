@@ -56,3 +56,28 @@ def test_scvi_training_reports_its_epochs_and_the_patch_is_undone():
             recipe_watch.detail = saved
     assert scvi.model.SCVI.train is original
     assert seen == ["scVI epoch 1 of 3", "scVI epoch 2 of 3", "scVI epoch 3 of 3"]
+
+
+def test_lightnings_own_lines_go_to_the_log_and_the_progress_stays(tmp_path, capfd):
+    """scVI trained inside the recipe's watch: "GPU available", the seed line and Lightning's warnings land in the
+    log (with no machine folder), the terminal shows none of them, and the loggers are as before afterwards."""
+    import logging
+
+    import anndata
+    import scvi
+
+    rng = np.random.default_rng(0)
+    ad = anndata.AnnData(rng.poisson(2.0, size=(60, 20)).astype(np.float32))
+    scvi.model.SCVI.setup_anndata(ad)
+    model = scvi.model.SCVI(ad, n_latent=2)
+    before = [(lg.handlers[:], lg.propagate) for lg in map(logging.getLogger, recipe_watch.NOISY_LOGGERS)]
+    capfd.readouterr()
+    log = tmp_path / "recipe.log"
+    with recipe_watch.scvi_epochs(log=log):
+        scvi.settings.seed = 0
+        model.train(max_epochs=2, enable_progress_bar=False, accelerator="cpu", devices=1)
+    out, err = capfd.readouterr()
+    text = log.read_text()
+    assert "GPU available" in text and "log_every_n_steps" in text and "site-packages" not in text
+    assert "GPU available" not in out + err and "log_every_n_steps" not in out + err, out + err
+    assert [(lg.handlers, lg.propagate) for lg in map(logging.getLogger, recipe_watch.NOISY_LOGGERS)] == before
