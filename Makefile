@@ -12,7 +12,8 @@ RUN := results/$(DATASET)/$(PROFILE)
 PIP = PYTHONWARNINGS=ignore tools/heartbeat $(1) -- $(BIN)/python -m pip install --progress-bar off
 # scVI's PyTorch, the CPU build, from PyTorch's CPU wheel index: the default index's Linux wheel pulls the
 # NVIDIA libraries (about 3 GB). A wheel pip already finds (find-links, a mirror) is taken as well; TORCH_INDEX=
-# (empty) uses only pip's own configuration, e.g. for a CUDA build.
+# (empty) uses only pip's own configuration, e.g. for a CUDA build. Offline (a local wheel), the unreachable index
+# costs seconds, not pip's default five retries for each of torch's dependencies (about 90 s).
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
@@ -28,7 +29,7 @@ install: $(BIN)/python
 
 ## the tests and the study graph: scVI with PyTorch's CPU build, JAX, DVC, the test tools
 install-test: $(BIN)/python
-	$(call PIP,the CPU build of PyTorch) $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(call PIP,the CPU build of PyTorch) $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --retries 2)
 	$(call PIP,the package with scVI JAX DVC and the test tools into $(VENV)) -e ".[test,scvi,reproduce]"
 
 ## headless Chromium for the browser test of the built book (Debian's package)
