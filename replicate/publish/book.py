@@ -9,9 +9,13 @@ manifest and the package's data files, so no page types them.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +47,7 @@ from . import exercises
 from .exercises import markdown as exercise_markdown
 from .pipeline import PER_METHOD, notebook_parameters
 
-__all__ = ["ADDED", "build", "add_section", "substitutions", "write_toc", "write_run_info", "jupyter_book"]
+__all__ = ["ADDED", "build", "add_section", "substitutions", "write_toc", "write_run_info", "jupyter_book", "run_build"]
 
 #: Prose pages of book/ around the executed sections, in reading order.
 BEFORE = ["methods"]
@@ -303,6 +307,43 @@ def jupyter_book() -> str:
     return found
 
 
+#: Terminal colours, which jupyter-book turns on even in a pipe.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Sphinx's line for each page it reads or writes ("reading sources... [ 40%] 03_clustering").
+_PAGE_LINE = re.compile(r"^(reading sources|writing output)\.\.\. \[\s*(\d+)%\] (\S+)")
+
+
+def run_build(cmd: list[str], *, every_s: float = 15.0) -> tuple[int, deque[str]]:
+    """Run the book build, saying which page it reads and writes as it goes and that it is still working after
+    ``every_s`` seconds of silence; return its exit code and its last lines (for the error message)."""
+    t0 = last = time.monotonic()
+    tail: deque[str] = deque(maxlen=200)
+    done = threading.Event()
+
+    def beat() -> None:
+        nonlocal last
+        while not done.wait(1.0):
+            if time.monotonic() - last >= every_s:
+                print(f"  book: still building, {time.monotonic() - t0:.0f} s", flush=True)
+                last = time.monotonic()
+
+    # text mode reads Sphinx's carriage-return progress (one page per "\r") as separate lines
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    threading.Thread(target=beat, daemon=True).start()
+    try:
+        for line in proc.stdout:
+            tail.append(line if line.endswith("\n") else line + "\n")
+            page = _PAGE_LINE.match(_ANSI.sub("", line).strip())
+            if page:
+                print(f"  book: {page[1].split()[0]} {page[3]} ({page[2]}%)", flush=True)
+                last = time.monotonic()
+        return proc.wait(), tail
+    finally:
+        done.set()
+        if proc.poll() is None:
+            proc.kill()
+
+
 def build(run: str | Path, *, strict: bool = True, repository: str | None = None) -> Path:
     """Stage ``book/`` with the run's executed notebooks and build it; return the HTML folder.
 
@@ -352,9 +393,9 @@ def build(run: str | Path, *, strict: bool = True, repository: str | None = None
     cmd = [jupyter_book(), "build", "--all", str(stage)]
     if strict:
         cmd[3:3] = ["-W", "-n", "--keep-going"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        log = (proc.stdout + proc.stderr)[-4000:]
+    code, tail = run_build(cmd)
+    if code != 0:
+        log = "".join(tail)[-4000:]
         raise ReplicateError(f"jupyter-book build failed (the previous book, if any, is kept):\n{log}")
     if url:
         _fix_launch_links(stage / "_build" / "html", sections)

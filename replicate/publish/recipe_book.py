@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from ..io.errors import ReplicateError  # noqa: E402
 from ..paper.claims import rule_text, rules  # noqa: E402
 from ..paper.table1 import DEFAULT_READING  # noqa: E402
 from ..studies.recipe_tables import METRICS, RESCALED, SHORT, diverged_text, headline  # noqa: E402
-from .book import jupyter_book  # noqa: E402
+from .book import jupyter_book, run_build  # noqa: E402
 from .figures import WIDTH, theme  # noqa: E402
 from .names import NAMES  # noqa: E402
 from .pages.controls import fmt  # noqa: E402
@@ -192,11 +191,10 @@ def build(result: dict[str, Any]) -> Path:
     (stage / "_config.yml").write_text(
         f"title: \"The recipe on {result['info']['file']}\"\nauthor: replicate\nonly_build_toc_files: true\n"
         "execute:\n  execute_notebooks: 'off'\nsphinx:\n  config:\n    html_show_copyright: false\n", encoding="utf-8")
-    proc = subprocess.run([jupyter_book(), "build", "--all", "-W", "-n", "--keep-going", str(stage)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
+    code, tail = run_build([jupyter_book(), "build", "--all", "-W", "-n", "--keep-going", str(stage)])
+    if code != 0:
         raise ReplicateError(f"jupyter-book build of the recipe's book failed (the previous one, if any, is kept):\n"
-                             f"{(proc.stdout + proc.stderr)[-3000:]}")
+                             f"{''.join(tail)[-3000:]}")
     final = folder / "book"
     shutil.rmtree(final, ignore_errors=True)
     stage.replace(final)
