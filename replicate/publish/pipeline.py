@@ -15,31 +15,27 @@ change to a study it read, or to code it ran, re-executes it -- and an edit to c
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
-import multiprocessing
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import papermill as pm
 from threadpoolctl import threadpool_info
 
-from ..io import paths, progress, store
+from ..io import store
 from ..io.errors import ParameterError, ReplicateError
 from ..io.facts import profiles, registry
 from ..io.paths import project_root
-from ..io.provenance import machine, scrub_notebook, versions
+from ..io.provenance import machine, versions
 from ..method.clustering import methods as all_methods
 from .params import check, parse_value
+from .sections import SectionFailed, execute_wave, sweep
 from .status import code_version
 
 __all__ = ["SECTIONS", "PER_METHOD", "SIDE_BY_SIDE", "expand_sections", "run_dataset", "run_machine", "notebook_dir",
@@ -184,88 +180,6 @@ def section_key(section: str, params: dict[str, Any], reads: list[str], code: li
                              reads_identity(reads))
 
 
-@contextlib.contextmanager
-def _kernel_output_to(log: Path) -> Iterator[None]:
-    """Send this process's standard error, which the kernel inherits, to ``log`` for the duration.
-
-    The kernel's own start-up lines (ipykernel's transport warning, TensorFlow's absl and oneDNN
-    notices) then land in the log, not on the terminal; the executed notebook keeps its outputs.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(log, "ab") as f:
-        os.dup2(f.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-
-def relative_notebook_paths(path: Path, section: str, output_name: str) -> None:
-    """Papermill records the absolute input and output paths in the notebook's metadata; keep
-    them relative (to the repository and to the section folder), and strip the machine's folders
-    from printed warnings (:func:`replicate.io.provenance.scrub_paths`), so no machine path is published."""
-    nb = nbformat.read(path, as_version=4)
-    meta = nb.metadata.get("papermill")
-    if meta is not None:
-        meta["input_path"] = f"notebooks/{section}.ipynb"
-        meta["output_path"] = output_name
-        nbformat.write(nb, path)
-    scrub_notebook(path)
-
-
-
-def _execute(section: str, name: str, sec_dir: Path, params: dict[str, Any],
-             log_output: bool) -> tuple[list[str], list[str]]:
-    """Execute one section notebook into ``sec_dir`` (atomically: a scratch file renamed at the end);
-    return the committed folders it read and the package files it loaded. A failing cell raises
-    ReplicateError naming it."""
-    t0 = time.perf_counter()
-    scratch = sec_dir / f".{name}.running.ipynb"
-    progress_file, reads_file, code_file = sec_dir / ".progress.log", sec_dir / ".reads.log", sec_dir / ".code.log"
-    reads_file.unlink(missing_ok=True)
-    code_file.unlink(missing_ok=True)
-    heartbeat = lambda: f"still running, {time.perf_counter() - t0:.0f}s"  # noqa: E731 (prefixed like every line)
-    os.environ[progress.ENV] = str(progress_file.resolve())
-    os.environ[paths.READS_ENV] = str(reads_file.resolve())
-    os.environ[paths.CODE_ENV] = str(code_file.resolve())
-    try:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(progress.follow(progress_file, lambda line: print(f"    {name}: {line}", flush=True),
-                                                heartbeat=heartbeat, heartbeat_s=15.0))
-            if not log_output:
-                stack.enter_context(_kernel_output_to(sec_dir / ".kernel.log"))
-            pm.execute_notebook(str(notebook_dir() / f"{section}.ipynb"), str(scratch), parameters=params,
-                                cwd=str(sec_dir), kernel_name="python3", progress_bar=False, log_output=log_output)
-    except pm.PapermillExecutionError as exc:
-        failed = sec_dir / f"{name}.failed.ipynb"
-        relative_notebook_paths(scratch, section, failed.name)
-        scratch.replace(failed)
-        raise _SectionFailed(exc.exec_count, exc.ename, exc.evalue, failed) from None
-    except BaseException:
-        scratch.unlink(missing_ok=True)
-        raise
-    finally:
-        os.environ.pop(progress.ENV, None)
-        os.environ.pop(paths.READS_ENV, None)
-        os.environ.pop(paths.CODE_ENV, None)
-    target = sec_dir / f"{name}.ipynb"
-    relative_notebook_paths(scratch, section, target.name)
-    scratch.replace(target)
-    return paths.recorded_reads(reads_file), paths.recorded_reads(code_file)
-
-
-class _SectionFailed(Exception):
-    """A failing cell: plain fields, so that it crosses from a worker process intact."""
-
-    def __init__(self, exec_count: Any, ename: str, evalue: str, notebook: Path) -> None:
-        super().__init__(exec_count, ename, evalue, notebook)
-        self.exec_count, self.ename, self.evalue, self.notebook = exec_count, ename, evalue, notebook
-
-
 def _plan(profile: str, dataset: str | None, overrides: dict[str, Any], sections: tuple[str, ...],
           methods: list[str] | None) -> tuple[dict[str, dict[str, Any]], list[str], list[tuple[str, str, dict]]]:
     if "method" in overrides:
@@ -291,7 +205,7 @@ def _waves(plan: list[tuple[str, str, dict]]) -> list[list[tuple[str, str, dict]
 
 
 def _record_failure(manifest: dict, manifest_path: Path, out: Path, name: str, params: dict,
-                    failed: _SectionFailed) -> ReplicateError:
+                    failed: SectionFailed) -> ReplicateError:
     manifest["sections"][name] = {"status": "failed", "parameters": params, "error": failed.evalue,
                                   "notebook": failed.notebook.relative_to(out).as_posix()}
     store.write_json(manifest_path, manifest)
@@ -301,25 +215,35 @@ def _record_failure(manifest: dict, manifest_path: Path, out: Path, name: str, p
         f"{out / name / '.kernel.log'}.")
 
 
-def _execute_wave(todo: list[tuple[str, str, Path, dict]], jobs: int, log_output: bool,
-                  done: Any) -> None:
-    """Execute ``todo`` (name, section, folder, parameters), ``jobs`` at a time in worker processes (each
-    with its own environment and standard error: a kernel inherits both), calling ``done`` as each ends."""
-    if jobs <= 1 or len(todo) <= 1:
-        for name, section, sec_dir, params in todo:
-            t0 = time.perf_counter()
-            done(name, params, _execute(section, name, sec_dir, params, log_output), time.perf_counter() - t0)
-        return
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"))
-    try:
-        t0 = time.perf_counter()
-        futures = {pool.submit(_execute, section, name, sec_dir, params, log_output): (name, params)
-                   for name, section, sec_dir, params in todo}
-        for future in as_completed(futures):
-            name, params = futures[future]
-            done(name, params, future.result(), time.perf_counter() - t0)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+def _manifest(path: Path, profile: str, ds: str, chosen: list[str], plan: list, *, part: bool) -> tuple[dict, dict]:
+    """The run's manifest as it starts, and the sections the folder's manifest held before."""
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    previous = old.get("sections", {})
+    manifest: dict[str, Any] = {"profile": profile, "dataset": ds, "methods": chosen, "sections": {},
+                                "order": [name for name, _, _ in plan], "versions": versions(), "machine": run_machine()}
+    if part:  # a part of the run (one step of the study graph): the other sections keep their entries
+        kept = [m for m in all_methods() if m in set(old.get("methods", [])) | set(chosen)]
+        names = {n for n, _, _ in plan} | set(previous)
+        manifest.update(methods=kept, sections=dict(previous),
+                        order=[n for n, _, _ in expand_sections(kept) if n in names])
+    return manifest, previous
+
+
+def _tasks(wave: list, out: Path, per_section: dict) -> Iterator[tuple[str, str, Path, dict]]:
+    """(name, notebook, folder, parameters) of each section of a wave, its folder made."""
+    for name, section, fixed in wave:
+        sec_dir = out / name
+        sec_dir.mkdir(exist_ok=True)
+        params = {**per_section[section], **fixed}
+        if "output_dir" in notebook_parameters(section):
+            params["output_dir"] = "."  # the notebook runs in its section folder: no machine path anywhere
+        yield name, section, sec_dir, params
+
+
+def _unchanged(before: dict, section: str, notebook: Path, params: dict) -> bool:
+    """Whether a section's recorded key still matches: its notebook, parameters, reads and code are unchanged."""
+    return bool(before.get("status") == "done" and notebook.is_file() and before.get("code")
+                and before.get("key") == section_key(section, params, before.get("reads", []), before.get("code", [])))
 
 
 def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[str, Any] | None = None,
@@ -344,56 +268,54 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     out = run_dir(ds, profile, results)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
-    old = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    previous = old.get("sections", {})
-    manifest: dict[str, Any] = {"profile": profile, "dataset": ds, "methods": chosen, "sections": {},
-                                "order": [name for name, _, _ in plan], "versions": versions(), "machine": run_machine()}
-    if tuple(sections) != SECTIONS or methods is not None:
-        # a part of the run (one step of the study graph): the other sections keep their entries
-        kept = [m for m in all_methods() if m in set(old.get("methods", [])) | set(chosen)]
-        names = {n for n, _, _ in plan} | set(previous)
-        manifest.update(methods=kept, sections=dict(previous),
-                        order=[n for n, _, _ in expand_sections(kept) if n in names])
-    start = time.perf_counter()
-    index = {name: i for i, (name, _, _) in enumerate(plan, 1)}
+    manifest, previous = _manifest(manifest_path, profile, ds, chosen, plan, part=tuple(sections) != SECTIONS
+                                   or methods is not None)
+    start, mine = time.perf_counter(), set()
+    labels = {name: f"[{i}/{len(plan)}]" for i, (name, _, _) in enumerate(plan, 1)}
+    # the progress lines this run has shown; absolute, since papermill runs each notebook in its own folder
+    seen = (out / f".shown.{os.getpid()}.log").resolve()
+    sweep(out)  # what a killed run into this folder left
+
+    def write() -> None:  # merged under a lock with what another run into this folder wrote meanwhile
+        with store.locked(manifest_path):
+            disk = json.loads(manifest_path.read_text()).get("sections", {}) if manifest_path.is_file() else {}
+            manifest["sections"].update({n: e for n, e in disk.items() if n not in mine})
+            store.write_json(manifest_path, manifest)
 
     def done(name: str, params: dict, made: tuple[list[str], list[str]], seconds: float) -> None:
         reads, code = made
         section = next(sec for n, sec, _ in plan if n == name)
+        mine.add(name)
         manifest["sections"][name] = {"status": "done", "parameters": params, "reads": reads, "code": code,
                                       "key": section_key(section, params, reads, code), "seconds": round(seconds, 1),
                                       "skipped": False, "machine": run_machine(), "code_version": code_version()}
-        store.write_json(manifest_path, manifest)
+        write()
 
-    for wave in _waves(plan):
-        todo = []
-        for name, section, fixed in wave:
-            sec_dir = out / name
-            sec_dir.mkdir(exist_ok=True)
-            params = {**per_section[section], **fixed}
-            if "output_dir" in notebook_parameters(section):
-                params["output_dir"] = "."  # the notebook runs in its section folder: no machine path anywhere
-            before = previous.get(name, {})
-            unchanged = (before.get("status") == "done" and (sec_dir / f"{name}.ipynb").is_file() and before.get("code")
-                         and before.get("key") == section_key(section, params, before.get("reads", []),
-                                                              before.get("code", [])))
-            if unchanged and not force:
-                manifest["sections"][name] = {**before, "skipped": True}
-                store.write_json(manifest_path, manifest)
-                print(f"[{index[name]}/{len(plan)}] {name}: unchanged, skipped", flush=True)
-                continue
-            print(f"[{index[name]}/{len(plan)}] {name} (elapsed {time.perf_counter() - start:.0f}s)", flush=True)
-            todo.append((name, section, sec_dir, params))
-        try:
-            _execute_wave(todo, jobs, log_output, done)
-        except _SectionFailed as failed:
-            name = failed.notebook.parent.name
-            raise _record_failure(manifest, manifest_path, out, name, dict(next(t[3] for t in todo if t[0] == name)),
-                                  failed) from None
+    waves = _waves(plan)
+    try:
+        for wave in waves:
+            todo = []
+            for name, section, sec_dir, params in _tasks(wave, out, per_section):
+                before = previous.get(name, {})
+                if _unchanged(before, section, sec_dir / f"{name}.ipynb", params) and not force:
+                    mine.add(name)
+                    manifest["sections"][name] = {**before, "skipped": True}
+                    write()
+                    print(f"{labels[name]} {name}: unchanged, skipped", flush=True)
+                    continue
+                todo.append((name, section, sec_dir, params))  # its line is printed when it starts
+            try:
+                execute_wave(todo, jobs, log_output, done, notebooks=notebook_dir(), labels=labels, seen=seen)
+            except SectionFailed as failed:
+                name = failed.notebook.parent.name
+                raise _record_failure(manifest, manifest_path, out, name,
+                                      dict(next(t[3] for t in todo if t[0] == name)), failed) from None
+    finally:
+        seen.unlink(missing_ok=True)
     ordered = [n for n in manifest.get("order", []) if n in manifest["sections"]]
     manifest["sections"] = {n: manifest["sections"][n] for n in ordered + [n for n in manifest["sections"] if n not in ordered]}
     manifest["seconds"] = round(time.perf_counter() - start, 1)
     manifest["date"] = dt.date.today().isoformat()
-    store.write_json(manifest_path, manifest)
+    write()
     print(f"done in {manifest['seconds']:.0f}s: {out}")
     return out
