@@ -57,7 +57,9 @@ RECORDS = {"results/pbmc2100-top2000/paper/manifest.json": "the paper run's book
            f"results/why/{PAPER_DATASET}-other-cpu.csv": "the first study run, on another machine: a record",
            f"results/why/{PAPER_DATASET}-other-cpu-history.csv": "its loss histories",
            "results/verify": "the latest `replicate verify` report",
-           "results/rebuild": "the measured time of each step `replicate rebuild` made"}
+           "results/rebuild": "the measured time of each step `replicate rebuild` made",
+           "benchmarks/results/first_run.json": "a newcomer's `make quick` from a fresh clone, timed line by line "
+                                                "(benchmarks/first_run.py): a measurement of the whole repository"}
 
 
 @dataclass(frozen=True)
