@@ -6,22 +6,33 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["verdict", "effects_display"]
+__all__ = ["points", "verdict", "effects_display"]
+
+
+def points(*values: float) -> list[str]:
+    """Signed effects in points at one precision: one decimal unless one of them would read as 0.0 (then more)."""
+    decimals = 1
+    while decimals < 4 and any(v != 0 and round(v, decimals) == 0 for v in values):
+        decimals += 1
+    return [f"{v:+.{decimals}f}" for v in values]
 
 
 def verdict(eff: pd.DataFrame) -> str:
-    """One plain paragraph: where using the uncertainty helps, hurts, or makes no clear difference (CA)."""
+    """One plain paragraph: where using the uncertainty raises CA, lowers it, or makes no clear difference,
+    each named with its paired effect and 95% interval (an interval that excludes 0 is what "clear" means)."""
     ca = eff[eff["metric"] == "CA"]
-    label = lambda r: f"{r['method']} on the {r['representation']}"  # noqa: E731
-    helps = [f"{label(r)} ({r['effect']:+.1f})" for _, r in ca.iterrows() if r["ci_low"] > 0]
-    hurts = [f"{label(r)} ({r['effect']:+.1f})" for _, r in ca.iterrows() if r["ci_high"] < 0]
+    def label(r: pd.Series) -> str:
+        effect, low, high = points(r["effect"], r["ci_low"], r["ci_high"])
+        return f"{r['method']} on the {r['representation']} ({effect}, {low} to {high})"
+
+    helps = [label(r) for _, r in ca.iterrows() if r["ci_low"] > 0]
+    hurts = [label(r) for _, r in ca.iterrows() if r["ci_high"] < 0]
     n_clear = len(helps) + len(hurts)
     text = (f"Over {int(ca['n'].max()) if len(ca) else 0} VAE seeds, using the posterior's uncertainty raises CA "
-            f"clearly (95% interval above 0) for {', '.join(helps) if helps else 'no method'}")
-    text += f", and lowers it clearly for {', '.join(hurts) if hurts else 'none'}"
-    text += f"; the other {len(ca) - n_clear} comparisons show no clear difference."
+            f"with a 95% interval above 0 for {'; '.join(helps) if helps else 'no method'}")
+    text += f". It lowers CA with an interval below 0 for {'; '.join(hurts) if hurts else 'no method'}"
+    text += f". The other {len(ca) - n_clear} comparisons' intervals include 0: no clear difference."
     return text
-
 
 
 def effects_display(eff: pd.DataFrame) -> Any:
