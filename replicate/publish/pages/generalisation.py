@@ -24,6 +24,7 @@ from ...studies.generalisation import (
     verdicts,
 )
 from ...studies.uncertainty import effects
+from .. import frames
 
 __all__ = ["summary", "table_display", "verdicts_display", "ap_display", "training_display", "costs_display",
            "uncertainty_display"]
@@ -117,7 +118,8 @@ def costs_display() -> Any:
         return _not_run()
     costs = pd.read_csv(path)
     cols = [c for c in ("method", "cells", "seconds", "peak_rss_mb", "status", "message") if c in costs]
-    return costs[cols].style.hide(axis="index").format(precision=1).set_caption(
+    shown = frames.readable(costs[cols])  # method names and headers as words
+    return shown.style.hide(axis="index").format(precision=1, thousands=",", na_rep=frames.MISSING).set_caption(
         "One fresh process per method at the paper's setting; peak resident memory includes the Python runtime.")
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from .. import frames
+
 __all__ = ["points", "verdict", "effects_display"]
 
 
@@ -46,7 +48,8 @@ def effects_display(eff: pd.DataFrame) -> Any:
     wide.insert(1, "CA, with it", means["with uncertainty"].round(1))
     wide = wide.rename(columns={"CA": "effect on CA (95% CI)", "ARI": "effect on ARI (95% CI)"})
     wide.columns.name = None
-    return wide.style.format(precision=1).set_table_styles(
+    # method and representation as columns, the method by its name (no pandas index on the page)
+    return frames.readable(wide).style.hide(axis="index").format(precision=1).set_table_styles(
         [{"selector": "td, th", "props": "padding: 2px 5px; font-size: 0.82em"}]).set_caption(
         "Points, mean over VAE seeds; effect: with the uncertainty minus with the mean alone, paired by seed.")
 

@@ -12,8 +12,12 @@ from ...io.facts import PAPER_DATASET, paper, registry
 from ...paper.baselines import LATENT_DIM, LEIDEN_COUNT, PCA_KMEANS
 from ...paper.table1 import DEFAULT_READING
 from ...studies.why import CELL_SET, GENE_SET, WORM, committed
+from .. import frames
 
-__all__ = ["glue_decomposition", "findings", "ranked_display", "gene_count_display", "datasets_display"]
+__all__ = ["NOT_MEASURED", "glue_decomposition", "findings", "ranked_display", "gene_count_display", "datasets_display"]
+
+#: A factor's effect on a score its experiment did not measure.
+NOT_MEASURED = "not measured"
 
 
 def glue_decomposition(ranked: pd.DataFrame, dataset: str) -> None:
@@ -81,17 +85,19 @@ def ranked_display(ranked: pd.DataFrame, scores: str | list[str]) -> Any:
     caption = ("Effect: our score after the change minus before (points); positive moves us towards the paper. "
                "Not counted in the share (grey): random perturbations, whose interval is the range of the changes. "
                "scikit-learn 0.24.1 itself cannot be measured here (it has no build for Python 3.11); its one known "
-               "difference, how k-means++ draws, acts like another random_state.")
+               "difference, how k-means++ draws, acts like another random_state. Not measured: the experiment behind "
+               "the factor did not score that method (the gene-count study on worm neurons scores K-means only).")
     if len(scores) > 1:
-        part["cell"] = [f"{e:+.1f}" + (f" ({c})" if c else "") for e, c in zip(part["effect"], ci)]
+        part["cell"] = [NOT_MEASURED if pd.isna(e) else f"{e:+.1f}" + (f" ({c})" if c else "")
+                        for e, c in zip(part["effect"], ci)]
         wide = part.pivot_table(index="factor", columns="score", values="cell", aggfunc="first", sort=False)
-        wide = wide.reindex(columns=scores).fillna("")  # a factor not measured for a score: an empty cell
+        wide = wide.reindex(columns=scores).fillna(NOT_MEASURED)
         wide.index.name = None
         return wide.style.set_table_styles(styles).set_caption(caption)
     counts = part["counts"].fillna(True).astype(bool)
     shown = pd.DataFrame({
         "factor": part["factor"], "change": part["change"].fillna(""),
-        "effect (points)": part["effect"].map(lambda v: f"{v:+.1f}"), "95% CI": ci,
+        "effect (points)": part["effect"].map(lambda v: NOT_MEASURED if pd.isna(v) else f"{v:+.1f}"), "95% CI": ci,
         "seeds": part["n"].map(lambda v: "" if pd.isna(v) else f"{int(v)}"),
         "share of the gap": [f"{v:.0%}" if c else "(not counted)" for v, c in zip(part["share_of_gap"], counts)],
         "evidence": part["page"].fillna(""),
@@ -131,12 +137,14 @@ def gene_count_display() -> Any:
 
 def datasets_display() -> Any:
     """Gene set and cell set: the paper's six methods at its settings, per reading; CA (%) and ARI (%)."""
-    frames = [f for f in (committed(GENE_SET), committed(CELL_SET)) if f is not None]
-    if not frames:
+    made = [f for f in (committed(GENE_SET), committed(CELL_SET)) if f is not None]
+    if not made:
         return ("The gene-set and cell-set runs have not been run: "
                 "python -m replicate.studies.why --steps gene-set cell-set")
-    rows = pd.concat(frames, ignore_index=True)
+    rows = pd.concat(made, ignore_index=True)
     out = rows.groupby(["dataset", "reading", "method"], sort=False).agg(
         CA=("CA", _mean_sd), ARI=("ARI", _mean_sd), seeds=("seed", "nunique"))
-    return out.style.set_caption("Percent, mean ± s.d. over VAE seeds (baselines: one run).")
+    # data set, reading and method as columns, the method by its name (no pandas index on the page)
+    return frames.readable(out).style.hide(axis="index").set_caption(
+        "Percent, mean ± s.d. over VAE seeds (baselines: one run).")
 

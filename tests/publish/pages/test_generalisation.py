@@ -47,3 +47,18 @@ def test_the_summary_states_the_margin_and_the_verdicts_from_the_claims_rules():
     text = pages.summary(rows)
     assert text.startswith("On 2 labelled data sets") and "margin (10 CA points) on 1" in text
     assert "+20.0 (d)" in text and "−5.0" not in text and "-5.0 (e)" in text
+
+
+def test_the_cost_table_reads_as_words(monkeypatch, tmp_path):
+    from replicate.publish import audit
+
+    monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
+    folder = tmp_path / "results" / "generalisation"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"method": ["affinity_propagation", "kmeans"], "cells": [8617, 8617], "seconds": [55.9, np.nan],
+                  "peak_rss_mb": [2201.2, 541.7], "status": ["ok", "refused"]}).to_csv(folder / "method-costs.csv",
+                                                                                        index=False)
+    html = pages.costs_display().to_html()
+    assert "Affinity propagation" in html and "peak memory (MB)" in html and "8,617" in html and "—" in html
+    (tmp_path / "p.html").write_text(f"<html><body><main>{html}</main></body></html>")
+    assert audit.audit(tmp_path) == []

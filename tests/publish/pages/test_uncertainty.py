@@ -39,7 +39,10 @@ def test_the_verdict_says_where_the_uncertainty_helps_hurts_or_is_unclear(tmp_pa
 
 
 def test_the_effects_table_shows_both_means_and_the_effects_with_their_intervals():
-    shown = pages.effects_display(_effects()).data
-    assert list(shown.columns) == ["CA, mu alone", "CA, with it", "effect on CA (95% CI)", "effect on ARI (95% CI)"]
-    row = shown.loc[("spectral", uncertainty.REPRESENTATIONS[2])]
+    styler = pages.effects_display(_effects())
+    shown = styler.data
+    assert list(shown.columns) == ["method", "representation", "CA, mu alone", "CA, with it", "effect on CA (95% CI)",
+                                   "effect on ARI (95% CI)"]
+    assert "Spectral" in set(shown["method"]) and ">0<" not in styler.to_html()  # names, no pandas index
+    row = shown.set_index(["method", "representation"]).loc[("Spectral", uncertainty.REPRESENTATIONS[2])]
     assert row["CA, mu alone"] == 60.0 and row["effect on CA (95% CI)"].startswith("+11.5 (")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -116,8 +117,13 @@ def test_ranked_display_several_scores(ranked):
     assert wide.loc["VAE reading (fingerprint-matched)", AP] == "+12.0 (+9.0 to +15.0)"
     assert wide.loc["VAE reading (fingerprint-matched)", KM] == "+4.0 (+2.0 to +6.0)"
     assert wide.loc["not explained by the measured factors", AP] == "+8.0"  # no interval
-    assert wide.loc["VAE seed", AP] == ""  # a factor measured on one score only: an empty cell, not "nan"
+    assert wide.loc["VAE seed", AP] == pages.NOT_MEASURED  # a factor measured on one score only: said, not "nan"
     assert wide.index.name is None
+    # a factor whose experiment gave no number for a score (the worm gene count for VAE + AP) is not "+nan"
+    unmeasured = ranked.copy()
+    unmeasured.loc[(unmeasured["score"] == AP) & unmeasured["factor"].str.startswith("VAE reading"), "effect"] = np.nan
+    cell = pages.ranked_display(unmeasured, [AP, KM]).data.loc["VAE reading (fingerprint-matched)", AP]
+    assert cell == pages.NOT_MEASURED and "Not measured: " in pages.ranked_display(ranked, [AP, KM]).caption
 
 
 def _mean_sd(values: pd.Series) -> str:
@@ -155,19 +161,23 @@ def test_gene_count_display_before_the_study_ran(monkeypatch):
 
 
 def test_datasets_display_on_the_committed_gene_and_cell_sets():
+    from replicate.publish.names import NAMES
+
     frames = {name: committed(name) for name in (GENE_SET, CELL_SET)}
     assert all(f is not None for f in frames.values())
     styler = pages.datasets_display()
     shown = styler.data
-    assert list(shown.columns) == ["CA", "ARI", "seeds"]
-    assert list(dict.fromkeys(shown.index.get_level_values("dataset"))) == [GENE_SET, CELL_SET]
+    assert list(shown.columns) == ["dataset", "reading", "method", "CA", "ARI", "seeds"]
+    assert isinstance(shown.index, pd.RangeIndex) and "affinity_propagation" not in styler.to_html()
+    assert list(dict.fromkeys(shown["dataset"])) == [GENE_SET, CELL_SET]
     assert len(shown) == sum(len(f.groupby(["dataset", "reading", "method"])) for f in frames.values())
+    at = shown.set_index(["dataset", "reading", "method"])
     for name, rows in frames.items():
         km = rows.query("reading == 'default' and method == 'kmeans'")
-        cell = shown.loc[(name, "default", "kmeans")]
+        cell = at.loc[(name, "default", NAMES["kmeans"])]
         assert cell["CA"] == _mean_sd(km["CA"]) and cell["ARI"] == _mean_sd(km["ARI"])
         assert cell["seeds"] == km["seed"].nunique() > 1
-        baseline = shown.loc[(name, "baseline", "pca32+kmeans")]
+        baseline = at.loc[(name, "baseline", NAMES["pca32+kmeans"])]
         assert baseline["seeds"] == 1 and "±" not in baseline["CA"]
     assert styler.caption == "Percent, mean ± s.d. over VAE seeds (baselines: one run)."
 
@@ -176,4 +186,4 @@ def test_datasets_display_with_one_of_the_two_runs(monkeypatch):
     real = pages.committed
     monkeypatch.setattr(pages, "committed", lambda name: real(name) if name == CELL_SET else None)
     shown = pages.datasets_display().data
-    assert set(shown.index.get_level_values("dataset")) == {CELL_SET}
+    assert set(shown["dataset"]) == {CELL_SET}
