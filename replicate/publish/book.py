@@ -313,16 +313,17 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PAGE_LINE = re.compile(r"^(reading sources|writing output)\.\.\. \[\s*(\d+)%\] (\S+)")
 
 
-def run_build(cmd: list[str], *, every_s: float = 15.0) -> tuple[int, deque[str]]:
+def run_build(cmd: list[str], *, every_s: float = 14.0) -> tuple[int, deque[str]]:
     """Run the book build, saying which page it reads and writes as it goes and that it is still working after
-    ``every_s`` seconds of silence; return its exit code and its last lines (for the error message)."""
+    ``every_s`` seconds of silence (under 15 s with the half-second check); return its exit code and its last
+    lines (for the error message)."""
     t0 = last = time.monotonic()
     tail: deque[str] = deque(maxlen=200)
     done = threading.Event()
 
     def beat() -> None:
         nonlocal last
-        while not done.wait(1.0):
+        while not done.wait(0.5):
             if time.monotonic() - last >= every_s:
                 print(f"  book: still building, {time.monotonic() - t0:.0f} s", flush=True)
                 last = time.monotonic()

@@ -99,18 +99,40 @@ class SectionFailed(Exception):
         self.exec_count, self.ename, self.evalue, self.notebook = exec_count, ename, evalue, notebook
 
 
-def _printer(name: str, seen: Path | None) -> Callable[[str], None]:
+#: Seconds of terminal silence before a heartbeat line: under 15 with the follower's half-second poll.
+HEARTBEAT_S = 14.0
+
+
+class _Follow(progress.follow):
+    """:class:`replicate.io.progress.follow` whose quiet time counts from the last line the terminal showed: a line
+    left out (shown once per run already) does not put the heartbeat off."""
+
+    def __init__(self, path: Path, emit: Callable[[str], bool], **options: Any) -> None:
+        def counted(line: str) -> None:
+            self._printed = emit(line) or self._printed
+
+        super().__init__(path, counted, **options)
+        self._printed = False
+
+    def _drain(self) -> bool:
+        self._printed = False
+        super()._drain()
+        return self._printed
+
+
+def _printer(name: str, seen: Path | None) -> Callable[[str], bool]:
     """Print a section's progress line once per run: a line already in ``seen`` (the run's shown lines, shared
-    by the sections side by side under a lock) is left out."""
-    def emit(line: str) -> None:
+    by the sections side by side under a lock) is left out. Returns whether it printed."""
+    def emit(line: str) -> bool:
         if seen is not None:
             with store.locked(seen):
                 shown = set(seen.read_text(encoding="utf-8").splitlines()) if seen.is_file() else set()
                 if line in shown:
-                    return
+                    return False
                 with open(seen, "a", encoding="utf-8") as f:
                     f.write(line + "\n")
         print(f"    {name}: {line}", flush=True)
+        return True
 
     return emit
 
@@ -130,8 +152,8 @@ def execute(section: str, name: str, sec_dir: Path, params: dict[str, Any], log_
     os.environ.update({k: str(v.resolve()) for k, v in env.items()})
     try:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(progress.follow(progress_file, _printer(name, seen), heartbeat=heartbeat,
-                                                heartbeat_s=15.0))
+            stack.enter_context(_Follow(progress_file, _printer(name, seen), heartbeat=heartbeat,
+                                        heartbeat_s=HEARTBEAT_S))
             if not log_output:
                 stack.enter_context(_kernel_output_to(sec_dir / ".kernel.log"))
             pm.execute_notebook(str(notebooks / f"{section}.ipynb"), str(scratch), parameters=params,

@@ -73,3 +73,22 @@ def test_a_killed_runs_files_are_swept_and_a_running_runs_files_stay(tmp_path):
         (tmp_path / name).write_text("x")
     assert sorted(sweep(tmp_path)) == sorted(names[:3])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[3:])
+
+
+def test_a_line_left_out_does_not_put_the_heartbeat_off(tmp_path, capsys):
+    """The heartbeat counts from the last line the terminal showed: lines shown once per run already keep coming,
+    yet the person waiting still hears from the section."""
+    import time
+
+    from replicate.publish import sections
+
+    seen, log = tmp_path / ".shown.1.log", tmp_path / ".progress.1.log"
+    seen.write_text("zscore: again\n")
+    with sections._Follow(log, sections._printer("07_open_points", seen), heartbeat=lambda: "still running",
+                          heartbeat_s=0.6, poll_s=0.05):
+        for _ in range(12):  # a repeated line every 0.1 s for 1.2 s: never printed
+            with open(log, "a") as f:
+                f.write("zscore: again\n")
+            time.sleep(0.1)
+    out = capsys.readouterr().out
+    assert "zscore: again" not in out and "07_open_points: still running" in out
