@@ -44,6 +44,8 @@ def first_run(*, keep: bool = False) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="first-run-"))
     clone = scratch / "replicate"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=clone, capture_output=True, text=True,
+                            check=True).stdout.strip()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "VIRTUAL_ENV"))}
     env["REPLICATE_CACHE_DIR"] = str(scratch / "cache")  # empty: nothing trained before
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
@@ -67,7 +69,7 @@ def first_run(*, keep: bool = False) -> dict:
     silence, after = max(gaps)
     venv = clone / ".venv"
     result = {
-        "exit_code": code, "seconds": round(total, 1), "phases_seconds": phases, "lines": len(lines),
+        "commit": commit, "exit_code": code, "seconds": round(total, 1), "phases_seconds": phases, "lines": len(lines),
         "longest_silence_seconds": round(silence, 1), "line_after_longest_silence": after[:200],
         "silences_over_15s": sum(g > 15 for g, _ in gaps),
         "venv_mb": _size_mb(venv) if venv.is_dir() else None,
