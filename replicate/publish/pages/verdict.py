@@ -11,13 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import json
+
 import pandas as pd
 
 from ...io import paths
 from ...io.errors import ReplicateError
 from ...io.facts import PAPER_DATASET, load_toml
+from ..names import NAMES
 
-__all__ = ["LABELS", "rule", "headline", "claims_tally", "verdict", "ceiling", "markdown"]
+__all__ = ["LABELS", "rule", "headline", "claims_tally", "verdict", "ceiling", "setting_words", "markdown"]
 
 #: The verdicts and ReScience C's label for each.
 LABELS = {"reproduced": "[Re]", "partly reproduced": "[~Re]", "not reproduced": "[¬Re]"}
@@ -107,13 +110,33 @@ def ceiling(run: str | Path) -> dict[str, Any]:
     return best
 
 
+def setting_words(row: dict[str, Any]) -> str:
+    """Where a best score came from, in words: "Spectral (affinity nearest neighbors, n components 8) on the latent
+    of VAE seed 5" (a grid row's method, parameters and embedding; a study row's reading and seed)."""
+    method = str(row.get("method", ""))
+    text = NAMES.get(method, method.replace("_", " "))
+    params = row.get("parameters")
+    if isinstance(params, str) and params.startswith("{"):
+        params = json.loads(params)
+    if isinstance(params, dict) and params:
+        text += " (" + ", ".join(f"{k.replace('_', ' ')} {str(v).replace('_', ' ')}" for k, v in params.items()) + ")"
+    embedding = str(row.get("embedding", ""))
+    if embedding.startswith("vae_seed="):
+        text += f" on the latent of VAE seed {embedding.split('=', 1)[1]}"
+    elif "seed" in row:
+        text += f" on the latent of VAE seed {int(row['seed'])}"
+    if row.get("reading"):
+        text += f", reading {row['reading']}"
+    return text.strip()
+
+
 def markdown(run: str | Path) -> str:
     """The introduction's first lines: the verdict with its evidence and rule, then the ceiling."""
     v, spec, cut = verdict(run), rule()["headline"], rule()["verdict"]
     head = v["headline"]
     ours = ", ".join(f"{r.metric} {r.ours:.1f}" for r in head.itertuples())
     paper = ", ".join(f"{r.paper:.2f}" for r in head.itertuples())
-    line = (f"**Verdict: {v['label']}** {LABELS[v['label']]}. {spec['row']} at the paper's setting reaches {ours} "
+    line = (f"**Verdict: {v['label']}** ({LABELS[v['label']]} in ReScience C's labels). {spec['row']} at the paper's setting reaches {ours} "
             f"(paper: {paper}); {int(head['matched'].sum())} of {len(head)} within {spec['margin']:g} points of "
             f"the paper's, and {v['supported']} of the {v['testable']} testable claims are supported. The rule "
             f"(`replicate/data/verdict.toml`, the same for every run): *reproduced* needs every metric "
@@ -121,8 +144,8 @@ def markdown(run: str | Path) -> str:
             f"metric or {cut['partly_claims']:.0%} of the claims.")
     top = ceiling(run)
     if top["source"]:
-        where = ", ".join(f"{k} {v}" for k, v in top["row"].items())
         line += (f"\n\n**The ceiling.** The best CA that any committed training and setting reached on the paper's "
-                 f"cells is **{top['CA']:.1f}** ({top['source']}: {where}), chosen *with the labels* and so "
-                 f"optimistic: one run, against the paper's mean of {head['paper'].iloc[0]:.2f} over its VAEs.")
+                 f"cells is **{top['CA']:.1f}**, by {setting_words(top['row'])} (in {top['source']}), chosen "
+                 f"*with the labels* and so optimistic: one run, against the paper's mean of "
+                 f"{head['paper'].iloc[0]:.2f} over its VAEs.")
     return line

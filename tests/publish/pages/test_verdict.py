@@ -44,7 +44,7 @@ def test_the_rule_gives_each_verdict(tmp_path, diffs, supported, label):
 
 def test_the_line_quotes_the_evidence_and_the_rule(tmp_path):
     text = v.markdown(_run(tmp_path))
-    assert text.startswith("**Verdict: not reproduced** [¬Re].")
+    assert text.startswith("**Verdict: not reproduced** ([¬Re] in ReScience C's labels).")
     assert "CA 66.0" in text and "3 of the 9 testable claims" in text and "verdict.toml" in text
     assert "0 of 3 within 5 points" in text
 
@@ -56,6 +56,16 @@ def test_the_ceiling_is_the_best_vae_run_anywhere_committed_and_labelled_optimis
     assert mine["CA"] == pytest.approx(97.0) and "03_clustering-kmeans" in mine["source"]
     assert mine["row"]["embedding"] == "vae_seed=0"
     assert "chosen *with the labels*" in v.markdown(tmp_path / "b") and "**97.0**" in v.markdown(tmp_path / "b")
+    assert "on the latent of VAE seed 0" in v.markdown(tmp_path / "b") and "vae_seed" not in v.markdown(tmp_path / "b")
+
+
+def test_the_ceiling_setting_reads_as_words():
+    row = {"embedding": "vae_seed=5", "method": "spectral",
+           "parameters": '{"affinity": "nearest_neighbors", "n_components": 8, "n_neighbors": 20}'}
+    assert v.setting_words(row) == ("Spectral (affinity nearest neighbors, n components 8, n neighbors 20) "
+                                    "on the latent of VAE seed 5")
+    assert v.setting_words({"reading": "matched", "seed": 3, "method": "kmeans"}) == \
+        "K-means on the latent of VAE seed 3, reading matched"
 
 
 def test_a_missing_table_or_headline_row_is_an_error_naming_it(tmp_path):
