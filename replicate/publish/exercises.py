@@ -70,7 +70,9 @@ def markdown(exercise: dict[str, Any], made: dict[str, Any] | None) -> str:
     entry = made[exercise["label"]]
     text = exercise["solution"].strip().format(**entry["answer"])
     return head + (f"```{{solution}} {exercise['label']}\n:class: dropdown\n\n{text}\n\n"
-                   f"*Computed by the build: {entry['seconds']:.0f} s on {made.get('_machine', 'this machine')}.*\n```")
+                   f"*Computed by `replicate rebuild exercises` (the code above in a fresh interpreter with an empty "
+                   f"cache), read here from its committed answers: {entry['seconds']:.0f} s on "
+                   f"{made.get('_machine', 'this machine')}.*\n```")
 
 
 def index_markdown(pages: list[str] | None = None) -> str:

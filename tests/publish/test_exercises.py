@@ -50,6 +50,14 @@ def test_every_exercise_runs_and_fills_its_solution():
         assert not re.search(r"\{\w+\}", text)
         if committed and ex["label"] in committed:  # the committed solution is the one this code computes
             assert set(committed[ex["label"]]["answer"]) == set(got["answer"]), ex["label"]
+        a = got["answer"]
+        # a difference the solution prints is the difference of the terms it prints
+        for diff, (x, y) in {"diff": ("CA_10", "CA_32"), "moved": ("CA_10", "CA_none"),
+                             "CA_fewer_change": ("CA_fewer", "CA_paper"), "ARI_more_change": ("ARI_more", "ARI_paper"),
+                             "gap": (f"ARI_{a.get('best')}", "ARI_tied")}.items():
+            if diff in a and x in a and y in a:
+                assert f"{a[diff]:+.1f}" == f"{round(a[x], 1) - round(a[y], 1):+.1f}", (ex["label"], diff)
+        assert "0.0 points above" not in text, ex["label"]
 
 
 def test_the_exercises_page_links_only_the_pages_of_the_run():
