@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from .. import frames
+from ..names import NAMES
 
 __all__ = ["points", "verdict", "effects_display"]
 
@@ -25,7 +26,7 @@ def verdict(eff: pd.DataFrame) -> str:
     ca = eff[eff["metric"] == "CA"]
     def label(r: pd.Series) -> str:
         effect, low, high = points(r["effect"], r["ci_low"], r["ci_high"])
-        return f"{r['method']} on the {r['representation']} ({effect}, {low} to {high})"
+        return f"{NAMES.get(r['method'], r['method'])} on the {r['representation']} ({effect}, {low} to {high})"
 
     helps = [label(r) for _, r in ca.iterrows() if r["ci_low"] > 0]
     hurts = [label(r) for _, r in ca.iterrows() if r["ci_high"] < 0]

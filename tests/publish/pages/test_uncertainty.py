@@ -26,14 +26,14 @@ def _effects() -> pd.DataFrame:
 def test_the_verdict_says_where_the_uncertainty_helps_hurts_or_is_unclear(tmp_path):
     text = pages.verdict(_effects())
     assert text.startswith("Over 4 VAE seeds")
-    assert "spectral on the posterior (Bhattacharyya) (+11.5, +10.5 to +12.5)" in text
+    assert "Spectral on the posterior (Bhattacharyya) (+11.5, +10.5 to +12.5)" in text
     assert "lowers CA with an interval below 0 for no method" in text
     assert "The other 1 comparisons' intervals include 0: no clear difference." in text
     # a small but clear drop reads as its size, never as "-0.0", and the audit finds no words against numbers
     small = pd.DataFrame([{"metric": "CA", "method": "agglomerative", "representation": "posterior", "effect": -0.04,
                            "ci_low": -0.07, "ci_high": -0.01, "n": 10}])
     said = pages.verdict(small)
-    assert "agglomerative on the posterior (-0.04, -0.07 to -0.01)" in said and "0.0)" not in said
+    assert "Agglomerative on the posterior (-0.04, -0.07 to -0.01)" in said and "0.0)" not in said
     (tmp_path / "p.html").write_text(f"<html><body><main><p>{text}</p><p>{said}</p></main></body></html>")
     assert audit.audit(tmp_path) == []
 
