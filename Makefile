@@ -56,9 +56,9 @@ status: install-test
 verify: install-test
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/replicate verify --sample $(or $(SAMPLE),2)
 
-## the whole test suite (slow tests included; `-m "not slow"` for the fast ones)
+## the whole test suite (slow tests included; `-m "not slow"` for the fast ones), its 30 slowest tests listed
 test: install-test browser
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=30
 
 clean:
 	rm -rf results/*/smoke book/_build .pytest_cache
