@@ -31,8 +31,11 @@ def test_the_uncertainty_table_names_the_data_sets_it_was_not_run_on(monkeypatch
 def test_the_cross_dataset_table_prints_baselines_to_one_decimal():
     rows = pd.DataFrame({"dataset": "toy", "cells": 10, "genes": 5, "labels": 2,
                          "reading": ["default", "default", "baseline"], "variant": ["paper's setting"] * 2 + ["live baseline"],
-                         "method": ["kmeans", "kmeans", "pca32+kmeans"], "CA": [0.70, 0.74, 0.742]})
-    table = pages.table_display(rows).data
+                         "method": ["kmeans", "kmeans", "pca32+kmeans"], "CA": [0.70, 0.74, 0.742],
+                         "seed": [0, 1, -1]})
+    styler = pages.table_display(rows)
+    table = styler.data
+    assert "over 2 VAE seeds per data set" in styler.caption and "Table 1 averages 10 seeds" in styler.caption
     assert table.loc["toy (10 × 5, 2 labels)", "PCA+K-means"] == "74.2"
     assert table.loc["toy (10 × 5, 2 labels)", "kmeans"].startswith("72.0")
 
