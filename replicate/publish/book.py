@@ -9,13 +9,7 @@ manifest and the package's data files, so no page types them.
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import subprocess
-import sys
-import threading
-import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +26,7 @@ from ..studies.fingerprints import targets
 from ..studies.stability import committed_summary
 from ..studies.generalisation import DATASETS as GENERALISATION_DATASETS
 from ..studies.why import READINGS, committed
+from .builder import jupyter_book, run_build
 from .pages.table1 import glue_name
 from .performance import markdown as performance_markdown
 from .compare import RELATIVE
@@ -47,7 +42,7 @@ from . import exercises
 from .exercises import markdown as exercise_markdown
 from .pipeline import PER_METHOD, notebook_parameters
 
-__all__ = ["ADDED", "build", "add_section", "substitutions", "write_toc", "write_run_info", "jupyter_book", "run_build"]
+__all__ = ["ADDED", "build", "add_section", "substitutions", "write_toc", "write_run_info"]
 
 #: Prose pages of book/ around the executed sections, in reading order.
 BEFORE = ["methods"]
@@ -294,55 +289,6 @@ def _fix_launch_links(html_dir: Path, sections: list[str]) -> None:
             new = new.replace(f"notebooks/{old}", f"notebooks/{target}").replace(f"notebooks%2F{old}", f"notebooks%2F{target}")
         if new != text:
             page.write_text(new, encoding="utf-8")
-
-
-def jupyter_book() -> str:
-    """The jupyter-book executable of this environment (beside the interpreter, else on PATH)."""
-    exe = Path(sys.executable).with_name("jupyter-book")
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("jupyter-book")
-    if not found:
-        raise ReplicateError("jupyter-book is not installed; run `pip install -e .` in this environment.")
-    return found
-
-
-#: Terminal colours, which jupyter-book turns on even in a pipe.
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-#: Sphinx's line for each page it reads or writes ("reading sources... [ 40%] 03_clustering").
-_PAGE_LINE = re.compile(r"^(reading sources|writing output)\.\.\. \[\s*(\d+)%\] (\S+)")
-
-
-def run_build(cmd: list[str], *, every_s: float = 14.0) -> tuple[int, deque[str]]:
-    """Run the book build, saying which page it reads and writes as it goes and that it is still working after
-    ``every_s`` seconds of silence (under 15 s with the half-second check); return its exit code and its last
-    lines (for the error message)."""
-    t0 = last = time.monotonic()
-    tail: deque[str] = deque(maxlen=200)
-    done = threading.Event()
-
-    def beat() -> None:
-        nonlocal last
-        while not done.wait(0.5):
-            if time.monotonic() - last >= every_s:
-                print(f"  book: still building, {time.monotonic() - t0:.0f} s", flush=True)
-                last = time.monotonic()
-
-    # text mode reads Sphinx's carriage-return progress (one page per "\r") as separate lines
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    threading.Thread(target=beat, daemon=True).start()
-    try:
-        for line in proc.stdout:
-            tail.append(line if line.endswith("\n") else line + "\n")
-            page = _PAGE_LINE.match(_ANSI.sub("", line).strip())
-            if page:
-                print(f"  book: {page[1].split()[0]} {page[3]} ({page[2]}%)", flush=True)
-                last = time.monotonic()
-        return proc.wait(), tail
-    finally:
-        done.set()
-        if proc.poll() is None:
-            proc.kill()
 
 
 def build(run: str | Path, *, strict: bool = True, repository: str | None = None) -> Path:

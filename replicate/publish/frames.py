@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from IPython import get_ipython
 
 from .names import NAMES
 
@@ -72,10 +73,6 @@ def html(frame: pd.DataFrame) -> str:
 
 def register() -> bool:
     """Show every plain DataFrame of this IPython kernel through :func:`html`; False outside IPython."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with the notebooks' extra
-        return False
     shell = get_ipython()
     if shell is None:
         return False

@@ -22,7 +22,7 @@ from ..io.errors import ReplicateError  # noqa: E402
 from ..paper.claims import rule_text, rules  # noqa: E402
 from ..paper.table1 import DEFAULT_READING  # noqa: E402
 from ..studies.recipe_tables import METRICS, RESCALED, SHORT, diverged_text, headline  # noqa: E402
-from .book import jupyter_book, run_build  # noqa: E402
+from .builder import jupyter_book, run_build  # noqa: E402
 from .figures import WIDTH, theme  # noqa: E402
 from .names import NAMES  # noqa: E402
 from .pages.controls import fmt  # noqa: E402
