@@ -35,14 +35,27 @@ def glue_decomposition(ranked: pd.DataFrame, dataset: str) -> None:
                    f"({gap:.1f} CA points for VAE + K-means) is a difference of data sets; the factors below "
                    "are shown for the method, and the decomposition of the real gap is on the study's site.")
     else:
-        summary = (f"Of the {gap:.1f}-point gap between the paper's VAE + K-means CA and ours, the measured factors "
-                   f"that raise our score account for {gap - remainder:.1f} points; {remainder:.1f} points "
-                   f"({remainder / gap:.0%} of the gap) remain unexplained.")
+        raising, lowering = factors[factors["effect"] > 0], factors[factors["effect"] < 0]
+        items = [f"{r['factor']} {r['effect']:+.1f} ({_interval(r)})" for _, r in raising.iterrows()]
+        terms = ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")
+        summary = (f"Of the {gap:.1f}-point gap between the paper's VAE + K-means CA and ours, the counted factors "
+                   f"that raise our score add up to {gap - remainder:.1f} points"
+                   + (f": {terms}." if terms else ".")
+                   + (f" The {len(lowering)} counted factor{'s' if len(lowering) != 1 else ''} that lower{'' if len(lowering) != 1 else 's'} it "
+                      f"({-lowering['effect'].sum():.1f} points in all) {'are' if len(lowering) != 1 else 'is'} "
+                      "left out of that sum, which assumes the effects add up." if len(lowering) else
+                      " The sum assumes the effects add up.")
+                   + f" {remainder:.1f} points ({remainder / gap:.0%} of the gap) remain unexplained.")
         if top is not None:
-            summary += (f" The largest factor is {top['factor']}: {top['effect']:+.1f} points "
-                        f"(95% CI {top['ci_low']:+.1f} to {top['ci_high']:+.1f}).")
+            summary += f" The largest factor is {top['factor']}."
     glue("why_summary", summary, display=False)
 
+
+
+def _interval(r: pd.Series) -> str:
+    """A factor's 95% interval in words, saying when it includes 0 (the effect is then not clear)."""
+    text = f"95% CI {r['ci_low']:+.1f} to {r['ci_high']:+.1f}"
+    return text + (", an interval that includes 0" if r["ci_low"] <= 0 <= r["ci_high"] else "")
 
 
 def findings(effects: pd.DataFrame) -> str:

@@ -55,9 +55,16 @@ def test_glue_decomposition_on_the_papers_cells(ranked, glued):
     assert glued["why_explained"] == pytest.approx(7.5)
     assert glued["why_remainder"] == pytest.approx(2.5)
     assert glued["why_summary"] == (
-        "Of the 10.0-point gap between the paper's VAE + K-means CA and ours, the measured factors that raise our "
-        "score account for 7.5 points; 2.5 points (25% of the gap) remain unexplained. The largest factor is "
-        "VAE reading (fingerprint-matched): +4.0 points (95% CI +2.0 to +6.0).")
+        "Of the 10.0-point gap between the paper's VAE + K-means CA and ours, the counted factors that raise our "
+        "score add up to 7.5 points: VAE reading (fingerprint-matched) +4.0 (95% CI +2.0 to +6.0), loss balance +2.5 "
+        "(95% CI +0.5 to +4.5) and gene set (scDeepCluster's 2,000) +1.0 (95% CI -1.0 to +3.0, an interval that "
+        "includes 0). The sum assumes the effects add up. 2.5 points (25% of the gap) remain unexplained. The "
+        "largest factor is VAE reading (fingerprint-matched).")
+    # a counted factor that lowers our score is named as left out of the sum
+    lowered = decomposition(pd.concat([effects(), pd.DataFrame([_effect("gene count", KM, -0.5, -2.0, 1.0)])]),
+                            {KM: 10.0, AP: 20.0})
+    pages.glue_decomposition(lowered, PAPER_DATASET)
+    assert "The 1 counted factor that lowers it (0.5 points in all) is left out of that sum" in glued["why_summary"]
 
 
 def test_glue_decomposition_on_another_data_set(ranked, glued):
