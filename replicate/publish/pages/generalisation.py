@@ -152,6 +152,7 @@ def uncertainty_display() -> Any:
     if skipped:
         caption += (f" Not run on {', '.join(skipped)}: above {UNCERTAINTY_MAX_CELLS:,} cells the n × n distance "
                     "matrices of three representations per seed cost more time than 2 cores allow.")
-    return wide.style.set_table_styles([{"selector": "td, th", "props": "padding: 2px 4px; font-size: 0.78em"}]
-                                       ).set_caption(caption)
+    # method and representation as columns, the method by its name (no pandas index on the page)
+    return frames.readable(wide).style.hide(axis="index").set_table_styles(
+        [{"selector": "td, th", "props": "padding: 2px 4px; font-size: 0.78em"}]).set_caption(caption)
 

@@ -58,6 +58,11 @@ def _interval(r: pd.Series) -> str:
     return text + (", an interval that includes 0" if r["ci_low"] <= 0 <= r["ci_high"] else "")
 
 
+def _ci(r: pd.Series) -> str:
+    """A factor's 95% interval as "low to high", or why there is none (one seed, one run)."""
+    return "no interval: one seed" if pd.isna(r["ci_low"]) else f"{r['ci_low']:+.1f} to {r['ci_high']:+.1f}"
+
+
 def findings(effects: pd.DataFrame) -> str:
     """What the factors say, in sentences for the discussion page (numbers from the effects)."""
     def eff(factor_start: str, score: str) -> pd.Series | None:
@@ -68,19 +73,18 @@ def findings(effects: pd.DataFrame) -> str:
     reading_ap, reading_km = eff("VAE reading", "VAE+AP CA"), eff("VAE reading", "VAE+K-means CA")
     if reading_ap is not None and reading_km is not None:
         parts.append(f"The reading whose latent space behaves as the paper reports changes VAE + affinity propagation "
-                     f"by {reading_ap['effect']:+.1f} CA points ({reading_ap['ci_low']:+.1f} to "
-                     f"{reading_ap['ci_high']:+.1f}) but VAE + K-means by {reading_km['effect']:+.1f} "
-                     f"({reading_km['ci_low']:+.1f} to {reading_km['ci_high']:+.1f}): the scale of the latent explains "
+                     f"by {reading_ap['effect']:+.1f} CA points ({_ci(reading_ap)}) but VAE + K-means by "
+                     f"{reading_km['effect']:+.1f} ({_ci(reading_km)}): the scale of the latent explains "
                      "why affinity propagation differed, not why K-means does.")
     balance = eff("loss balance", "VAE+K-means CA")
     if balance is not None:
         parts.append(f"Weighting the reconstruction as if the data had the paper's {paper()['data']['n_genes']:,} genes "
                      "moves VAE + K-means "
-                     f"by {balance['effect']:+.1f} points ({balance['ci_low']:+.1f} to {balance['ci_high']:+.1f}).")
+                     f"by {balance['effect']:+.1f} points ({_ci(balance)}).")
     genes = eff("gene set", "VAE+K-means CA")
     if genes is not None:
         parts.append(f"Another 2,000-gene selection of the same cells moves it by {genes['effect']:+.1f} "
-                     f"({genes['ci_low']:+.1f} to {genes['ci_high']:+.1f}).")
+                     f"({_ci(genes)}).")
     return " ".join(parts)
 
 

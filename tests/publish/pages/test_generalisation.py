@@ -23,7 +23,7 @@ def test_the_uncertainty_table_names_the_data_sets_it_was_not_run_on(monkeypatch
              "ARI": 0.5, "dataset": "pbmc4k-top2000"} for s in range(3) for r in uncertainty.REPRESENTATIONS[:2]]
     pd.DataFrame(rows).to_csv(folder / "uncertainty.csv", index=False)
     html = pages.uncertainty_display().to_html()
-    assert "pbmc4k-top2000" in html
+    assert "pbmc4k-top2000" in html and "Spectral" in html and ">spectral<" not in html
     assert "Not run on cbmc-top2000 (8,617 cells)" in html and "5,000 cells" in html
 
 

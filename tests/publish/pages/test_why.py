@@ -94,6 +94,9 @@ def test_findings_in_sentences():
     no_reading = pages.findings(effects()[~effects()["factor"].str.startswith("VAE reading")])
     assert "latent space" not in no_reading and no_reading.startswith("Weighting the reconstruction")
     assert pages.findings(effects().iloc[0:0]) == ""
+    # one seed (a quick run): no interval, said in words, never "+nan to +nan"
+    one_seed = pages.findings(effects().assign(ci_low=np.nan, ci_high=np.nan))
+    assert "nan" not in one_seed and "+12.0 CA points (no interval: one seed)" in one_seed
 
 
 def test_ranked_display_one_score(ranked):
