@@ -6,6 +6,8 @@ PROFILE ?= quick
 DATASET ?= pbmc68k-reduced
 # sections run side by side once the VAE is trained (replicate run --jobs)
 JOBS ?= 2
+# make test spreads the test files over up to this many processes, one per core (pytest-xdist)
+TEST_WORKERS ?= 4
 RUN := results/$(DATASET)/$(PROFILE)
 # setuptools prints a warning block about editable installs of a flat layout; nothing to act on.
 # pip's lines pass through tools/heartbeat, which says it is still working after 10 s of silence.
@@ -58,7 +60,7 @@ verify: install-test
 
 ## the whole test suite (slow tests included; `-m "not slow"` for the fast ones), its 30 slowest tests listed
 test: install-test browser
-	$(BIN)/python -m pytest -ra --durations=30
+	$(BIN)/python -m pytest -n logical --maxprocesses $(TEST_WORKERS) --dist loadfile -ra --durations=30
 
 clean:
 	rm -rf results/*/smoke book/_build .pytest_cache

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -97,17 +99,52 @@ def http_root(tmp_path):
         server.server_close()
 
 
+def once_per_session(tmp_path_factory, name: str, make: Callable[[], Path]) -> Path:
+    """``make()`` run once per test session, also when pytest-xdist splits the session over worker
+    processes: the first worker to ask makes it under a lock, the others wait and read its path."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the session's workers
+    record = root / "once" / f"{name}.json"
+    from replicate.io import store
+
+    with store.locked(record):
+        if record.is_file():
+            return Path(json.loads(record.read_text())["path"])
+        made = Path(make())
+        record.write_text(json.dumps({"path": str(made)}))
+        return made
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """One `replicate run --profile smoke` for every test that reads a run (copy it before changing it)."""
     from replicate.publish.pipeline import run
 
-    return run("smoke", None, results=tmp_path_factory.mktemp("results"))
+    return once_per_session(tmp_path_factory, "smoke_run",
+                            lambda: run("smoke", None, results=tmp_path_factory.mktemp("results")))
 
 
 @pytest.fixture(scope="session")
-def committed_book():
+def committed_book(tmp_path_factory):
     """The committed study's book, built once as the Pages workflow builds it: its HTML folder."""
     from replicate.publish import book
 
-    return book.build(Path(__file__).resolve().parents[1] / "results" / "pbmc2100-top2000" / "paper")
+    run = Path(__file__).resolve().parents[1] / "results" / "pbmc2100-top2000" / "paper"
+    return once_per_session(tmp_path_factory, "committed_book", lambda: book.build(run))
+
+
+#: The repository the smoke book's launch buttons and header link point to.
+SMOKE_REPOSITORY = "https://github.com/example/replicate"
+
+
+@pytest.fixture(scope="session")
+def smoke_book(smoke_run, tmp_path_factory):
+    """The smoke run's book, built once with ``replicate book`` (read it, never build into it): its HTML folder."""
+    from replicate import cli
+
+    def make() -> Path:
+        assert cli.main(["book", "--run", str(smoke_run), "--repository", SMOKE_REPOSITORY]) == 0
+        return smoke_run / "book" / "_build" / "html"
+
+    return once_per_session(tmp_path_factory, "smoke_book", make)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,8 @@ from replicate.io.errors import ParameterError, ReplicateError
 from replicate.paper.table1 import DEFAULT_READING
 from replicate.publish.pages import provenance
 from replicate.publish.pipeline import SECTIONS, expand_sections, resolve_parameters, run, run_dataset, run_dir
+
+from ..conftest import SMOKE_REPOSITORY
 
 
 def test_profiles_resolve_with_overrides():
@@ -90,14 +93,9 @@ def test_smoke_run_writes_every_section(smoke_run):
         assert root not in nb.read_text(), nb.name
 
 
-REPO = "https://github.com/example/replicate"
-
-
 @pytest.mark.slow
-def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
-    html = cli.main(["book", "--run", str(smoke_run), "--repository", REPO])
-    assert html == 0
-    site = smoke_run / "book" / "_build" / "html"
+def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run, smoke_book):
+    site = smoke_book
     page = (site / "05_table1.html").read_text()
     ours = _kmeans_row(smoke_run)
     assert f"{ours['ours_CA']:.2f}" in page
@@ -115,7 +113,7 @@ def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
     assert "notebooks/own_data.ipynb" in targets
     root = Path(__file__).resolve().parents[2]
     assert all((root / t).is_file() for t in targets), targets
-    assert f'href="{REPO}"' in (site / "intro.html").read_text()
+    assert f'href="{SMOKE_REPOSITORY}"' in (site / "intro.html").read_text()
     # every page says where its numbers come from: this run (date, commit) or a committed step
     assert provenance.audit_book(smoke_run / "book") == []
     table1 = (site / "05_table1.html").read_text()
@@ -123,14 +121,12 @@ def test_book_builds_and_table1_page_shows_computed_numbers(smoke_run):
 
 
 @pytest.mark.slow
-def test_book_pages_in_a_real_browser(smoke_run):
+def test_book_pages_in_a_real_browser(smoke_run, smoke_book):
     from replicate.publish.browser import check_layout, check_pages, chromium_path
 
     if chromium_path() is None:
         pytest.fail("Chromium is not installed; .ci/run installs it (apt-get install chromium)")
-    if not (smoke_run / "book").is_dir():
-        assert cli.main(["book", "--run", str(smoke_run)]) == 0
-    site = smoke_run / "book" / "_build" / "html"
+    site = smoke_book
     # index.html only redirects (meta refresh) to the root page
     assert 'url=intro.html' in (site / "index.html").read_text()
     pages = sorted(p.name for p in site.glob("*.html") if p.name not in ("index.html", "genindex.html", "search.html"))
@@ -164,10 +160,8 @@ def _absolute_paths(folder: Path, suffixes=(".html", ".ipynb", ".csv", ".json", 
 
 
 @pytest.mark.slow
-def test_no_machine_path_in_the_built_site_or_the_run(smoke_run):
-    if not (smoke_run / "book").is_dir():
-        assert cli.main(["book", "--run", str(smoke_run)]) == 0
-    hits = _absolute_paths(smoke_run / "book" / "_build" / "html") + _absolute_paths(smoke_run, (".ipynb", ".csv", ".json"))
+def test_no_machine_path_in_the_built_site_or_the_run(smoke_run, smoke_book):
+    hits = _absolute_paths(smoke_book) + _absolute_paths(smoke_run, (".ipynb", ".csv", ".json"))
     assert not hits, hits[:10]
 
 
@@ -177,14 +171,16 @@ def test_no_machine_path_in_the_committed_results():
 
 
 @pytest.mark.slow
-def test_rerun_skips_unchanged_sections_and_redoes_only_affected_ones(smoke_run, capsys):
-    results = smoke_run.parents[1]
+def test_rerun_skips_unchanged_sections_and_redoes_only_affected_ones(smoke_run, tmp_path, capsys):
+    results = tmp_path / "results"  # a copy: other tests read the shared run while this one re-makes sections
+    copy = run_dir("pbmc68k-reduced", "smoke", results)
+    shutil.copytree(smoke_run, copy, ignore=shutil.ignore_patterns("book", ".book.building"))
     run("smoke", None, results=results)
     out = capsys.readouterr().out
     assert out.count("unchanged, skipped") == len(SECTIONS) + 1  # two clustering methods in smoke
     # epochs is declared by the VAE sections only, not by 01_data or 04_baselines
     run("smoke", None, overrides={"epochs": 2}, results=results)
-    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    manifest = json.loads((copy / "manifest.json").read_text())
     skipped = {s: v["skipped"] for s, v in manifest["sections"].items()}
     assert skipped == {"01_data": True, "02_vae": False, "03_clustering-kmeans": False,
                        "03_clustering-affinity_propagation": False, "04_baselines": True, "05_table1": False,
