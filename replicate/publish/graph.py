@@ -8,7 +8,9 @@ test fails when the committed file is not what this module writes). Each step de
   and ``rp.*`` namespaces load -- an edit to a plot that a step never draws leaves it current;
 - **facts**: the fact files (``replicate/data/*.toml``) its code reads (:func:`facts_of`: a file whose
   name a loaded module passes to ``load_toml``), so an edit to the claims' rules leaves the stability
-  study current; the dataset registry by the entry of each data set it loads (the data by hash);
+  study current; the dataset registry by the entry of each data set it loads (the data by hash), and the
+  run profiles by the paper profile's entry (:data:`KEYED`: every step reads that one only), so a change to
+  the quick profile stales nothing committed;
 - **upstream results**: the committed folders it reads (:data:`READS`, checked against what a run
   records) and, for a section, the earlier sections of its run (they share trained VAEs through
   the latent store).
@@ -37,11 +39,15 @@ from ..studies import controls, generalisation, why
 from . import exercises
 from .pipeline import PER_METHOD, expand_sections, run_dir
 
-__all__ = ["Step", "READS", "FACTS", "RECORDS", "steps", "code_of", "facts_of", "render", "main"]
+__all__ = ["Step", "READS", "KEYED", "FACTS", "RECORDS", "steps", "code_of", "facts_of", "render", "main"]
 
-#: The fact files (the dataset registry is tracked per entry, as DVC params).
+#: The fact files whose entries the steps read one by one, tracked per entry as DVC params: the dataset
+#: registry (each step names its data sets) and the run profiles, of which every step reads the paper's
+#: (``PAPER_DATASET``, ``replicate run --profile paper``); the quick and smoke profiles make nothing committed.
+KEYED = {"replicate/data/datasets.toml": None, "replicate/data/profiles.toml": ("paper",)}
+#: The fact files a step depends on whole.
 FACTS = tuple(f"replicate/data/{p.name}" for p in sorted((Path(__file__).parents[1] / "data").glob("*.toml"))
-              if p.name != "datasets.toml")
+              if f"replicate/data/{p.name}" not in KEYED)
 #: The measured cost models the clusterers' refusal reads (``replicate.method.budget``; made by a benchmark step).
 MEASURED = "replicate/data/clustering_costs.json"
 #: How the package reads a fact file: ``load_toml("<name>")`` (replicate.io.facts), always with a literal name.
@@ -189,10 +195,14 @@ def code_of(entry: str) -> tuple[str, ...]:
     return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def _fact_names(code: tuple[str, ...] | list[str]) -> set[str]:
+    return {n for path in code for n in _FACT_READ.findall((project_root() / path).read_text(encoding="utf-8"))}
+
+
 def facts_of(code: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """The fact files that the package files ``code`` can read (each ``load_toml`` name among them), in
+    """The fact files that the package files ``code`` can read whole (each ``load_toml`` name among them), in
     :data:`FACTS` order; a test checks them against what real runs record."""
-    names = {n for path in code for n in _FACT_READ.findall((project_root() / path).read_text(encoding="utf-8"))}
+    names = _fact_names(code)
     return tuple(f for f in FACTS if Path(f).stem in names)
 
 
@@ -204,8 +214,11 @@ def _stage(step: Step) -> dict:
         code = [step.entry.partition(":")[2], *code]
     data = [MEASURED] if "replicate/method/budget.py" in code and step.name != "benchmark-clustering-cost" else []
     stage: dict = {"cmd": step.cmd, "deps": [*code, *(f for f in FACTS if f in facts), *data, *step.deps]}
-    if step.datasets:
-        stage["params"] = [{"replicate/data/datasets.toml": list(step.datasets)}]
+    params = [{"replicate/data/datasets.toml": list(step.datasets)}] if step.datasets else []
+    names = _fact_names(code) | {Path(c).stem for c in loaded if c.startswith("replicate/data/")}
+    params += [{f: list(keys)} for f, keys in KEYED.items() if keys and Path(f).stem in names]
+    if params:
+        stage["params"] = params
     stage["outs"] = [{o: {"cache": False}} for o in step.outs]
     if step.machine_specific:
         stage["meta"] = {"machine_specific": True}

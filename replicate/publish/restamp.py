@@ -7,7 +7,9 @@ hours for nothing; ``restamp`` proves it with the cheapest evidence that suffice
 records the step's new input hashes in ``dvc.lock`` (``dvc commit``):
 
 1. **same program**: every changed input is code that parses to the same program as the version the
-   step was made from (found in git by the hash ``dvc.lock`` holds), comments and docstrings aside;
+   step was made from (found in git by the hash ``dvc.lock`` holds), comments and docstrings aside; or
+   **same inputs**: besides such code, a fact file now tracked by entry (:data:`replicate.publish.graph.KEYED`)
+   whose bytes are the ones the step was made from (only its declaration in ``dvc.yaml`` changed);
 2. **sample re-computed**: for the paper run's sections 01-04 and the stability study, the sample
    of ``replicate verify`` re-computed from empty caches with this checkout's code, every number
    compared (bit for bit on the CPU family and BLAS that made the section, within the tolerance of
@@ -47,11 +49,12 @@ from ..io.datasets import data_dir
 from ..io.errors import ReplicateError
 from ..io.paths import project_root
 from .compare import NOT_COMPARED, OUTCOMES
+from .graph import KEYED
 from .rebuild import latest
 from .status import code_version, status
 from .verify import PAPER_RUN, SECTIONS, paper_run, scratch_cache, stability_sample
 
-__all__ = ["EVIDENCE", "COLUMNS", "same_program", "code_changes", "compare_tables", "restamp", "markdown"]
+__all__ = ["EVIDENCE", "COLUMNS", "same_program", "same_inputs", "code_changes", "compare_tables", "restamp", "markdown"]
 
 #: The committed record of every restamp attempt.
 EVIDENCE = "results/verify/restamps.csv"
@@ -110,15 +113,28 @@ def same_program(step: str, files: Sequence[str]) -> bool:
     return True
 
 
+def same_inputs(step: str, files: Sequence[str]) -> bool:
+    """Whether each changed input of ``step`` is code that is the same program (:func:`same_program`) or a fact
+    file tracked by entry whose bytes are those ``dvc.lock`` recorded when the step was made whole from it."""
+    locked = _locked(step)
+    code = [f for f in files if f.endswith(".py")]
+    keyed = [f for f in files if f in KEYED]
+    if len(code) + len(keyed) != len(files) or not same_program(step, code):
+        return False
+    return all(f in locked and hashlib.md5((project_root() / f).read_bytes()).hexdigest() == locked[f] for f in keyed)
+
+
 def code_changes(changed: Sequence[str]) -> list[str]:
     """The changed inputs of a stale step (``replicate status``'s ``changed_all``) that a re-computation can vouch
     for: code, facts, data, upstream results. :class:`Refused` for a notebook (its executed copy is the step's page,
-    which only re-making it renews) or an input added or deleted other than code the step now imports."""
+    which only re-making it renews) or an input added or deleted other than code the step now imports or a fact
+    file now tracked by entry."""
     files = []
     for entry in changed:
         path, _, how = entry.rpartition(" (")
         how = how.rstrip(")")
-        if path.startswith("notebooks/") or how not in ("modified", "new") or (how == "new" and not path.endswith(".py")):
+        if path.startswith("notebooks/") or how not in ("modified", "new") or (
+                how == "new" and not path.endswith(".py") and path not in KEYED):
             raise Refused(f"stale through {entry}, which only re-making it renews: `replicate rebuild`")
         files.append(path)
     return files
@@ -253,7 +269,8 @@ def _judge(step: str, how: str, comparison: pd.DataFrame, changed: list[str], se
     if ok:
         _dvc_commit(step)
     detail = "" if ok else (_moved(comparison) or "nothing was compared")
-    progress.report(f"restamp {step}: {how}, {counts['compared']:,} numbers, {counts['identical']:,} identical, "
+    unit = "inputs" if how.startswith("same") else "numbers"  # the same-program evidence compares files, not numbers
+    progress.report(f"restamp {step}: {how}, {counts['compared']:,} {unit}, {counts['identical']:,} identical, "
                     f"{counts['differing']:,} differing: {'restamped' if ok else 'left stale'}"
                     + (f"; moved: {detail}" if detail else ""))
     return {"step": step, "evidence": how, "changed": " ".join(changed), **counts, "seconds": round(seconds, 1),
@@ -287,8 +304,9 @@ def restamp(steps: Sequence[str] = (), *, sample: int = 1, max_minutes: float = 
             progress.report(f"restamp {step}: refused, {why}")
             rows.append({"step": step, "evidence": "none", "outcome": "refused", "detail": str(why)})
             continue
-        if all(f.endswith(".py") for f in files) and same_program(step, files):
-            rows.append(_judge(step, "same program", pd.DataFrame({"outcome": ["identical"] * len(files)}), files,
+        if same_inputs(step, files):
+            how = "same program" if all(f.endswith(".py") for f in files) else "same inputs"
+            rows.append(_judge(step, how, pd.DataFrame({"outcome": ["identical"] * len(files)}), files,
                                time.perf_counter() - t0))
         else:
             later.append((step, files))

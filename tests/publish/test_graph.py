@@ -39,7 +39,11 @@ def test_every_committed_result_is_made_by_one_step_or_is_a_named_record():
 
 def test_steps_name_their_data_by_registry_entry_and_their_upstream_results():
     stages = _stages()
-    assert stages["stability"]["params"] == [{"replicate/data/datasets.toml": ["pbmc2100-top2000"]}]
+    assert stages["stability"]["params"] == [{"replicate/data/datasets.toml": ["pbmc2100-top2000"]},
+                                             {"replicate/data/profiles.toml": ["paper"]}]
+    # every step reads the paper profile only: the quick and smoke profiles are no step's input
+    for name, stage in stages.items():
+        assert "replicate/data/profiles.toml" not in stage["deps"], name
     assert "results/stability/pbmc2100-top2000.csv" in stages["why-readings"]["deps"]
     table1 = stages["paper-05_table1"]["deps"]
     assert "results/why" in table1 and "results/pbmc2100-top2000/paper/02_vae" in table1
@@ -56,7 +60,7 @@ def test_dvc_yaml_is_what_the_graph_writes():
 
 
 def _declared(stage: dict) -> set[str]:
-    return set(stage["deps"]) | {"replicate/data/datasets.toml"}
+    return set(stage["deps"]) | {next(iter(p)) for p in stage.get("params", [])}
 
 
 def test_each_step_depends_on_the_fact_files_its_code_reads_only():

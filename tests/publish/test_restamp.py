@@ -96,6 +96,29 @@ def test_what_cannot_be_recomputed_here_is_refused_with_the_command_that_remakes
     assert set(rows["outcome"]) == {"refused"} and _state("grid") == "stale"
 
 
+def test_a_fact_file_tracked_by_entry_instead_of_whole_is_restamped_as_the_same_inputs(project):
+    facts = project / "replicate" / "data" / "profiles.toml"
+    facts.parent.mkdir(parents=True)
+    text = "[paper]\nseeds = [0, 1]\n\n[quick]\nseeds = [0]\n"
+    facts.write_text(text)
+    (project / "dvc.yaml").write_text(GRAPH.replace("deps: [make.py]", "deps: [make.py, replicate/data/profiles.toml]"))
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True, capture_output=True)
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    subprocess.run(["git", "commit", "-qm", "the profiles, whole"], cwd=project, check=True)
+    (project / "dvc.yaml").write_text(GRAPH.replace("deps: [make.py]", "deps: [make.py]\n    params:\n"
+                                                    "    - replicate/data/profiles.toml:\n      - paper"))
+    assert _state("grid") == "stale"
+    rows = restamp.restamp(["grid"])
+    assert list(rows["evidence"]) == ["same inputs"] and list(rows["outcome"]) == ["restamped"]
+    assert _state("grid") == "current"
+    facts.write_text(text.replace("[quick]\nseeds = [0]", "[quick]\nseeds = [0, 1, 2]"))
+    assert _state("grid") == "current"  # another profile's entry: nothing was made from it
+    facts.write_text(text.replace("seeds = [0, 1]", "seeds = [0, 1, 2]"))
+    assert _state("grid") == "stale"
+    rows = restamp.restamp(["grid"])  # the paper profile's entry changed: only re-making it renews the step
+    assert list(rows["outcome"]) == ["refused"] and "only re-making it renews" in rows.loc[0, "detail"]
+
+
 @pytest.mark.slow
 def test_a_comment_in_the_clusterers_module_restamps_every_step_it_staled(tmp_path):
     """The issue's case on a clone of this repository: a comment edited in method/clustering.py stales 40-odd steps;
@@ -146,6 +169,8 @@ def test_which_changed_inputs_a_recomputation_can_vouch_for():
                                  "replicate/data/clustering_costs.json (modified)", "results/why (modified)"]) == [
         "replicate/method/clustering.py", "replicate/method/budget.py", "replicate/data/clustering_costs.json",
         "results/why"]
-    for entry in ("notebooks/05_table1.ipynb (modified)", "results/why/x.csv (deleted)", "data.toml (new)"):
+    assert restamp.code_changes(["replicate/data/profiles.toml (new)"]) == ["replicate/data/profiles.toml"]
+    for entry in ("notebooks/05_table1.ipynb (modified)", "results/why/x.csv (deleted)", "data.toml (new)",
+                  "replicate/data/claims.toml (new)"):
         with pytest.raises(restamp.Refused, match="only re-making it renews"):
             restamp.code_changes([entry])
