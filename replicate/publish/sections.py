@@ -101,6 +101,8 @@ class SectionFailed(Exception):
 
 #: Seconds of terminal silence before a heartbeat line: under 15 with the follower's half-second poll.
 HEARTBEAT_S = 14.0
+#: How a heartbeat line starts: never left out as "shown already" (every section's first one reads the same).
+HEARTBEAT = "still running"
 
 
 class _Follow(progress.follow):
@@ -122,9 +124,9 @@ class _Follow(progress.follow):
 
 def _printer(name: str, seen: Path | None) -> Callable[[str], bool]:
     """Print a section's progress line once per run: a line already in ``seen`` (the run's shown lines, shared
-    by the sections side by side under a lock) is left out. Returns whether it printed."""
+    by the sections side by side under a lock) is left out, a heartbeat never. Returns whether it printed."""
     def emit(line: str) -> bool:
-        if seen is not None:
+        if seen is not None and not line.startswith(HEARTBEAT):
             with store.locked(seen):
                 shown = set(seen.read_text(encoding="utf-8").splitlines()) if seen.is_file() else set()
                 if line in shown:
@@ -147,7 +149,7 @@ def execute(section: str, name: str, sec_dir: Path, params: dict[str, Any], log_
     print(f"{label} {name} started".strip(), flush=True)
     scratch = sec_dir / f".{name}.{me}.running.ipynb"
     progress_file, reads_file, code_file = (sec_dir / f".{kind}.{me}.log" for kind in ("progress", "reads", "code"))
-    heartbeat = lambda: f"still running, {time.perf_counter() - t0:.0f}s"  # noqa: E731 (prefixed like every line)
+    heartbeat = lambda: f"{HEARTBEAT}, {time.perf_counter() - t0:.0f}s"  # noqa: E731 (prefixed like every line)
     env = {progress.ENV: progress_file, paths.READS_ENV: reads_file, paths.CODE_ENV: code_file}
     os.environ.update({k: str(v.resolve()) for k, v in env.items()})
     try:
