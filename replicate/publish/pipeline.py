@@ -51,9 +51,11 @@ SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1", "
 
 #: The section executed once per clustering method (its ``method`` parameter).
 PER_METHOD = "03_clustering"
-#: Sections that read only the data and the VAE's latents (through the cache), never each other:
-#: they may run side by side once 02_vae is done.
-SIDE_BY_SIDE = (PER_METHOD, "04_baselines")
+#: Sections that may run side by side, in two waves: they read the data, the trained VAEs and the grid cells
+#: through the caches and the committed studies, never each other's folders. The first wave needs 02_vae's
+#: trainings; the second (after 05_table1, which reads the first wave's grid cells) the first wave's cells.
+SIDE_BY_SIDE = ((PER_METHOD, "04_baselines"),
+                ("06_claims", "07_open_points", "08_why", "09_generalisation", "10_uncertainty"))
 
 
 
@@ -194,10 +196,12 @@ def _plan(profile: str, dataset: str | None, overrides: dict[str, Any], sections
 
 
 def _waves(plan: list[tuple[str, str, dict]]) -> list[list[tuple[str, str, dict]]]:
-    """The plan in waves: each run of consecutive :data:`SIDE_BY_SIDE` sections is one wave, every other section its own."""
+    """The plan in waves: each run of consecutive sections of one :data:`SIDE_BY_SIDE` group is one wave, every
+    other section its own."""
+    group = {section: i for i, sections in enumerate(SIDE_BY_SIDE) for section in sections}
     waves: list[list[tuple[str, str, dict]]] = []
     for item in plan:
-        if waves and item[1] in SIDE_BY_SIDE and waves[-1][-1][1] in SIDE_BY_SIDE:
+        if waves and item[1] in group and group.get(waves[-1][-1][1]) == group[item[1]]:
             waves[-1].append(item)
         else:
             waves.append([item])
@@ -253,8 +257,9 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     """Execute the sections of ``profile`` on ``dataset``; return the run folder.
 
     A section whose key (:func:`section_key`) matches the manifest's is skipped, unless
-    ``force``. Sections that read only the data and the VAE (:data:`SIDE_BY_SIDE`) run ``jobs``
-    at a time in worker processes once the VAE section is done; they are deterministic and
+    ``force``. Sections that do not read each other (:data:`SIDE_BY_SIDE`) run ``jobs`` at a time in
+    worker processes, in two waves: the clustering sections and baselines once the VAE section is done, the
+    claims to the uncertainty once Table 1 is; they are deterministic and
     independent, so the run folder is the same as one by one (the manifest lists sections in
     plan order). On a failing section the run stops; earlier sections stay intact, the failed
     notebook is kept (as ``<section>.failed.ipynb``) so the failing cell can be read, and the

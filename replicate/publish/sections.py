@@ -176,6 +176,12 @@ def execute(section: str, name: str, sec_dir: Path, params: dict[str, Any], log_
             path.unlink(missing_ok=True)
 
 
+def _timed(*args: Any, **options: Any) -> tuple[tuple[list[str], list[str]], float]:
+    """:func:`execute` in a worker process, and its own seconds (not counting the wait for a free worker)."""
+    t0 = time.perf_counter()
+    return execute(*args, **options), time.perf_counter() - t0
+
+
 def execute_wave(todo: list[Task], jobs: int, log_output: bool, done: Any, *, notebooks: Path,
                  labels: dict[str, str], seen: Path | None = None) -> None:
     """Execute ``todo`` (name, section, folder, parameters), ``jobs`` at a time in worker processes (each
@@ -189,11 +195,10 @@ def execute_wave(todo: list[Task], jobs: int, log_output: bool, done: Any, *, no
         return
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"))
     try:
-        t0 = time.perf_counter()
-        futures = {pool.submit(execute, section, name, sec_dir, params, log_output, label=labels[name], **opts):
+        futures = {pool.submit(_timed, section, name, sec_dir, params, log_output, label=labels[name], **opts):
                    (name, params) for name, section, sec_dir, params in todo}
         for future in as_completed(futures):
             name, params = futures[future]
-            done(name, params, future.result(), time.perf_counter() - t0)
+            done(name, params, *future.result())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -264,13 +264,14 @@ def test_the_key_follows_only_the_code_a_section_loaded(tmp_path, monkeypatch):
     assert pipeline.code_identity(["replicate/a.py"]) != before
 
 
-def test_the_clustering_sections_and_the_baselines_form_one_wave():
+def test_the_clustering_sections_and_the_baselines_form_one_wave_the_later_sections_another():
     from replicate.publish.pipeline import _waves
 
     plan = expand_sections(["kmeans", "birch"])
     waves = [[name for name, _, _ in wave] for wave in _waves(plan)]
     assert waves[:3] == [["01_data"], ["02_vae"], ["03_clustering-kmeans", "03_clustering-birch", "04_baselines"]]
-    assert all(len(w) == 1 for w in waves[3:]) and waves[3] == ["05_table1"]
+    assert waves[3] == ["05_table1"]  # it reads the first wave's grid cells
+    assert waves[4] == ["06_claims", "07_open_points", "08_why", "09_generalisation", "10_uncertainty"]
 
 
 @pytest.mark.slow
