@@ -295,6 +295,8 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
                                       "key": section_key(section, params, reads, code), "seconds": round(seconds, 1),
                                       "skipped": False, "machine": run_machine(), "code_version": code_version()}
         write()
+        # said when it ends too: the next section's first line can be seconds away (a worker process starting)
+        print(f"{labels[name]} {name} done in {seconds:.0f}s", flush=True)
 
     waves = _waves(plan)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -18,6 +19,7 @@ def test_the_terminal_shows_progress_and_no_kernel_noise(tmp_path, capfd, monkey
     run("smoke", None, results=tmp_path, sections=("01_data", "02_vae"), overrides={"epochs": 2})
     out, err = capfd.readouterr()
     assert "[2/2] 02_vae started" in out and "VAE seed 0: epoch 2/2" in out
+    assert re.search(r"\[2/2\] 02_vae done in \d+s", out)  # and when it ends
     assert "Kernel is running over TCP" not in out + err and "absl::InitializeLog" not in out + err
     # a line the run already showed (both sections z-score the same data) is shown once
     zscore = [line for line in out.splitlines() if ": zscore: z-scored every gene" in line]
