@@ -65,7 +65,10 @@ RECORDS = {"results/pbmc2100-top2000/paper/manifest.json": "the paper run's book
            "results/verify": "the latest `replicate verify` report",
            "results/rebuild": "the measured time of each step `replicate rebuild` made",
            "benchmarks/results/first_run.json": "a newcomer's `make quick` from a fresh clone, timed line by line "
-                                                "(benchmarks/first_run.py): a measurement of the whole repository"}
+                                                "(benchmarks/first_run.py): a measurement of the whole repository",
+           "benchmarks/results/cpu_family-avx2.json": "one training of the paper's VAE on an AVX2 machine, with and "
+                                                      "without TensorFlow's oneDNN kernels (benchmarks/cpu_family.py): "
+                                                      "evidence for comparing CPU families"}
 
 
 @dataclass(frozen=True)
