@@ -212,13 +212,14 @@ def facts_of(code: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def _stage(step: Step) -> dict:
     loaded = code_of(step.entry)
     code = [c for c in loaded if not c.startswith("replicate/data/")]
-    facts = set(facts_of(code)) | {c for c in loaded if c in FACTS}  # and any read while importing
+    # the fact files its code can read, and any read while importing
+    names = _fact_names(code) | {Path(c).stem for c in loaded if c.startswith("replicate/data/")}
+    facts = {f for f in FACTS if Path(f).stem in names}
     if step.entry.startswith("script:"):
         code = [step.entry.partition(":")[2], *code]
     data = [MEASURED] if "replicate/method/budget.py" in code and step.name != "benchmark-clustering-cost" else []
     stage: dict = {"cmd": step.cmd, "deps": [*code, *(f for f in FACTS if f in facts), *data, *step.deps]}
     params = [{"replicate/data/datasets.toml": list(step.datasets)}] if step.datasets else []
-    names = _fact_names(code) | {Path(c).stem for c in loaded if c.startswith("replicate/data/")}
     params += [{f: list(keys)} for f, keys in KEYED.items() if keys and Path(f).stem in names]
     if params:
         stage["params"] = params
