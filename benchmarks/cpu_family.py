@@ -1,14 +1,16 @@
-"""Does a VAE training depend on the CPU family, and can an engine setting make it not?
+"""Does a VAE training depend on the CPU family, and do the package's caps make it not?
 
-The committed study was made on an AVX-512 machine; a training of the same seed on an AVX2 machine ends at
-another loss (seed 0 of the paper's configuration on the paper's cells: 891.89 committed, 905.95 on AVX2),
-so the study's training steps can only be re-made on its own family. TensorFlow's oneDNN kernels pick their
-code path by the CPU's instruction set at run time; its Eigen kernels are compiled into the wheel. This script
-trains seed 0 of the paper's configuration once per setting of ``TF_ENABLE_ONEDNN_OPTS`` (each in a fresh
-process, with an empty cache) and prints and writes (``--json``) a hash of the z-scored input, the final loss
-and a hash of the latents (encoded after training) with
-the machine's family and BLAS kernels, beside the committed run's loss for that seed. Run it on two families:
-a setting whose hash is the same on both makes trainings comparable across them.
+The first study was made on an AVX-512 machine; a training of the same seed on an AVX2 machine ends at
+another loss (seed 0 of the paper's configuration on the paper's cells: 891.89 there, 905.95 on AVX2). The
+cause is the kernels' instruction set: XLA (the compiled training step), oneDNN and OpenBLAS pick their code
+by the CPU at run time (on AVX2, capping XLA at AVX moves the loss to 896.27; turning oneDNN off moves only
+the encoding after training). ``import replicate`` now caps all three at AVX2 (:mod:`replicate.io.numerics`).
+This script trains seed 0 of the paper's configuration with the caps and without them
+(``REPLICATE_NATIVE_CPU=1``), each in a fresh process with an empty cache, and prints and writes (``--json``)
+a hash of the z-scored input, the final loss and a hash of the latents (encoded after training), with the
+machine's family, BLAS kernels and caps. On an AVX2 machine both rows agree; on an AVX-512 machine the
+capped row must equal the AVX2 machine's capped row (``benchmarks/results/cpu_family-avx2.json``) for the
+study to be re-made there bit for bit.
 
 Usage: python benchmarks/cpu_family.py [--json benchmarks/results/cpu_family-<family>.json] [--epochs 30]
 """
@@ -38,21 +40,28 @@ x = np.ascontiguousarray(adata.X, dtype=np.float32)
 rp.tl.vae(adata, config=rp.VAEConfig(batch_norm=True, epochs={epochs}), seed=0, key_added="X_vae")
 loss = adata.uns["X_vae"]["history"]["loss"]
 mu = np.ascontiguousarray(adata.obsm["X_vae"], dtype=np.float32)
-print("RESULT " + json.dumps({{"final_loss": float(loss[-1]), "zscores_sha256": hashlib.sha256(x.tobytes()).hexdigest(),
+from replicate.io import numerics
+print("RESULT " + json.dumps({{"caps": numerics.effective(), "final_loss": float(loss[-1]), "zscores_sha256": hashlib.sha256(x.tobytes()).hexdigest(),
                                "latents_sha256": hashlib.sha256(mu.tobytes()).hexdigest()}}))
 """
 
 
-def _train(onednn: str, epochs: int) -> dict:
+#: The settings compared: the package's caps (its default) and the machine's native kernels.
+SETTINGS = {"capped": {}, "native": {"REPLICATE_NATIVE_CPU": "1"}}
+CAPS = ("XLA_FLAGS", "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE", "REPLICATE_NATIVE_CPU", "TF_ENABLE_ONEDNN_OPTS")
+
+
+def _train(setting: str, epochs: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="replicate-cpu-family-") as cache:
-        env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn, "REPLICATE_CACHE_DIR": cache}
+        env = {**{k: v for k, v in os.environ.items() if k not in CAPS}, **SETTINGS[setting],
+               "REPLICATE_CACHE_DIR": cache}
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", CHILD.format(epochs=epochs)], env=env, cwd=ROOT,
                               capture_output=True, text=True, check=False)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if done.returncode or line is None:
-        raise SystemExit(f"training with TF_ENABLE_ONEDNN_OPTS={onednn} failed:\n{done.stderr[-3000:]}")
-    return {"TF_ENABLE_ONEDNN_OPTS": onednn, **json.loads(line[7:]), "seconds": round(time.perf_counter() - t0, 1)}
+        raise SystemExit(f"the {setting} training failed:\n{done.stderr[-3000:]}")
+    return {"setting": setting, **json.loads(line[7:]), "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def main() -> int:
@@ -67,10 +76,10 @@ def main() -> int:
     out = {"machine": run_machine(), "epochs": args.epochs,
            "committed_final_loss_seed0": float(last.iloc[0]) if len(last) else None,
            "trainings": [], "machine_specific": True}
-    for onednn in ("1", "0"):
-        row = _train(onednn, args.epochs)
+    for setting in SETTINGS:
+        row = _train(setting, args.epochs)
         out["trainings"].append(row)
-        print(f"TF_ENABLE_ONEDNN_OPTS={onednn}: z-scores {row['zscores_sha256'][:16]}, final loss "
+        print(f"{setting}: caps {row['caps']}, z-scores {row['zscores_sha256'][:16]}, final loss "
               f"{row['final_loss']!r}, latents {row['latents_sha256'][:16]}, {row['seconds']} s", flush=True)
     print(f"committed (made on the study's machine): final loss {out['committed_final_loss_seed0']!r}; "
           f"this machine: {out['machine']['family']}; BLAS {out['machine']['blas']}")

@@ -28,12 +28,17 @@ a higher one:
   browser check, the figures and the page formatters;
 - the face: ``pp``, ``tl``, ``pl`` and ``cli``.
 
+The CPU kernels are capped at AVX2 on import (``io.numerics``), so CPU families agree.
 TensorFlow is imported only when a VAE is built, scvi-tools only for the scVI baseline.
 """
 
 import logging as _logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any as _Any
+
+from .io.numerics import pin as _pin
+
+_pin()  # before numpy loads OpenBLAS: the study's kernels on every CPU family (replicate.io.numerics)
 
 from .io.errors import DatasetError, ParameterError, ReplicateError, TrainingError  # noqa: F401
 from .io.paths import record_code as _record_code

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import progress, store
+from ..io import numerics, progress, store
 from ..io.errors import ParameterError, TrainingError
 from . import vae_backends
 from .vae_config import VAEConfig
@@ -54,7 +54,8 @@ def entry_paths(X: np.ndarray, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
 
 
 def _entry(data_key: str, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
-    parts: list[Any] = [KEY_VERSION, training_code_hash(), data_key, cfg.cache_fields(), int(seed)]
+    parts: list[Any] = [KEY_VERSION, training_code_hash(), numerics.effective(), data_key, cfg.cache_fields(),
+                       int(seed)]
     where = vae_backends.engine()
     if where != DEFAULT_ENGINE:  # another engine or device trains another network from the same seed
         parts.append(where)

@@ -28,7 +28,7 @@ from typing import Any
 import papermill as pm
 from threadpoolctl import threadpool_info
 
-from ..io import store
+from ..io import numerics, store
 from ..io.errors import ParameterError, ReplicateError
 from ..io.facts import profiles, registry
 from ..io.paths import project_root
@@ -119,10 +119,11 @@ def resolve_parameters(profile: str, dataset: str | None, overrides: dict[str, A
 
 def run_machine() -> dict[str, Any]:
     """:func:`replicate.io.provenance.machine` and the BLAS kernels this process uses (OpenBLAS picks them by
-    CPU model, which the family's feature flags do not name; an ill-conditioned fit can depend on them)."""
+    CPU model, which the family's feature flags do not name; an ill-conditioned fit can depend on them), and the
+    caps on the kernels' instruction set (:mod:`replicate.io.numerics`)."""
     blas = sorted({f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
                    if i.get("user_api") == "blas"})
-    return {**machine(), "blas": ", ".join(blas)}
+    return {**machine(), "blas": ", ".join(blas), "caps": numerics.effective()}
 
 
 def run_dataset(per_section: dict[str, dict[str, Any]]) -> str:
