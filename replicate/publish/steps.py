@@ -28,6 +28,7 @@ from ..paper.baselines import cached_baselines
 from ..paper.claims import check_all
 from ..studies.readings import MATCHED, reading_by_name, reading_config
 from ..studies.why import matched_reading
+from . import frames
 
 __all__ = ["DEFAULT", "SECOND", "prepare", "page_header", "data_summary", "vae_config", "compare_config", "vae_key",
            "latent_means", "posteriors", "histories", "history_frame", "training_flags", "cluster", "baselines", "claims_by_reading",
@@ -44,7 +45,9 @@ def prepare(dataset: str, *, label_key: str | None = None, target_sum: float | N
 
 
 def page_header(adata: AnnData, profile: str) -> str:
-    """The Markdown line a notebook page opens with: the run it comes from."""
+    """The Markdown line a notebook page opens with: the run it comes from. It also installs the rule for the
+    plain tables the page shows (:func:`replicate.publish.frames.register`): words, not the code's names."""
+    frames.register()
     ds = adata.uns.get("dataset", {})
     return run_info_markdown(run_info(dataset=ds.get("name", "?"), cells=adata.n_obs, genes=adata.n_vars,
                                       profile=profile))

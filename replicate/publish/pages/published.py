@@ -33,11 +33,12 @@ def markdown() -> str:
         return ""
     lines = ["## Published elsewhere, on cells scored here",
              "Numbers other tools' authors published, read from their source (kept in `replicate/data/published.toml`), "
-             "shown apart from ours: other preprocessing, other genes, often one run.", "",
+             "shown apart from ours: other preprocessing, other genes, often one run. A metric its authors did not "
+             "report is \"not reported\".", "",
              "| tool | CA | NMI | ARI | runs | source |", "|---|---:|---:|---:|---|---|"]
     for e in rows:
-        lines.append(f"| {e['tool']} | {100 * e['CA']:.1f} | {100 * e['NMI']:.1f} | {100 * e['ARI']:.1f} "
-                     f"| {e['runs']} | {_source(e['source'])} |")
+        shown = " | ".join(f"{100 * e[m]:.1f}" if m in e else "not reported" for m in ("CA", "NMI", "ARI"))
+        lines.append(f"| {e['tool']} | {shown} | {e['runs']} | {_source(e['source'])} |")
     lines.append("")
     for e in rows:
         ours = registry().get(e.get("ours", ""), {})

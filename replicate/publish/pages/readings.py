@@ -117,6 +117,7 @@ def spikes_display(histories: dict[int, dict[str, list[float]]], rows: pd.DataFr
     note = (f"{len(spiky)} of {len(table)} seeds spike; their mean K-means CA "
             f"{spiky['K-means CA (%)'].mean():.1f} vs {calm['K-means CA (%)'].mean():.1f} for the others."
             if len(spiky) and len(calm) else f"{len(spiky)} of {len(table)} seeds spike.")
-    return table.rename(columns={"kl_spike": "KL spike", "kl_max": "largest KL / cell",
-                                 "kl_spike_epochs": "epochs"}).style.format(precision=1).set_caption(note)
+    return (table.reset_index().rename(columns={"kl_spike": "KL spike", "kl_max": "largest KL / cell",
+                                                "kl_spike_epochs": "epochs"})
+            .style.hide(axis="index").format(precision=1, na_rep="no cells").set_caption(note))
 

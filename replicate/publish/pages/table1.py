@@ -28,12 +28,17 @@ from ...paper.table1 import (
 
 __all__ = ["CELL", "table1_main", "table1_selections", "short_parameters", "grid_summary", "grid_summary_frame",
            "settings_display", "glue_name", "glue_table1", "summary", "baselines_table", "method_summary",
-           "baselines_summary", "open_points_summary"]
+           "baselines_summary", "open_points_summary", "ran", "not_run", "NOT_RUN", "NO_SILHOUETTE"]
 
 #: The compact cell style of the wide tables (the book's column is narrow).
 CELL = {"selector": "td, th", "props": "white-space: nowrap; padding: 1px 2px; font-size: 0.74em"}
 _WRAP_INDEX = {"selector": "th.row_heading", "props": "white-space: normal; text-align: left; font-weight: normal"}
 
+
+#: Statuses of a baseline that could not run here (:func:`replicate.paper.scvi.scvi_rows`).
+NOT_RUN = ("not installed", "not applicable")
+#: What a silhouette that does not exist reads as: every seed's clustering found fewer than two clusters.
+NO_SILHOUETTE = "none (one cluster)"
 
 def _pm(mean: float, sd: float) -> str:
     if pd.isna(mean):
@@ -132,7 +137,8 @@ def settings_display(rows: pd.DataFrame) -> pd.io.formats.style.Styler:
     for m in METRICS:
         shown[f"{m} (%)"] = (100 * frame[m]).round(1)
     shown["silhouette"] = frame["silhouette"].round(3)
-    return (shown.style.hide(axis="index").format({f"{m} (%)": "{:.1f}" for m in METRICS} | {"silhouette": "{:.3f}"})
+    return (shown.style.hide(axis="index").format({f"{m} (%)": "{:.1f}" for m in METRICS}, na_rep="failed")
+            .format({"silhouette": "{:.3f}"}, na_rep=NO_SILHOUETTE)
             .set_table_styles([CELL, {"selector": "td.col0, td.col1", "props": "white-space: normal"}])
             .set_caption("Mean over VAE seeds."))
 
@@ -218,16 +224,35 @@ def summary(table: pd.DataFrame, n_seeds: int) -> str:
 
 
 
+def ran(rows: pd.DataFrame) -> pd.DataFrame:
+    """The baselines that ran: not those that could not run here (scVI without scvi-tools or raw counts)."""
+    return rows[~rows["status"].isin(NOT_RUN)]
+
+
+def not_run(rows: pd.DataFrame) -> str:
+    """One sentence per group of baselines that could not run, with the reason ('' when all ran)."""
+    out = rows[rows["status"].isin(NOT_RUN)]
+    said = []
+    for msg, group in out.groupby("message", sort=False):
+        names = ", ".join(LIVE_BASELINES.get(m, m).removesuffix(" (live)") for m in group["method"])
+        said.append(f"Not run: {names} ({group['status'].iloc[0]}: {msg}).")
+    return " ".join(said)
+
+
 def baselines_table(rows: pd.DataFrame) -> pd.io.formats.style.Styler:
-    """The live baselines for readers: clusters found, CA / NMI / ARI (%), seconds; their notes as the caption."""
+    """The live baselines for readers: clusters found, CA / NMI / ARI (%), seconds; their notes as the caption.
+    A baseline that could not run here is one sentence of the caption, not a row of blanks."""
+    skipped, rows = not_run(rows), ran(rows)
     shown = pd.DataFrame({"baseline": rows["method"].map(lambda m: LIVE_BASELINES.get(m, m).removesuffix(" (live)")),
                           "clusters": rows["clusters_found"],
                           **{f"{m} (%)": (100 * rows[m].astype(float)).round(2) for m in METRICS},
                           "seconds": rows["seconds"].round(1), "status": rows["status"]})
     notes = [f"{LIVE_BASELINES.get(m, m).removesuffix(' (live)')}: {msg}" for m, msg in zip(rows["method"], rows["message"])
              if isinstance(msg, str) and msg]
-    return (shown.style.hide(axis="index").format(precision=2).set_table_styles([CELL])
-            .set_caption("; ".join(notes) if notes else "All baselines ran without warnings."))
+    caption = "; ".join(notes) if notes else ("The baselines shown ran without warnings." if skipped
+                                              else "All baselines ran without warnings.")
+    return (shown.style.hide(axis="index").format(precision=2, na_rep="failed").set_table_styles([CELL])
+            .set_caption(f"{caption} {skipped}".strip()))
 
 
 
@@ -254,9 +279,12 @@ def method_summary(rows: pd.DataFrame, method: str) -> str:
 
 def baselines_summary(rows: pd.DataFrame) -> str:
     """The baselines page's opening sentence."""
-    by = rows.set_index("method")
-    parts = [f"{LIVE_BASELINES.get(m, m).removesuffix(' (live)')} {100 * by.loc[m, 'CA']:.1f}" for m in by.index]
-    return "Run on the same cells and preprocessing as the VAE, the baselines reach CA " + "; ".join(parts) + "."
+    by = ran(rows).set_index("method")
+    parts = [f"{LIVE_BASELINES.get(m, m).removesuffix(' (live)')} "
+             + (f"{100 * by.loc[m, 'CA']:.1f}" if pd.notna(by.loc[m, "CA"]) else f"not reached ({by.loc[m, 'status']})")
+             for m in by.index]
+    text = "Run on the same cells and preprocessing as the VAE, the baselines reach CA " + "; ".join(parts) + "."
+    return f"{text} {not_run(rows)}".strip()
 
 
 

@@ -11,3 +11,15 @@ def test_each_published_number_names_its_source_and_cells_and_stands_apart():
     # the source is a link to the file at that commit, its text short enough to wrap in the table
     assert ("[README.md of ttgump/scDeepCluster, commit 0766744f9b93](https://github.com/ttgump/scDeepCluster/blob/"
             "0766744f9b937264af1ee06176d7aadd92116f9b/README.md)") in text
+
+
+def test_a_metric_its_authors_did_not_report_is_said_so_and_every_entry_is_traced():
+    text = published.markdown()
+    assert "| contrastive-sc | not reported | 73.1 | 70.2 | mean of 3 runs (seeds 0-2) |" in text
+    assert "| contrastive-sc | not reported | 63.3 | 49.2 |" in text
+    assert "nan" not in text
+    for e in published.entries():  # a repository file at a full commit, a quote holding its numbers, the cells
+        assert len(e["source"].rsplit("commit ", 1)[1]) == 40 and e["cells"] and e["runs"]
+        for m in ("CA", "NMI", "ARI"):
+            if m in e:
+                assert f"{e[m]:.4f}".rstrip("0").lstrip("0") in e["quote"] or f"{e[m]}" in e["quote"], (e["tool"], m)

@@ -140,9 +140,10 @@ def _grid(ca_by_seed: dict[int, float]) -> pd.DataFrame:
 def test_spikes_display_beside_kmeans_ca():
     histories = {0: _calm(), 1: _spiky(), 2: _calm()}
     styler = pages.spikes_display(histories, _grid({0: 0.80, 1: 0.70, 2: 0.90}))
-    table = styler.data
-    assert list(table.index) == [0, 1, 2]
+    table = styler.data.set_index("seed")
+    assert list(table.index) == [0, 1, 2]  # a column of its own: no index is shown
     assert list(table.columns) == ["KL spike", "largest KL / cell", "epochs", "K-means CA (%)"]
+    assert "row_heading" not in styler.to_html() and "index_name" not in styler.to_html()
     assert list(table["KL spike"]) == [False, True, False]
     assert table.loc[1, "epochs"] == "4" and table.loc[0, "epochs"] == ""
     assert table.loc[1, "largest KL / cell"] == pytest.approx(20.0 * FACTOR * 1.5)
@@ -153,4 +154,5 @@ def test_spikes_display_beside_kmeans_ca():
 def test_spikes_display_when_no_seed_spikes_or_a_seed_has_no_cells():
     styler = pages.spikes_display({0: _calm(), 7: _calm()}, _grid({0: 0.8}))
     assert styler.caption == "0 of 2 seeds spike."
-    assert np.isnan(styler.data.loc[7, "K-means CA (%)"])
+    assert np.isnan(styler.data.set_index("seed").loc[7, "K-means CA (%)"])
+    assert "nan" not in styler.to_html() and "no cells" in styler.to_html()

@@ -254,6 +254,35 @@ def test_baselines_table_percent_names_and_notes():
     assert list(pages.baselines_table(other).data["baseline"]) == ["PCA(32)+k-means", "something new"]
 
 
+def _with_scvi_not_applicable() -> pd.DataFrame:
+    why = "scVI needs raw counts; this dataset holds log-normalised values"
+    scvi = [{"method": m, "clusters_found": float("nan"), "CA": float("nan"), "NMI": float("nan"), "ARI": float("nan"),
+             "seconds": float("nan"), "status": "not applicable", "message": why}
+            for m in ("scvi+kmeans", "scvi+leiden(count)")]
+    return pd.concat([baseline_rows(), pd.DataFrame(scvi)], ignore_index=True)
+
+
+def test_a_baseline_that_could_not_run_is_one_sentence_not_a_row_of_blanks():
+    rows = _with_scvi_not_applicable()
+    styler = pages.baselines_table(rows)
+    assert list(styler.data["baseline"]) == ["PCA(32)+k-means", "Leiden, resolution 1"]
+    assert styler.caption.endswith("Not run: scVI+k-means, scVI+Leiden, label count (not applicable: scVI needs raw "
+                                   "counts; this dataset holds log-normalised values).")
+    assert "nan" not in styler.to_html()
+    text = pages.baselines_summary(rows)
+    assert text.startswith("Run on the same cells and preprocessing as the VAE, the baselines reach CA "
+                           "PCA(32)+k-means 55.0; Leiden, resolution 1 61.2. Not run: scVI+k-means")
+    assert "nan" not in text and list(pages.ran(rows)["method"]) == ["pca32+kmeans", "scanpy+leiden"]
+    assert pages.not_run(baseline_rows()) == ""
+
+
+def test_a_silhouette_that_does_not_exist_says_why():
+    rows = grid_rows().query("method == @AP").copy()
+    rows.loc[rows["parameters"] == params_json(paper_setting(AP)), "silhouette"] = float("nan")
+    html = pages.settings_display(rows).to_html()
+    assert pages.NO_SILHOUETTE in html and "nan" not in html
+
+
 def test_baselines_summary():
     assert pages.baselines_summary(baseline_rows()) == (
         "Run on the same cells and preprocessing as the VAE, the baselines reach CA PCA(32)+k-means 55.0; "
