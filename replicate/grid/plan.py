@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import store
+from ..io import numerics, store
 from ..io.errors import ParameterError
 from ..method.clustering import (
     PAPER_METHODS,
@@ -34,6 +34,12 @@ __all__ = ["GRID_CHOICES", "Cell", "grid_label", "expand_grid", "parse_grid", "p
 GRID_CHOICES = "'full', 'paper' (the paper's setting only) or an integer n >= 1 (every n-th setting)"
 
 KEY_VERSION = "clustering-cell/v1"
+
+
+def cell_code() -> str:
+    """The code that computes a grid cell (:func:`replicate.method.cells.run_cell` and what it imports): part
+    of every cell's key, so an edit of the clusterers is never answered from an older cell."""
+    return store.code_hash("method.cells")
 
 
 def _ordinal(n: int) -> str:
@@ -157,8 +163,8 @@ def plan(embeddings: Mapping[str, Any], labels: Any, *, dataset: str = "",
                 grid, label = expand_grid(method, t), grid_label(t)
             for params in grid:
                 check_params(method, params, Z.shape[0])
-                key = store.content_key(KEY_VERSION, z_hash, label_hash, method, params, k, random_state,
-                                        sklearn_0241_kwargs(method))
+                key = store.content_key(KEY_VERSION, cell_code(), numerics.effective(), z_hash, label_hash, method, params, k,
+                                        random_state, sklearn_0241_kwargs(method))
                 cells.append(Cell(key, dataset, str(name), method, params, label, k, random_state))
     return cells
 

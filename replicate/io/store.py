@@ -3,7 +3,9 @@ the mode follows the user's umask) and a lock for files that two processes merge
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -20,7 +22,7 @@ try:
 except ImportError:  # not POSIX: no lock to take
     fcntl = None
 
-__all__ = ["cache_dir", "content_key", "array_hash", "file_sha256", "git_blob_sha1", "atomic_write", "locked", "write_json", "save_npz", "load_npz"]
+__all__ = ["cache_dir", "content_key", "code_hash", "array_hash", "file_sha256", "git_blob_sha1", "atomic_write", "locked", "write_json", "save_npz", "load_npz"]
 
 
 def cache_dir() -> Path:
@@ -47,6 +49,60 @@ def content_key(*parts: Any) -> str:
     """A stable hex key for JSON-able parts (dict order does not matter)."""
     text = json.dumps(_canonical(list(parts)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+_PACKAGE = Path(__file__).resolve().parents[1]  # replicate/
+
+
+def _module_file(parts: list[str]) -> Path | None:
+    """The source file of the package module ``replicate.<parts>`` (a module or a package), if any."""
+    base = _PACKAGE.joinpath(*parts)
+    for f in (base.with_suffix(".py"), base / "__init__.py"):
+        if f.is_file():
+            return f
+    return None
+
+
+def _imports(f: Path) -> list[Path]:
+    """The package modules ``f`` imports (relative or ``replicate.``), read from its source, not run."""
+    parts = list(f.relative_to(_PACKAGE).with_suffix("").parts)
+    package = parts[:-1]  # a module's package; an __init__'s is its own folder, the same parts
+    found = []
+    for node in ast.walk(ast.parse(f.read_bytes())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else list(package)
+            elif (node.module or "").split(".")[0] == "replicate":
+                base = []
+            else:
+                continue
+            mod = [p for p in (node.module or "").split(".") if p]
+            mod = mod[1:] if not node.level else mod
+            found += [_module_file(base + mod)] + [_module_file(base + mod + [a.name]) for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [_module_file(a.name.split(".")[1:]) for a in node.names if a.name.startswith("replicate.")]
+    return [x for x in found if x is not None and x != f]
+
+
+@functools.cache
+def code_hash(*modules: str) -> str:
+    """SHA-256 of the source of the package ``modules`` (``"method.cells"``) and of every package module they
+    import, directly or not: the code that computes a cached result. A cache keyed by it never returns a row
+    that the code as it is now would not make (the files are read once per process)."""
+    todo = [f for f in (_module_file(m.split(".")) for m in modules) if f is not None]
+    if len(todo) != len(modules):
+        raise ValueError(f"not a module of the package: {modules}")
+    seen: set[Path] = set()
+    while todo:
+        f = todo.pop()
+        if f not in seen:
+            seen.add(f)
+            todo += _imports(f)
+    h = hashlib.sha256()
+    for f in sorted(seen):
+        h.update(f.relative_to(_PACKAGE).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def array_hash(X: np.ndarray) -> str:

@@ -25,7 +25,7 @@ import scanpy as sc
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
-from ..io import store
+from ..io import numerics, store
 from ..io.errors import ParameterError
 from ..io.facts import paper
 from ..method.cells import labelling_row
@@ -213,13 +213,15 @@ def run_baselines(adata: Any, *, label_key: str = "label", dataset: str = "", ra
 
 def cached_baselines(adata: Any, *, random_state: int = 0, scvi: bool | tuple = True,
                      refresh: bool = False) -> pd.DataFrame:
-    """:func:`run_baselines` through the cache, keyed by the preprocessed matrix, the seed and the scVI variants.
+    """:func:`run_baselines` through the cache, keyed by the preprocessed matrix, the seed, the scVI variants and
+    the code that computes them (:func:`replicate.io.store.code_hash`) with the CPU caps.
 
     Rows are cached only when none failed (a failure may be fixed by the next version);
     ``refresh`` recomputes them even when cached.
     """
     tag = "" if scvi is True else f"-scvi{store.content_key(scvi)[:6]}"
-    path = store.cache_dir() / "baselines" / f"{store.array_hash(adata.X)[:24]}-rs{random_state}-v2{tag}.csv"
+    code = store.content_key(store.code_hash("paper.baselines"), numerics.effective())[:12]  # what computes them
+    path = store.cache_dir() / "baselines" / f"{store.array_hash(adata.X)[:24]}-rs{random_state}-v2{tag}-{code}.csv"
     if path.is_file() and not refresh:
         return pd.read_csv(path)
     rows = run_baselines(adata, dataset=adata.uns.get("dataset", {}).get("name", ""), random_state=random_state,

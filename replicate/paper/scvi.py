@@ -16,7 +16,7 @@ import anndata
 import numpy as np
 import pandas as pd
 
-from ..io import store
+from ..io import numerics, store
 from ..method.cells import labelling_row
 from ..method.clustering import kmeans
 from ..method.neighbours import knn_graph, leiden_resolution_for
@@ -54,7 +54,8 @@ def scvi_latent(counts: Any, *, n_latent: int = 10, seed: int = 0, max_epochs: i
     import scvi
 
     X = np.asarray(counts.toarray() if hasattr(counts, "toarray") else counts, dtype=np.float32)
-    key = store.content_key("scvi-v1", store.array_hash(X), n_latent, seed, max_epochs, scvi.__version__)
+    key = store.content_key("scvi-v1", store.code_hash("paper.scvi"), numerics.effective(), store.array_hash(X), n_latent,
+                            seed, max_epochs, scvi.__version__)
     path = store.cache_dir() / "scvi" / f"{key}.npz"
     hit = store.load_npz(path)
     if hit is not None:

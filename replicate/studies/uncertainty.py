@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.neighbors import kneighbors_graph
 
-from ..io import store
+from ..io import numerics, store
 from ..method.clustering import kmeans, paper_setting
 from ..method.metrics import evaluate
 from ..method.runtime import capture, single_threaded
@@ -164,8 +164,9 @@ def compare(mu: np.ndarray, logvar: np.ndarray, labels: Any, *, seed: int, rando
 
 
 def compare_cached(mu: np.ndarray, logvar: np.ndarray, labels: Any, *, seed: int, samples: int = 20) -> pd.DataFrame:
-    """:func:`compare` through the cache (keyed by the latent, its labels and the settings)."""
-    key = store.content_key("uncertainty-v1", store.array_hash(np.asarray(mu)), store.array_hash(np.asarray(logvar)),
+    """:func:`compare` through the cache (keyed by the latent, its labels, the settings, the code and the CPU caps)."""
+    key = store.content_key("uncertainty-v1", store.code_hash("studies.uncertainty"), numerics.effective(),
+                            store.array_hash(np.asarray(mu)), store.array_hash(np.asarray(logvar)),
                             store.array_hash(np.asarray(labels).astype(str)), seed, samples)
     path = store.cache_dir() / "uncertainty" / f"{key}.csv"
     if path.is_file():

@@ -76,3 +76,20 @@ def test_a_cell_key_follows_its_content_not_its_name():
     assert len({a[0].key, c[0].key, d[0].key}) == 3
     with pytest.raises(ParameterError, match="embeddings is empty"):
         plan({}, y)
+
+
+def test_a_cell_key_holds_the_code_that_computes_it_and_the_cpu_caps(monkeypatch):
+    """An edit of the clusterers (their code hash) or other CPU caps give other keys: a warm cache never answers
+    with a cell the code as it is would not make."""
+    from replicate.grid import plan as plan_module
+    from replicate.grid.plan import plan
+    from replicate.io import store
+
+    Z, y = make_blobs(n_samples=60, n_features=4, centers=3, random_state=0)
+    key = plan({"first": Z}, y, methods=["kmeans"])[0].key
+    assert plan_module.cell_code() == store.code_hash("method.cells")
+    monkeypatch.setattr(plan_module, "cell_code", lambda: "edited clusterers")
+    edited = plan({"first": Z}, y, methods=["kmeans"])[0].key
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "SkylakeX")
+    recapped = plan({"first": Z}, y, methods=["kmeans"])[0].key
+    assert len({key, edited, recapped}) == 3

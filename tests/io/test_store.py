@@ -93,3 +93,34 @@ def test_the_lock_serialises_two_processes_and_leaves_no_file(tmp_path):
     starts = sorted(float(p.communicate()[0]) for p in procs)
     assert starts[1] - starts[0] >= 0.45 and list(tmp_path.iterdir()) == []
     time.sleep(0)
+
+
+def test_code_hash_follows_the_imports_of_the_code_that_computes(tmp_path, monkeypatch, request):
+    """A grid cell's key holds the clusterers' code: an edit there changes it, an edit of a page module does not."""
+    import shutil
+    from pathlib import Path
+
+    import replicate
+    from replicate.io import store
+
+    copy = tmp_path / "replicate"
+    shutil.copytree(Path(replicate.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(store, "_PACKAGE", copy)
+    request.addfinalizer(store.code_hash.cache_clear)
+
+    def fresh(*modules: str) -> str:
+        store.code_hash.cache_clear()
+        return store.code_hash(*modules)
+
+    before = fresh("method.cells")
+    with open(copy / "publish" / "figures.py", "a") as f:
+        f.write("\n# a plotting edit\n")
+    assert fresh("method.cells") == before
+    with open(copy / "method" / "clustering.py", "a") as f:  # imported by cells.py, not named by the caller
+        f.write("\n# an edit of the clusterers\n")
+    assert fresh("method.cells") != before
+    store.code_hash.cache_clear()  # no hash of the copy outlives this test
+    import pytest
+
+    with pytest.raises(ValueError, match="method.no_such_module"):
+        store.code_hash("method.no_such_module")
