@@ -187,6 +187,21 @@ def _verdict(run: Path | None, manifest: dict[str, Any]) -> str:
     return verdict_markdown(run)
 
 
+def _cpu_family() -> dict[str, str]:
+    """The training of one seed on two CPU families (``benchmarks/results/cpu_family-avx2.json``): its final loss
+    on this AVX2 machine, capped and native, and on the AVX-512 machine of the first study."""
+    path = project_root() / "benchmarks" / "results" / "cpu_family-avx2.json"
+    if not path.is_file():
+        return {"cpu_avx2_loss": "(not measured)", "cpu_avx512_loss": "(not measured)", "cpu_capped_same": "not measured"}
+    record = json.loads(path.read_text())
+    rows = {r.get("setting"): r for r in record["trainings"]}
+    same = ("capped" in rows and "native" in rows and rows["capped"]["final_loss"] == rows["native"]["final_loss"]
+            and rows["capped"]["latents_sha256"] == rows["native"]["latents_sha256"])
+    return {"cpu_avx2_loss": f"{rows.get('capped', record['trainings'][0])['final_loss']:.2f}",
+            "cpu_avx512_loss": f"{record['committed_final_loss_seed0']:.2f}",
+            "cpu_capped_same": "no bit changes" if same else "the capped training differs from the native one"}
+
+
 def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str, str]:
     """The facts prose pages quote (``{{ name }}``), from the run's manifest and the data files.
 
@@ -221,6 +236,7 @@ def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str
     out["study_status"], out["verification"] = status_markdown(rebuild_latest()), verification_markdown()
     out["verify_relative"] = f"{RELATIVE:g}"
     out["rebuild_times"] = rebuild_markdown()
+    out.update(_cpu_family())
     out["restamps"] = restamp_markdown()
     out["verdict"] = _verdict(run, manifest)
     out["exercises_table"] = exercises.index_markdown(list(manifest.get("order", manifest.get("sections", {}))))

@@ -55,6 +55,15 @@ def test_substitutions_quote_each_readings_outcome_in_the_stability_study():
         assert subs[f"stability_{glue_name(name)}"] == str(row["outcomes"])
 
 
+def test_substitutions_quote_the_cpu_family_measurement_from_its_record():
+    record = json.loads((book.project_root() / "benchmarks" / "results" / "cpu_family-avx2.json").read_text())
+    out = book.substitutions({})
+    capped = next(r for r in record["trainings"] if r["setting"] == "capped")
+    assert out["cpu_avx2_loss"] == f"{capped['final_loss']:.2f}"
+    assert out["cpu_avx512_loss"] == f"{record['committed_final_loss_seed0']:.2f}"
+    assert out["cpu_capped_same"] in ("no bit changes", "the capped training differs from the native one")
+
+
 def test_substitutions_profiles_table_lists_every_profile():
     table = book.substitutions({})["profiles_table"].splitlines()
     assert table[0].startswith("| profile | data | VAE seeds x epochs |") and table[1].startswith("|---")
