@@ -31,7 +31,7 @@ import anndata
 import pandas as pd
 from joblib import Parallel, delayed
 
-from ..io import paths, progress, store
+from ..io import numerics, paths, progress, store
 from ..io.errors import ParameterError
 from ..io.facts import registry
 from ..io.provenance import machine
@@ -201,7 +201,9 @@ def run(dataset: str | Path, *, label_key: str | None = None, n_genes: int | Non
     name = str(adata.uns.get("dataset", {}).get("name", Path(str(dataset)).name))
     configs = readings(str(dataset), matched=matched, epochs=epochs)
     inputs = {"sha256": adata.uns.get("dataset", {}).get("sha256", ""), "label_key": label_key, "n_genes": n_genes,
-              "seeds": seeds, "readings": list(configs), "epochs": epochs, "scvi": bool(scvi)}
+              "seeds": seeds, "readings": list(configs), "epochs": epochs, "scvi": bool(scvi),
+              # the code that makes the tables and the CPU caps: an edit of either makes them again
+              "code": store.code_hash("studies.recipe")[:16], "caps": numerics.effective()}
     force = force or _changed_inputs(folder, inputs)
     rows = _stage(folder, "rows", lambda: _rows(adata, name, configs, seeds, scvi, n_jobs, (folder / LOG).resolve()),
                   times, force)
@@ -221,8 +223,8 @@ def run(dataset: str | Path, *, label_key: str | None = None, n_genes: int | Non
 
 
 def _changed_inputs(folder: Path, inputs: dict[str, Any]) -> bool:
-    """Whether the tables in ``folder`` were made from another file or other settings (then they are made again,
-    and it is said which)."""
+    """Whether the tables in ``folder`` were made from another file, other settings, other code or other CPU caps
+    (then they are made again, and it is said which)."""
     path = folder / "recipe.json"
     old = json.loads(path.read_text()).get("inputs") if path.is_file() else None
     if old is None or old == inputs:

@@ -132,7 +132,7 @@ def test_a_diverged_seed_is_said_on_the_terminal_in_recipe_json_and_in_the_verdi
 
 
 @pytest.mark.slow
-def test_a_changed_file_or_setting_makes_the_tables_again(tmp_path, capfd):
+def test_a_changed_file_or_setting_makes_the_tables_again(tmp_path, capfd, monkeypatch):
     path = _h5ad(tmp_path / "cells.h5ad")
     out = tmp_path / "run"
     recipe.run(path, label_key="cell_type", seeds=[0], epochs=2, scvi=False, out=out, n_jobs=1)
@@ -145,3 +145,9 @@ def test_a_changed_file_or_setting_makes_the_tables_again(tmp_path, capfd):
     recipe.run(path, label_key="cell_type", seeds=[0, 1], epochs=2, scvi=False, out=out, n_jobs=1)
     assert "the input file changed since its tables were made" in capfd.readouterr().err
     assert json.loads((out / "recipe.json").read_text())["cells"] == 150
+    # other CPU caps (or other code) make them again too: a kept table is one the code as it is would make
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_max_isa=AVX")
+    stamp = (out / "rows.csv").stat().st_mtime_ns
+    recipe.run(path, label_key="cell_type", seeds=[0, 1], epochs=2, scvi=False, out=out, n_jobs=1)
+    assert "made with other settings (caps 'xla AVX2," in capfd.readouterr().err
+    assert (out / "rows.csv").stat().st_mtime_ns != stamp
