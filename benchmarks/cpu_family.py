@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HISTORY = ROOT / "results" / "pbmc2100-top2000" / "paper" / "02_vae" / "vae_history.csv"
 CHILD = """
 import hashlib, json, sys
+import replicate as rp  # first: it caps OpenBLAS before numpy loads it
 import numpy as np
-import replicate as rp
 from replicate.publish import steps
 adata = steps.prepare("pbmc2100-top2000")
 x = np.ascontiguousarray(adata.X, dtype=np.float32)

@@ -194,10 +194,12 @@ def _cpu_family() -> dict[str, str]:
     if not path.is_file():
         return {"cpu_avx2_loss": "(not measured)", "cpu_avx512_loss": "(not measured)", "cpu_capped_same": "not measured"}
     record = json.loads(path.read_text())
-    rows = {r.get("setting"): r for r in record["trainings"]}
-    same = ("capped" in rows and "native" in rows and rows["capped"]["final_loss"] == rows["native"]["final_loss"]
+    rows = {r.get("setting"): r for r in record.get("trainings", [])}
+    if "capped" not in rows or record.get("committed_final_loss_seed0") is None:
+        return {"cpu_avx2_loss": "(not measured)", "cpu_avx512_loss": "(not recorded)", "cpu_capped_same": "not measured"}
+    same = ("native" in rows and rows["capped"]["final_loss"] == rows["native"]["final_loss"]
             and rows["capped"]["latents_sha256"] == rows["native"]["latents_sha256"])
-    return {"cpu_avx2_loss": f"{rows.get('capped', record['trainings'][0])['final_loss']:.2f}",
+    return {"cpu_avx2_loss": f"{rows['capped']['final_loss']:.2f}",
             "cpu_avx512_loss": f"{record['committed_final_loss_seed0']:.2f}",
             "cpu_capped_same": "no bit changes" if same else "the capped training differs from the native one"}
 

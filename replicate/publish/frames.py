@@ -68,7 +68,8 @@ def html(frame: pd.DataFrame) -> str:
     """The HTML of :func:`readable` ``frame`` (pandas' own table markup and classes)."""
     out = readable(frame)
     shows_index = not isinstance(out.index, pd.RangeIndex)
-    return out.to_html(index=shows_index, na_rep=MISSING, border=0)
+    return out.to_html(index=shows_index, na_rep=MISSING, border=0,  # as long as pandas would print it
+                       max_rows=pd.get_option("display.max_rows"), max_cols=pd.get_option("display.max_columns"))
 
 
 def register() -> bool:

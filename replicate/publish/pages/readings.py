@@ -119,5 +119,6 @@ def spikes_display(histories: dict[int, dict[str, list[float]]], rows: pd.DataFr
             if len(spiky) and len(calm) else f"{len(spiky)} of {len(table)} seeds spike.")
     return (table.reset_index().rename(columns={"kl_spike": "KL spike", "kl_max": "largest KL / cell",
                                                 "kl_spike_epochs": "epochs"})
-            .style.hide(axis="index").format(precision=1, na_rep="no cells").set_caption(note))
+            .style.hide(axis="index").format(precision=1, na_rep="—")
+            .format({"K-means CA (%)": "{:.1f}"}, na_rep="no cells").set_caption(note))
 

@@ -37,8 +37,8 @@ _WRAP_INDEX = {"selector": "th.row_heading", "props": "white-space: normal; text
 
 #: Statuses of a baseline that could not run here (:func:`replicate.paper.scvi.scvi_rows`).
 NOT_RUN = ("not installed", "not applicable")
-#: What a silhouette that does not exist reads as: every seed's clustering found fewer than two clusters.
-NO_SILHOUETTE = "none (one cluster)"
+#: What a silhouette that does not exist reads as: no seed's clustering had 2 to n - 1 clusters (or it failed).
+NO_SILHOUETTE = "undefined (under 2 clusters or 1 per cell)"
 
 def _pm(mean: float, sd: float) -> str:
     if pd.isna(mean):
@@ -233,7 +233,7 @@ def not_run(rows: pd.DataFrame) -> str:
     """One sentence per group of baselines that could not run, with the reason ('' when all ran)."""
     out = rows[rows["status"].isin(NOT_RUN)]
     said = []
-    for msg, group in out.groupby("message", sort=False):
+    for msg, group in out.fillna({"message": "no reason given"}).groupby("message", sort=False):
         names = ", ".join(LIVE_BASELINES.get(m, m).removesuffix(" (live)") for m in group["method"])
         said.append(f"Not run: {names} ({group['status'].iloc[0]}: {msg}).")
     return " ".join(said)
@@ -249,7 +249,8 @@ def baselines_table(rows: pd.DataFrame) -> pd.io.formats.style.Styler:
                           "seconds": rows["seconds"].round(1), "status": rows["status"]})
     notes = [f"{LIVE_BASELINES.get(m, m).removesuffix(' (live)')}: {msg}" for m, msg in zip(rows["method"], rows["message"])
              if isinstance(msg, str) and msg]
-    caption = "; ".join(notes) if notes else ("The baselines shown ran without warnings." if skipped
+    caption = "; ".join(notes) if notes else ("No baseline could run here." if rows.empty else
+                                              "The baselines shown ran without warnings." if skipped
                                               else "All baselines ran without warnings.")
     return (shown.style.hide(axis="index").format(precision=2, na_rep="failed").set_table_styles([CELL])
             .set_caption(f"{caption} {skipped}".strip()))
@@ -280,6 +281,8 @@ def method_summary(rows: pd.DataFrame, method: str) -> str:
 def baselines_summary(rows: pd.DataFrame) -> str:
     """The baselines page's opening sentence."""
     by = ran(rows).set_index("method")
+    if by.empty:
+        return f"No baseline could run here. {not_run(rows)}".strip()
     parts = [f"{LIVE_BASELINES.get(m, m).removesuffix(' (live)')} "
              + (f"{100 * by.loc[m, 'CA']:.1f}" if pd.notna(by.loc[m, "CA"]) else f"not reached ({by.loc[m, 'status']})")
              for m in by.index]

@@ -274,6 +274,9 @@ def test_a_baseline_that_could_not_run_is_one_sentence_not_a_row_of_blanks():
                            "PCA(32)+k-means 55.0; Leiden, resolution 1 61.2. Not run: scVI+k-means")
     assert "nan" not in text and list(pages.ran(rows)["method"]) == ["pca32+kmeans", "scanpy+leiden"]
     assert pages.not_run(baseline_rows()) == ""
+    nothing = _with_scvi_not_applicable().iloc[2:]
+    assert pages.baselines_summary(nothing).startswith("No baseline could run here. Not run: scVI+k-means")
+    assert pages.baselines_table(nothing).caption.startswith("No baseline could run here. Not run:")
 
 
 def test_a_silhouette_that_does_not_exist_says_why():
