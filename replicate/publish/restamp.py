@@ -177,8 +177,13 @@ def compare_tables(new: Path, old: Path) -> pd.DataFrame:
 def _scratch_copy(target: Path) -> Path:
     """The checkout's code, notebooks, facts and committed results in ``target`` (no git, environment or data)."""
     root = project_root()
-    ignore = shutil.ignore_patterns(".git", ".venv", ".ci-cache", ".ci-verify", "data", "_build", "__pycache__",
-                                    "book", "*.egg-info", ".pytest_cache")
+    anywhere = shutil.ignore_patterns(".git", ".venv", ".ci-cache", ".ci-verify", "_build", "__pycache__",
+                                      "*.egg-info", ".pytest_cache")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:  # the top level's data and book; replicate/data stays
+        top = {"data", "book"} & set(names) if Path(folder) == root else set()
+        return set(anywhere(folder, names)) | top
+
     shutil.copytree(root, target, ignore=ignore, symlinks=True)
     if (root / "book").is_dir():  # the book's sources (a run's built book stays behind)
         shutil.copytree(root / "book", target / "book", ignore=shutil.ignore_patterns("_build"))

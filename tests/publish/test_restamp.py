@@ -174,3 +174,16 @@ def test_which_changed_inputs_a_recomputation_can_vouch_for():
                   "replicate/data/claims.toml (new)"):
         with pytest.raises(restamp.Refused, match="only re-making it renews"):
             restamp.code_changes([entry])
+
+
+def test_the_scratch_copy_keeps_the_package_facts_and_leaves_data_git_and_builds(tmp_path, monkeypatch):
+    """A step re-made in the scratch copy reads replicate/data/*.toml (a top-level data/ folder is the user's)."""
+    root = tmp_path / "repo"
+    for name in ("replicate/data/profiles.toml", "replicate/io/facts.py", "data/big.h5", ".git/HEAD",
+                 "book/intro.md", "book/_build/html/index.html", "notebooks/01_data.md"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
+    monkeypatch.setattr(restamp, "project_root", lambda: root)
+    copy = restamp._scratch_copy(tmp_path / "copy")
+    kept = sorted(str(p.relative_to(copy)) for p in copy.rglob("*") if p.is_file())
+    assert kept == ["book/intro.md", "notebooks/01_data.md", "replicate/data/profiles.toml", "replicate/io/facts.py"]
