@@ -191,9 +191,7 @@ def _cpu_family() -> dict[str, str]:
     """The training of one seed on two CPU families (``benchmarks/results/cpu_family-avx2.json``): its final loss
     on this AVX2 machine, capped and native, and on the AVX-512 machine of the first study."""
     path = project_root() / "benchmarks" / "results" / "cpu_family-avx2.json"
-    if not path.is_file():
-        return {"cpu_avx2_loss": "(not measured)", "cpu_avx512_loss": "(not measured)", "cpu_capped_same": "not measured"}
-    record = json.loads(path.read_text())
+    record = json.loads(path.read_text()) if path.is_file() else {}
     rows = {r.get("setting"): r for r in record.get("trainings", [])}
     if "capped" not in rows or record.get("committed_final_loss_seed0") is None:
         return {"cpu_avx2_loss": "(not measured)", "cpu_avx512_loss": "(not recorded)", "cpu_capped_same": "not measured"}
