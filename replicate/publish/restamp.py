@@ -209,9 +209,10 @@ def _rerun(step: str, cmd: str, outs: list[str], scratch: Path, vae: Path) -> pd
         with open(log, "a", encoding="utf-8") as out:
             done = subprocess.run(command, shell=True, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT,
                                   check=False)
-    if done.returncode:
-        tail = log.read_text(encoding="utf-8", errors="replace").strip()[-300:]
-        raise Refused(f"re-making it failed (exit {done.returncode}): {tail}")
+    if done.returncode:  # the error's last line, with the scratch copy's path as a name (no machine path)
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines() or [""]
+        raise Refused(f"re-making it failed (exit {done.returncode}): "
+                      f"{lines[-1].replace(str(copy), '<scratch copy>')[-300:]}")
     return pd.concat([compare_tables(copy / o, project_root() / o) for o in outs], ignore_index=True)
 
 
@@ -250,6 +251,8 @@ def _record(rows: list[dict], path: Path) -> None:
     new = pd.DataFrame(rows, columns=COLUMNS)
     if path.is_file():
         new = pd.concat([pd.read_csv(path), new], ignore_index=True)
+    counts = ["compared", "identical", "within_tolerance", "differing"]  # whole numbers, blank where none
+    new[counts] = new[counts].apply(pd.to_numeric).astype("Int64")
     store.atomic_write(path, lambda p: new.to_csv(p, index=False))
 
 
