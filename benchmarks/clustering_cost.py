@@ -69,13 +69,6 @@ def latent(n: int, seed: int = 0) -> np.ndarray:
     return (centres[rng.integers(0, 8, n)] + rng.normal(0, 1.0, (n, 32))).astype(np.float32)
 
 
-def _rss() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def _measured(fn, again=None) -> tuple[object, float, int]:
     """The result, seconds and peak bytes of ``fn()``: the larger of the resident high-water mark above
     what was held before (what the out-of-memory killer sees) and the peak of the arrays allocated
@@ -83,10 +76,11 @@ def _measured(fn, again=None) -> tuple[object, float, int]:
     run (``again``, a fresh copy of the work) so that tracing does not slow the timed one."""
     import tracemalloc
 
-    from replicate.io.memory import peak_rss_bytes
+    from replicate.io.memory import peak_rss_bytes, reset_peak, rss_bytes
 
-    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark to the current resident set
-    before = _rss()
+    if not reset_peak():
+        raise SystemExit("clustering_cost: this benchmark needs Linux's /proc/self/clear_refs to reset the peak")
+    before = rss_bytes()
     t0 = time.perf_counter()
     out = fn()
     seconds = time.perf_counter() - t0

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import progress
-from ..io.memory import peak_rss_bytes
+from ..io.memory import peak_rss_bytes, reset_peak, rss_bytes
 
 __all__ = ["EVERY_S", "NOISY_LOGGERS", "detail", "heartbeat", "third_party_to", "scvi_epochs", "peak_memory"]
 
@@ -122,28 +122,15 @@ def scvi_epochs(*, threads: int | None = None, log: str | Path | None = None) ->
         torch.set_num_threads(before)
 
 
-def _rss_bytes() -> float:
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024.0
-    return float("nan")
-
-
 @contextlib.contextmanager
 def peak_memory() -> Iterator[dict[str, float]]:
     """Yields a dict filled when the block ends: ``peak_rss_mb`` (this process's peak during the block)
     and ``rss_before_mb``; both NaN where the kernel's high-water mark cannot be reset."""
     out = {"peak_rss_mb": float("nan"), "rss_before_mb": float("nan")}
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # 5: reset the peak resident set size to the current one
-        resettable = True
-    except OSError:
-        resettable = False
-    before = _rss_bytes()
+    resettable = reset_peak()
+    before = rss_bytes()
     try:
         yield out
     finally:
-        if resettable:
+        if resettable and before is not None:
             out.update(peak_rss_mb=round(peak_rss_bytes() / 2**20, 1), rss_before_mb=round(before / 2**20, 1))

@@ -25,3 +25,15 @@ def test_a_child_reports_its_own_peak_not_its_parents():
     assert child < 300 * 2**20, child
     assert child > 5 * 2**20  # a Python interpreter, not zero
     del held
+
+
+def test_current_resident_set_and_a_reset_peak_measure_the_block_that_follows():
+    # in a fresh process: after the 400 MiB block is freed, the reset mark must fall back near the current set
+    code = ("import numpy as np; from replicate.io.memory import peak_rss_bytes, reset_peak, rss_bytes\n"
+            "a = np.ones(400 * 2**20 // 8); high = peak_rss_bytes(); del a\n"
+            "ok = reset_peak(); now = rss_bytes(); print(ok, high, now, peak_rss_bytes())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    ok, high, now, after = out.stdout.split()
+    assert ok == "True" and int(high) > int(now) + 350 * 2**20  # the block was freed: resident fell back
+    assert int(after) < int(high) - 300 * 2**20  # the reset peak forgets the block that is gone
+    assert int(now) > 5 * 2**20

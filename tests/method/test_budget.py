@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from replicate.io.errors import ReplicateError
-from replicate.io.memory import peak_rss_bytes
+from replicate.io.memory import peak_rss_bytes, reset_peak, rss_bytes
 from replicate.method import budget
 from replicate.method.budget import ResourceError
 from replicate.method.clustering import fit_labels, methods, paper_setting
@@ -23,13 +23,6 @@ def latent(n: int, scale: float = 1.0, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 1.5, (8, 32))
     return (scale * (centres[rng.integers(0, 8, n)] + rng.normal(0, 1.0, (n, 32)))).astype(np.float32)
-
-
-def _rss() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def test_every_method_has_a_measured_model():
@@ -45,8 +38,8 @@ def test_every_method_has_a_measured_model():
 def test_affinity_propagation_estimate_is_within_a_factor_of_two_of_its_measured_peak():
     Z = latent(1500)
     need = budget.estimate(Z, "affinity_propagation", paper_setting("affinity_propagation"))
-    Path("/proc/self/clear_refs").write_text("5")
-    before = _rss()
+    assert reset_peak()
+    before = rss_bytes()
     with threadpool_limits(1):
         fit_labels(Z, "affinity_propagation", {**paper_setting("affinity_propagation"), "max_iter": 5},
                    n_clusters=8)
