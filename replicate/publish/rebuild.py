@@ -100,9 +100,14 @@ def _fits(step: str, left: float, first: bool, times: pd.DataFrame) -> bool:
 
 
 def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
-    """One commit holding the step's outputs, its ``dvc.lock`` entry and its measured time."""
+    """One commit holding the step's outputs, its ``dvc.lock`` entry and its measured time; for a section of a
+    run (a folder beside the run's ``manifest.json``), the manifest too: it records the section's machine and
+    code, which ``replicate verify`` reads."""
     root = project_root()
-    paths = [o for o in outs if (root / o).exists()] + ["dvc.lock", str(times.relative_to(root))]
+    manifests = [str(Path(o).parent / "manifest.json") for o in outs
+                 if (root / o).is_dir() and (root / o).parent.joinpath("manifest.json").is_file()]
+    paths = ([o for o in outs if (root / o).exists()] + list(dict.fromkeys(manifests))
+             + ["dvc.lock", str(times.relative_to(root))])
     message = f"Rebuild {step} ({seconds:.0f} s, replicate rebuild)"
     # a section's kernel log and any dot-file a run leaves in a folder it made (never a result)
     debris = [f":(glob){o}/**/.*" for o in outs if (root / o).is_dir()] or [":(glob).nothing-to-remove"]

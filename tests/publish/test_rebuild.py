@@ -105,3 +105,31 @@ def test_a_committed_folder_keeps_its_results_and_leaves_the_runs_own_logs_out(h
     assert rebuild.rebuild(["folder"], commit=True) == ["folder"]
     tracked = subprocess.run(["git", "ls-files", "sec"], cwd=here, capture_output=True, text=True).stdout.split()
     assert tracked == ["sec/table.csv"] and (here / "sec" / ".kernel.log").is_file()
+
+
+def test_a_sections_commit_holds_its_runs_manifest(here):
+    """A section of a run records its machine in the run's manifest.json (read by verify): the step's commit has it."""
+    import subprocess
+
+    section_step = """  section:
+    cmd: python make_section.py
+    deps: [in.txt]
+    outs:
+    - run/sec:
+        cache: false
+"""
+    (here / "make_section.py").write_text(
+        "import json, os\nos.makedirs('run/sec', exist_ok=True)\nopen('run/sec/table.csv', 'w').write('1')\n"
+        "json.dump({'sections': {'sec': {}}}, open('run/manifest.json', 'w'))\n")
+    (here / "dvc.yaml").write_text((here / "dvc.yaml").read_text() + section_step)
+    (here / ".gitignore").write_text("run/\n")
+    (here / "run").mkdir()
+    (here / "run" / "manifest.json").write_text("{}")
+    subprocess.run(["git", "add", "-A"], cwd=here, check=True)
+    subprocess.run(["git", "commit", "-qm", "graph"], cwd=here, check=True)
+    assert rebuild.rebuild(["section"], commit=True) == ["section"]
+    log = subprocess.run(["git", "log", "--format=%s", "-1", "--name-only"], cwd=here, capture_output=True,
+                         text=True).stdout
+    assert "run/manifest.json" in log and "run/sec/table.csv" in log
+    shown = subprocess.run(["git", "show", "HEAD:run/manifest.json"], cwd=here, capture_output=True, text=True).stdout
+    assert '"sec"' in shown
