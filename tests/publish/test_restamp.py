@@ -66,7 +66,7 @@ def test_a_comment_edit_is_the_same_program_and_is_restamped(project):
     assert _state("grid") == "current"
     kept = pd.read_csv(project / restamp.EVIDENCE)
     assert list(kept["step"]) == ["grid"] and kept["changed"][0] == "make.py"
-    assert "| `grid` |" in restamp.markdown() and "same program" in restamp.markdown()
+    assert "| grid |" in restamp.markdown() and "same program" in restamp.markdown()
 
 
 def test_a_refactor_is_restamped_by_re_making_the_step_and_comparing_every_number(project):
@@ -187,3 +187,16 @@ def test_the_scratch_copy_keeps_the_package_facts_and_leaves_data_git_and_builds
     copy = restamp._scratch_copy(tmp_path / "copy")
     kept = sorted(str(p.relative_to(copy)) for p in copy.rglob("*") if p.is_file())
     assert kept == ["book/intro.md", "notebooks/01_data.md", "replicate/data/profiles.toml", "replicate/io/facts.py"]
+
+
+def test_a_detail_holding_a_cell_key_stays_in_its_cell(tmp_path):
+    """A moved number's detail names its grid cell (`a|b|c`): it must neither end the table cell nor widen the page."""
+    import re
+
+    csv = tmp_path / "restamps.csv"
+    pd.DataFrame([{"step": "s", "date": "2026-12-06", "commit": "abc", "evidence": "sample re-computed",
+                   "compared": 3, "identical": 2, "within_tolerance": 0, "differing": 1, "outcome": "refused",
+                   "detail": "moved: pbmc|vae_seed=0|birch|{\"threshold\": 0.5}"}]).to_csv(csv, index=False)
+    row = restamp.markdown(csv).splitlines()[-1]
+    assert len(re.findall(r"(?<!\\)\|", row)) == 6  # 5 cells
+    assert max(len(w) for w in re.split(r"[\s\u200b]+", row)) < 40  # breaks after each separator

@@ -27,7 +27,8 @@ def _source(text: str) -> str:
 
 
 def markdown() -> str:
-    """The section: one row per published result, its source and quote, and where our row for those cells is."""
+    """The section: one row per published result (narrow: a link does not wrap), then each one's quote, source and
+    where our row for those cells is."""
     rows = entries()
     if not rows:
         return ""
@@ -35,14 +36,14 @@ def markdown() -> str:
              "Numbers other tools' authors published, read from their source (kept in `replicate/data/published.toml`), "
              "shown apart from ours: other preprocessing, other genes, often one run. A metric its authors did not "
              "report is \"not reported\".", "",
-             "| tool | CA | NMI | ARI | runs | source |", "|---|---:|---:|---:|---|---|"]
+             "| tool | CA | NMI | ARI | runs |", "|---|---:|---:|---:|---|"]
     for e in rows:
         shown = " | ".join(f"{100 * e[m]:.1f}" if m in e else "not reported" for m in ("CA", "NMI", "ARI"))
-        lines.append(f"| {e['tool']} | {shown} | {e['runs']} | {_source(e['source'])} |")
+        lines.append(f"| {e['tool']} | {shown} | {e['runs']} |")
     lines.append("")
     for e in rows:
         ours = registry().get(e.get("ours", ""), {})
-        lines.append(f"*{e['tool']}*, on {e['cells']}: \"{e['quote']}\"." + (
+        lines.append(f"*{e['tool']}*, on {e['cells']}: \"{e['quote']}\" ({_source(e['source'])})." + (
             f" The same {ours['cells']:,} cells, in a {ours['genes']:,}-gene file of the same authors, are scored here "
             f"as `{e['ours']}` in the generalisation study's table." if ours else ""))
     lines.append("\nNo number that another tool's authors published for the paper's 2,100 cells has been traced to "

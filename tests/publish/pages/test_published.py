@@ -8,7 +8,7 @@ def test_each_published_number_names_its_source_and_cells_and_stands_apart():
     assert "| scDeepCluster | 81.0 | 77.4 | 78.4 |" in text and "*scDeepCluster*, on the 4,271 PBMCs of" in text
     assert "The same 4,271 cells, in a 2,000-gene file of the same authors, are scored here as `pbmc4k-top2000`" in text
     assert "apart from ours" in text
-    # the source is a link to the file at that commit, its text short enough to wrap in the table
+    # the source is a link to the file at that commit, in the sentence under the table (a link does not wrap)
     assert ("[README.md of ttgump/scDeepCluster, commit 0766744f9b93](https://github.com/ttgump/scDeepCluster/blob/"
             "0766744f9b937264af1ee06176d7aadd92116f9b/README.md)") in text
 
