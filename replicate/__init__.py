@@ -26,9 +26,11 @@ a higher one:
 - ``publish``: the steps the notebooks call, their parameters, ``replicate run``, the study graph
   (``dvc.yaml``), ``replicate status`` and ``verify``, the book, the
   browser check, the figures and the page formatters;
-- the face: ``pp``, ``tl``, ``pl`` and ``cli``.
+- the face: ``pp``, ``tl``, ``pl`` and ``cli``, and ``sections``: a section's tables apart from its page.
 
-The CPU kernels are capped at AVX2 on import (``io.numerics``), so CPU families agree.
+The CPU kernels are capped at AVX2 on import (``io.numerics``); an AVX-512 machine still trains other VAEs
+than an AVX2 one (measured: ``benchmarks/cpu_family.py``), so the committed study is made on one CPU family
+and compared within a tolerance on another.
 TensorFlow is imported only when a VAE is built, scvi-tools only for the scVI baseline.
 """
 

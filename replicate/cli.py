@@ -1,4 +1,4 @@
-"""Command line: ``replicate run | book | recipe | study | status | verify | rebuild | restamp | datasets | fetch``."""
+"""Command line: ``replicate run | compute | book | recipe | study | status | verify | rebuild | restamp | datasets | fetch``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import sections as tables
 from .io import datasets
 from .io.errors import ReplicateError
 from .io.facts import registry
@@ -101,24 +102,50 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compute(args: argparse.Namespace) -> None:
+    planned = pipeline.tables_plan(args.profile, args.dataset, _overrides(args.overrides), _sections(args.sections),
+                                   args.methods.split(",") if args.methods else None, results=args.results)
+    todo = [p for p in planned if p[1] in tables.SPLIT]
+    if not todo:
+        raise ReplicateError(f"none of these sections has tables of its own; those that do: {', '.join(tables.SPLIT)} "
+                             "(the others make theirs inside their notebook: `replicate run`).")
+    for i, (name, section, params, folder) in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {name}: tables", flush=True)
+        made = tables.tables(section, params, folder, force=args.force)
+        print(f"[{i}/{len(todo)}] {name}: {', '.join(f'{n} ({len(df):,} rows)' for n, df in made.items())} "
+              f"in {folder.as_posix()}", flush=True)
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """The options ``replicate run`` and ``replicate compute`` share: which run, which sections."""
+    p.add_argument("--profile", default="quick", help="smoke, quick or paper (replicate/data/profiles.toml)")
+    p.add_argument("--dataset", default=None, help="registered name or path (default: the profile's)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a notebook parameter, e.g. --set epochs=10 (repeatable)")
+    p.add_argument("--results", default="results", help="parent folder of runs (default: results)")
+    p.add_argument("--force", action="store_true", help="make them again even when unchanged")
+    p.add_argument("--sections", default=None, metavar="S1,S2",
+                   help=f"only these sections, e.g. 05_table1 (default all: {', '.join(pipeline.SECTIONS)})")
+    p.add_argument("--methods", default=None, metavar="M1,M2",
+                   help="the clustering sections, e.g. kmeans,birch (default: the profile's)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replicate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="execute the section notebooks into results/<dataset>/<profile>/")
-    p_run.add_argument("--profile", default="quick", help="smoke, quick or paper (replicate/data/profiles.toml)")
-    p_run.add_argument("--dataset", default=None, help="registered name or path (default: the profile's)")
-    p_run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a notebook parameter, e.g. --set epochs=10 (repeatable)")
-    p_run.add_argument("--results", default="results", help="parent folder of runs (default: results)")
+    _run_options(p_run)
     p_run.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
-    p_run.add_argument("--force", action="store_true", help="re-execute sections even when unchanged")
     p_run.add_argument("--jobs", type=int, default=1, metavar="N",
                        help="run the clustering sections and the baselines N at a time once the VAE is trained "
                             "(default 1; the results are the same)")
-    p_run.add_argument("--sections", default=None, metavar="S1,S2",
-                       help=f"only these sections, e.g. 05_table1 (default all: {', '.join(pipeline.SECTIONS)})")
-    p_run.add_argument("--methods", default=None, metavar="M1,M2",
-                       help="the clustering sections to execute, e.g. kmeans,birch (default: the profile's)")
+    p_compute = sub.add_parser("compute", help="make the tables of sections whose tables are a step of their own "
+                                               f"({', '.join(tables.SPLIT)}), without their pages",
+                               description="Make a section's tables without drawing its page: the study graph's step "
+                                           "for them. `replicate run` then draws the page from these tables (read "
+                                           "back while their record, tables.json, still matches the parameters, "
+                                           "code, data and reads), and a plotting change re-draws pages only.")
+    _run_options(p_compute)
     p_book = sub.add_parser("book", help="build the Jupyter Book from a run folder")
     p_book.add_argument("--run", required=True, help="run folder, e.g. results/pbmc68k-reduced/quick")
     p_book.add_argument("--repository", default=None,
@@ -163,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             pipeline.run(args.profile, args.dataset, overrides=_overrides(args.overrides), results=args.results,
                          log_output=args.log_output, force=args.force, sections=_sections(args.sections), jobs=args.jobs,
                          methods=args.methods.split(",") if args.methods else None)
+        elif args.command == "compute":
+            _compute(args)
         elif args.command == "book":
             html = book.build(args.run, repository=args.repository)
             print(f"book built: open {html / 'index.html'}")

@@ -33,8 +33,10 @@ from pathlib import Path
 import yaml
 
 from ..io.facts import PAPER_DATASET, profiles
+from ..io.made import TABLES_RECORD
 from ..io.paths import project_root
 from ..method.clustering import methods as all_methods
+from ..paper.run_tables import SPLIT, table_names
 from ..studies import controls, generalisation, why
 from . import exercises
 from .pipeline import PER_METHOD, expand_sections, run_dir
@@ -66,6 +68,8 @@ RECORDS = {"results/pbmc2100-top2000/paper/manifest.json": "the paper run's book
            "results/rebuild": "the measured time of each step `replicate rebuild` made",
            "benchmarks/results/first_run.json": "a newcomer's `make quick` from a fresh clone, timed line by line "
                                                 "(benchmarks/first_run.py): a measurement of the whole repository",
+           "benchmarks/results/cpu_family-avx512.json": "the same trainings on an AVX-512 machine, and one with "
+                                                        "numpy's AVX-512 loops off too (benchmarks/cpu_family.py)",
            "benchmarks/results/cpu_family-avx2.json": "one training of the paper's VAE on an AVX2 machine, with and "
                                                       "without TensorFlow's oneDNN kernels (benchmarks/cpu_family.py): "
                                                       "evidence for comparing CPU families"}
@@ -112,20 +116,35 @@ def _study_steps() -> list[Step]:
     return out
 
 
+def _tables(run: str, name: str, section: str, fixed: dict, *, drawn: bool = False) -> tuple[str, ...]:
+    """The table files a section of the paper run writes that later sections depend on; ``drawn``: with those its
+    page alone draws (:mod:`replicate.paper.run_tables`)."""
+    return tuple(f"{run}/{name}/{t}.csv" for t in table_names(section, fixed, drawn=drawn))
+
+
 def _paper_steps() -> list[Step]:
+    """Each section of the paper run: one step, or two for a section whose tables are made apart from its page
+    (:data:`replicate.sections.SPLIT`): ``paper-<name>`` makes the tables, ``page-<name>`` draws them. A section
+    depends on the earlier sections' tables, never on their executed notebooks (a re-drawn page stales nothing)."""
     prof = profiles()["paper"]
     chosen = all_methods() if prof.get("methods") == "all" else list(prof["methods"])
     run = run_dir(prof["dataset"], "paper").as_posix()
     planned = expand_sections(chosen)
     out, earlier = [], []
     for name, section, fixed in planned:
-        cmd = f"replicate run --profile paper --sections {section}"
-        if section == PER_METHOD:
-            cmd += f" --methods {fixed['method']}"
-        out.append(Step(f"paper-{name}", cmd, f"notebook:{section}", (f"{run}/{name}",), (prof["dataset"],),
-                        (f"notebooks/{section}.ipynb", *READS.get(section, ()), *earlier)))
+        which = f"--profile paper --sections {section}" + (f" --methods {fixed['method']}" if section == PER_METHOD else "")
+        notebook, reads = f"notebooks/{section}.ipynb", READS.get(section, ())
+        if section in SPLIT:  # the notebook is read for its parameters' defaults
+            made = (*_tables(run, name, section, fixed, drawn=True), f"{run}/{name}/{TABLES_RECORD}")
+            out += [Step(f"paper-{name}", f"replicate compute {which}", "module:replicate.sections", made,
+                         (prof["dataset"],), (notebook, *reads, *earlier)),
+                    Step(f"page-{name}", f"replicate run {which}", f"notebook:{section}", (f"{run}/{name}/{name}.ipynb",),
+                         (prof["dataset"],), (notebook, *reads, *made))]
+        else:
+            out.append(Step(f"paper-{name}", f"replicate run {which}", f"notebook:{section}", (f"{run}/{name}",),
+                            (prof["dataset"],), (notebook, *reads, *earlier)))
         if section != PER_METHOD:
-            earlier = [f"{run}/{n}" for n, _, _ in planned if n.split("-")[0] <= section]
+            earlier = [t for n, s, f in planned if n.split("-")[0] <= section for t in _tables(run, n, s, f)]
     return out
 
 

@@ -26,20 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import papermill as pm
-from threadpoolctl import threadpool_info
 
-from ..io import numerics, store
+from ..io import store
 from ..io.errors import ParameterError, ReplicateError
-from ..io.facts import profiles, registry
+from ..io.facts import profiles
+from ..io.made import TABLES_RECORD, data_identity, files_identity, run_machine
 from ..io.paths import project_root
-from ..io.provenance import machine, versions
+from ..io.provenance import versions
 from ..method.clustering import methods as all_methods
 from .params import check, parse_value
 from .sections import SectionFailed, execute_wave, sweep
 from .status import code_version
 
 __all__ = ["SECTIONS", "PER_METHOD", "SIDE_BY_SIDE", "expand_sections", "run_dataset", "run_machine", "notebook_dir",
-           "notebook_parameters", "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key",
+           "notebook_parameters", "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key", "tables_plan",
            "run"]
 
 
@@ -117,14 +117,6 @@ def resolve_parameters(profile: str, dataset: str | None, overrides: dict[str, A
 
 
 
-def run_machine() -> dict[str, Any]:
-    """:func:`replicate.io.provenance.machine` and the BLAS kernels this process uses (OpenBLAS picks them by
-    CPU model, which the family's feature flags do not name; an ill-conditioned fit can depend on them), and the
-    caps on the kernels' instruction set (:mod:`replicate.io.numerics`)."""
-    blas = sorted({f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
-                   if i.get("user_api") == "blas"})
-    return {**machine(), "blas": ", ".join(blas), "caps": numerics.effective()}
-
 
 def run_dataset(per_section: dict[str, dict[str, Any]]) -> str:
     """The data set of a run: the one its sections declare (a section that reads only committed
@@ -139,33 +131,13 @@ def run_dir(dataset: str, profile: str, results: str | os.PathLike = "results") 
 
 
 
-def reads_identity(paths: list[str]) -> str:
-    """Hash of repository paths a section depended on, names and bytes: a committed folder it read
-    (``results/why``: each of its files) or a package file it loaded (``replicate/method/latents.py``)."""
-    h = hashlib.sha256()
-    for name in sorted(paths):
-        target = project_root() / name
-        h.update(name.encode())
-        files = sorted(f for f in target.glob("*") if f.is_file()) if target.is_dir() else [target]
-        for f in files:
-            h.update(f.name.encode())
-            h.update(f.read_bytes() if f.is_file() else b"(missing)")
-    return h.hexdigest()
+#: Hash of repository paths a section depended on, names and bytes: a committed folder it read
+#: (``results/why``: each of its files) or a package file it loaded (``replicate/method/latents.py``).
+reads_identity = files_identity
 
 
 #: The package files a section loaded are hashed the same way as the folders it read.
 code_identity = reads_identity
-
-
-def _data_identity(dataset: str) -> str:
-    if not dataset:
-        return ""
-    if dataset in registry():
-        return store.content_key(dataset, registry()[dataset])
-    path = Path(dataset).expanduser()
-    if path.is_file():
-        return store.file_sha256(path)
-    return store.content_key(sorted((p.name, p.stat().st_size, p.stat().st_mtime) for p in path.rglob("*")))
 
 
 def section_key(section: str, params: dict[str, Any], reads: list[str], code: list[str]) -> str:
@@ -179,7 +151,7 @@ def section_key(section: str, params: dict[str, Any], reads: list[str], code: li
     """
     nb = hashlib.sha256((notebook_dir() / f"{section}.ipynb").read_bytes()).hexdigest()
     visible = {k: v for k, v in params.items() if k != "output_dir"}
-    return store.content_key(nb, visible, code_identity(code), _data_identity(str(params.get("dataset", ""))),
+    return store.content_key(nb, visible, code_identity(code), data_identity(str(params.get("dataset", ""))),
                              reads_identity(reads))
 
 
@@ -245,10 +217,39 @@ def _tasks(wave: list, out: Path, per_section: dict) -> Iterator[tuple[str, str,
         yield name, section, sec_dir, params
 
 
+def _tables_record(sec_dir: Path) -> dict:
+    """The record of the tables a section's folder holds (``replicate.sections``; empty when it has none)."""
+    path = sec_dir / TABLES_RECORD
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def _unchanged(before: dict, section: str, notebook: Path, params: dict) -> bool:
-    """Whether a section's recorded key still matches: its notebook, parameters, reads and code are unchanged."""
+    """Whether a section's recorded key still matches: its notebook, parameters, reads and code are unchanged, and
+    so are the tables it drew (a page whose tables were re-made is drawn again)."""
     return bool(before.get("status") == "done" and notebook.is_file() and before.get("code")
+                and before.get("tables_key", "") == _tables_record(notebook.parent).get("key", "")
                 and before.get("key") == section_key(section, params, before.get("reads", []), before.get("code", [])))
+
+
+def _entry(section: str, params: dict, made: tuple[list[str], list[str]], seconds: float, folder: Path) -> dict:
+    """A finished section's manifest entry. A page drawn from tables their own step made records that step's
+    machine, which made the numbers, and its own as ``drawn_on``."""
+    reads, code = made
+    tables = _tables_record(folder)
+    return {"status": "done", "parameters": params, "reads": reads, "code": code,
+            "key": section_key(section, params, reads, code), "seconds": round(seconds, 1), "skipped": False,
+            "machine": tables.get("machine") or run_machine(), "code_version": code_version(),
+            **({"tables_key": tables["key"], "drawn_on": run_machine()} if tables else {})}
+
+
+def tables_plan(profile: str, dataset: str | None, overrides: dict[str, Any], sections: tuple[str, ...],
+                methods: list[str] | None, results: str | os.PathLike = "results") -> list[tuple[str, str, dict, Path]]:
+    """(run folder name, section, every parameter as its notebook would hold it, folder) of each section whose
+    tables are a step of their own (``replicate compute``): the notebook's defaults < profile < overrides."""
+    per_section, _, plan = _plan(profile, dataset, overrides, sections, methods)
+    out = run_dir(run_dataset(per_section), profile, results)
+    return [(name, section, {**notebook_parameters(section), **per_section[section], **fixed, "output_dir": "."},
+             out / name) for name, section, fixed in plan]
 
 
 def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[str, Any] | None = None,
@@ -289,12 +290,9 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
             store.write_json(manifest_path, manifest)
 
     def done(name: str, params: dict, made: tuple[list[str], list[str]], seconds: float) -> None:
-        reads, code = made
-        section = next(sec for n, sec, _ in plan if n == name)
         mine.add(name)
-        manifest["sections"][name] = {"status": "done", "parameters": params, "reads": reads, "code": code,
-                                      "key": section_key(section, params, reads, code), "seconds": round(seconds, 1),
-                                      "skipped": False, "machine": run_machine(), "code_version": code_version()}
+        manifest["sections"][name] = _entry(next(sec for n, sec, _ in plan if n == name), params, made, seconds,
+                                            out / name)
         write()
         # said when it ends too: the next section's first line can be seconds away (a worker process starting)
         print(f"{labels[name]} {name} done in {seconds:.0f}s", flush=True)

@@ -9,7 +9,10 @@ records the step's new input hashes in ``dvc.lock`` (``dvc commit``):
 1. **same program**: every changed input is code that parses to the same program as the version the
    step was made from (found in git by the hash ``dvc.lock`` holds), comments and docstrings aside; or
    **same inputs**: besides such code, a fact file now tracked by entry (:data:`replicate.publish.graph.KEYED`)
-   whose bytes are the ones the step was made from (only its declaration in ``dvc.yaml`` changed);
+   whose bytes are the ones the step was made from (only its declaration in ``dvc.yaml`` changed); or
+   **same parameters**: a tables step's (``replicate compute``) notebook, which it reads for its parameters only,
+   edited elsewhere than in its parameters cell; an upstream folder it depended on, replaced by files in it,
+   while the folder is what ``dvc.lock`` recorded (same inputs);
 2. **sample re-computed**: for the paper run's sections 01-04 and the stability study, the sample
    of ``replicate verify`` re-computed from empty caches with this checkout's code, every number
    compared (bit for bit on the CPU family and BLAS that made the section, within the tolerance of
@@ -28,9 +31,7 @@ shown on the reproducibility page; a refused step stays stale and the numbers th
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -53,9 +54,10 @@ from .compare import NOT_COMPARED, OUTCOMES
 from .graph import KEYED
 from .rebuild import latest
 from .status import code_version, status
+from .unchanged import narrowed, parameters_only, same_inputs
 from .verify import PAPER_RUN, SECTIONS, paper_run, scratch_cache, stability_sample
 
-__all__ = ["EVIDENCE", "COLUMNS", "same_program", "same_inputs", "code_changes", "compare_tables", "restamp", "markdown"]
+__all__ = ["EVIDENCE", "COLUMNS", "code_changes", "compare_tables", "restamp", "markdown"]
 
 #: The committed record of every restamp attempt.
 EVIDENCE = "results/verify/restamps.csv"
@@ -72,57 +74,16 @@ class Refused(Exception):
     """Why a step cannot be restamped (it stays stale)."""
 
 
-def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(project_root()), *args], capture_output=True, check=False)
 
 
-def _locked(step: str) -> dict[str, str]:
-    """The md5 of each input ``dvc.lock`` recorded for ``step``."""
-    lock = yaml.safe_load((project_root() / "dvc.lock").read_text()).get("stages", {})
-    return {d["path"]: d.get("md5", "") for d in lock.get(step, {}).get("deps", [])}
 
 
-def _text_with_md5(path: str, md5: str, depth: int = 300) -> str | None:
-    """The committed version of ``path`` whose md5 is ``md5`` (newest first), or None."""
-    commits = _git("log", f"-{depth}", "--format=%H", "--", path).stdout.decode().split()
-    for commit in commits:
-        blob = _git("show", f"{commit}:{path}")
-        if blob.returncode == 0 and hashlib.md5(blob.stdout).hexdigest() == md5:
-            return blob.stdout.decode("utf-8")
-    return None
 
 
-def _program(text: str) -> str:
-    """The program ``text`` parses to, without its docstrings (comments are not in the tree)."""
-    tree = ast.parse(text)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, include_attributes=False)
 
 
-def same_program(step: str, files: Sequence[str]) -> bool:
-    """Whether each changed code file of ``step`` is, comments and docstrings aside, the program it was made from."""
-    locked = _locked(step)
-    for path in files:
-        old = _text_with_md5(path, locked[path]) if path in locked else None
-        if old is None or _program(old) != _program((project_root() / path).read_text(encoding="utf-8")):
-            return False
-    return True
 
 
-def same_inputs(step: str, files: Sequence[str]) -> bool:
-    """Whether each changed input of ``step`` is code that is the same program (:func:`same_program`) or a fact
-    file tracked by entry whose bytes are those ``dvc.lock`` recorded when the step was made whole from it."""
-    locked = _locked(step)
-    code = [f for f in files if f.endswith(".py")]
-    keyed = [f for f in files if f in KEYED]
-    if len(code) + len(keyed) != len(files) or not same_program(step, code):
-        return False
-    return all(f in locked and hashlib.md5((project_root() / f).read_bytes()).hexdigest() == locked[f] for f in keyed)
 
 
 def code_changes(changed: Sequence[str]) -> list[str]:
@@ -139,6 +100,16 @@ def code_changes(changed: Sequence[str]) -> list[str]:
             raise Refused(f"stale through {entry}, which only re-making it renews: `replicate rebuild`")
         files.append(path)
     return files
+
+
+
+
+
+
+
+
+
+
 
 
 def _flat(value: object, prefix: str = "") -> dict[str, str]:
@@ -307,15 +278,20 @@ def restamp(steps: Sequence[str] = (), *, sample: int = 1, max_minutes: float = 
     rows, later = [], []
     for step in _targets(steps, table):
         t0 = time.perf_counter()
+        changed, notebooks = parameters_only(step, list(table.loc[step, "changed_all"]), graph)
+        changed, inside = narrowed(step, changed)
         try:
-            files = code_changes(table.loc[step, "changed_all"])
+            files = code_changes(changed)
         except Refused as why:
             progress.report(f"restamp {step}: refused, {why}")
             rows.append({"step": step, "evidence": "none", "outcome": "refused", "detail": str(why)})
             continue
         if same_inputs(step, files):
-            how = "same program" if all(f.endswith(".py") for f in files) else "same inputs"
-            rows.append(_judge(step, how, pd.DataFrame({"outcome": ["identical"] * len(files)}), files,
+            how = "same inputs" if inside or not all(f.endswith(".py") for f in files) else "same program"
+            if notebooks:
+                how = "same parameters" if not files and not inside else f"{how}, same parameters"
+            vouched = files + notebooks + inside
+            rows.append(_judge(step, how, pd.DataFrame({"outcome": ["identical"] * len(vouched)}), vouched,
                                time.perf_counter() - t0))
         else:
             later.append((step, files))

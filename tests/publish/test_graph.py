@@ -46,8 +46,11 @@ def test_steps_name_their_data_by_registry_entry_and_their_upstream_results():
         assert "replicate/data/profiles.toml" not in stage["deps"], name
     assert "results/stability/pbmc2100-top2000.csv" in stages["why-readings"]["deps"]
     table1 = stages["paper-05_table1"]["deps"]
-    assert "results/why" in table1 and "results/pbmc2100-top2000/paper/02_vae" in table1
+    run = "results/pbmc2100-top2000/paper"
+    assert "results/why" in table1 and f"{run}/02_vae/vae_history.csv" in table1
     assert "notebooks/05_table1.ipynb" in table1
+    # a section depends on the earlier sections' tables, never on their executed notebooks
+    assert not [d for d in table1 if d.startswith(run) and not d.endswith(".csv")]
     assert stages["benchmark-scaling"]["meta"] == {"machine_specific": True}
     # a plot that a step never draws is not among its inputs: the data section does not load the why pages
     assert "replicate/publish/pages/why.py" not in stages["paper-01_data"]["deps"]
@@ -89,7 +92,9 @@ def test_each_study_step_loads_only_the_code_it_declares(tmp_path):
             by_entry.setdefault(step.entry.partition(":")[2], []).append(step.name)
     for module, names in by_entry.items():
         record = tmp_path / f"{module}.log"
-        subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, check=True, capture_output=True,
+        # a study's own command line; the sections' tables (`replicate compute`): what their code imports
+        run = ["-c", f"import {module}"] if module == "replicate.sections" else ["-m", module, "--help"]
+        subprocess.run([sys.executable, *run], cwd=ROOT, check=True, capture_output=True,
                        env={**os.environ, CODE_ENV: str(record)})
         loaded = set(recorded_reads(record))
         assert f"{module.replace('.', '/')}.py" in loaded
@@ -103,6 +108,18 @@ def test_each_section_of_a_run_loaded_and_read_only_what_its_step_declares(smoke
     stages = _stages()
     manifest = json.loads((smoke_run / "manifest.json").read_text())
     for name, section in manifest["sections"].items():
-        declared = _declared(stages[f"paper-{name}"])
+        declared = _declared(stages.get(f"page-{name}") or stages[f"paper-{name}"])  # the kernel draws the page
         assert set(section["code"]) <= declared, (name, sorted(set(section["code"]) - declared))
         assert set(section["reads"]) <= declared, (name, sorted(set(section["reads"]) - declared))
+
+
+def test_a_split_section_is_a_tables_step_that_loads_no_plot_and_a_page_step_that_draws_its_tables():
+    stages, run = _stages(), "results/pbmc2100-top2000/paper/03_clustering-kmeans"
+    tables, page = stages["paper-03_clustering-kmeans"], stages["page-03_clustering-kmeans"]
+    assert tables["cmd"].startswith("replicate compute ") and page["cmd"].startswith("replicate run ")
+    assert _outs(tables) == [f"{run}/clustering_kmeans.csv", f"{run}/labels_kmeans.csv", f"{run}/tables.json"]
+    assert _outs(page) == [f"{run}/03_clustering-kmeans.ipynb"]
+    assert set(_outs(tables)) <= set(page["deps"])
+    # a plotting change stales the page only: the tables' step loads no plot, page or notebook code
+    assert not [d for d in tables["deps"] if d.startswith("replicate/publish/") or d == "replicate/pl.py"]
+    assert "replicate/publish/figures.py" in page["deps"] and "replicate/method/clustering.py" in tables["deps"]

@@ -212,9 +212,10 @@ def test_failing_section_stops_the_run_and_keeps_earlier_ones(tmp_path):
 
 
 def test_the_key_follows_the_committed_results_a_section_read(tmp_path, monkeypatch):
+    from replicate.io import made
     from replicate.publish import pipeline
 
-    monkeypatch.setattr(pipeline, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(made, "project_root", lambda: tmp_path)
     folder = tmp_path / "results" / "generalisation"
     folder.mkdir(parents=True)
     (folder / "uncertainty.csv").write_text("dataset,CA\nworm-2100,0.5\n")
@@ -258,9 +259,10 @@ def test_each_section_records_the_code_its_kernel_loaded(smoke_run):
 
 
 def test_the_key_follows_only_the_code_a_section_loaded(tmp_path, monkeypatch):
+    from replicate.io import made
     from replicate.publish import pipeline
 
-    monkeypatch.setattr(pipeline, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(made, "project_root", lambda: tmp_path)
     for name in ("replicate/a.py", "replicate/b.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x = 1\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from replicate.publish import rebuild, restamp, status
+from replicate.publish import rebuild, restamp, status, unchanged
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKE = '''import csv
@@ -48,7 +48,7 @@ def project(tmp_path, monkeypatch):
     run(sys.executable, "-m", "dvc", "repro", "-q")
     run("git", "add", "-A")
     run("git", "commit", "-qm", "made")
-    for module in (status, rebuild, restamp):
+    for module in (status, rebuild, restamp, unchanged):
         monkeypatch.setattr(module, "project_root", lambda: tmp_path)
     return tmp_path
 
@@ -117,6 +117,58 @@ def test_a_fact_file_tracked_by_entry_instead_of_whole_is_restamped_as_the_same_
     assert _state("grid") == "stale"
     rows = restamp.restamp(["grid"])  # the paper profile's entry changed: only re-making it renews the step
     assert list(rows["outcome"]) == ["refused"] and "only re-making it renews" in rows.loc[0, "detail"]
+
+
+def test_a_tables_steps_notebook_edited_outside_its_parameters_is_restamped_and_a_new_default_is_refused(project):
+    """A tables step (``replicate compute``) reads its section's notebook for its parameters' defaults only."""
+    import nbformat
+
+    cells = [nbformat.v4.new_code_cell("seeds = [0]", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("rp.pl.grid_heatmaps(rows);")]
+    path = project / "notebooks" / "s.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    (project / "t.csv").write_text("setting,CA\na,0.5\n")
+    (project / "dvc.yaml").write_text(GRAPH + "  tables:\n    cmd: replicate compute --sections s\n"
+                                      "    deps: [notebooks/s.ipynb]\n    outs:\n    - t.csv:\n        cache: false\n")
+    subprocess.run([sys.executable, "-m", "dvc", "commit", "-f", "-q", "tables"], cwd=project, check=True,
+                   capture_output=True)
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    subprocess.run(["git", "commit", "-qm", "tables"], cwd=project, check=True)
+    cells[1].source = "rp.pl.grid_heatmaps(rows, method);  # a plot's change"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    assert _state("tables") == "stale"
+    rows = restamp.restamp(["tables"])
+    assert list(rows["evidence"]) == ["same parameters"] and list(rows["outcome"]) == ["restamped"]
+    assert _state("tables") == "current"
+    cells[0].source = "seeds = [0, 1]"  # a new default: the tables it makes change
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    rows = restamp.restamp(["tables"])
+    assert list(rows["outcome"]) == ["refused"] and "only re-making it renews" in rows.loc[0, "detail"]
+    assert _state("tables") == "stale"
+
+
+def test_a_folder_dependency_narrowed_to_its_tables_is_the_same_inputs_while_the_folder_is_unchanged(project):
+    """A section once depended on an earlier section's folder (executed notebook included), now on its tables."""
+    (project / "up.py").write_text("import os\nos.makedirs('up', exist_ok=True)\nopen('up/t.csv', 'w').write('CA\\n0.5\\n')\n"
+                                   "open('up/page.ipynb', 'w').write('page')\n")
+    up = "  up:\n    cmd: python up.py\n    deps: [up.py]\n    outs:\n    - up:\n        cache: false\n"
+    down = "  down:\n    cmd: cp up/t.csv down.txt\n    deps: [{dep}]\n    outs:\n    - down.txt:\n        cache: false\n"
+    (project / "dvc.yaml").write_text(GRAPH + up + down.format(dep="up"))
+    run = lambda *a: subprocess.run(a, cwd=project, check=True, capture_output=True)  # noqa: E731
+    run(sys.executable, "-m", "dvc", "repro", "-q")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "up and down")
+    (project / "dvc.yaml").write_text(GRAPH + up + down.format(dep="up/t.csv"))
+    assert _state("down") == "stale"
+    rows = restamp.restamp(["down"])
+    assert list(rows["evidence"]) == ["same inputs"] and list(rows["outcome"]) == ["restamped"]
+    assert rows.loc[0, "changed"] == "up/t.csv" and _state("down") == "current"
+    # the same narrowing after the folder changed: the step's inputs are not what it was made from
+    run("git", "checkout", "-q", "--", "dvc.lock")
+    (project / "up" / "t.csv").write_text("CA\n0.75\n")
+    rows = restamp.restamp(["down"])
+    assert list(rows["outcome"]) == ["refused"] and _state("down") == "stale"
 
 
 @pytest.mark.slow

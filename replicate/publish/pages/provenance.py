@@ -189,7 +189,7 @@ class BookNotes:
     def section(self, name: str, shown: Iterable[str] = ()) -> str:
         """The notes of an executed section ``name``; ``shown``: further steps whose results the book adds."""
         reads = self.manifest.get("sections", {}).get(name, {}).get("reads", [])
-        own = [f"paper-{name}"] if self.graph_run else []
+        own = [f"paper-{name}", f"page-{name}"] if self.graph_run else []  # its tables, and its page where apart
         text = self._steps(name, [*own, *steps_read(reads), *shown])
         return text if self.graph_run else self._run(name, name) + "\n" + text
 

@@ -1,0 +1,50 @@
+"""Each VAE seed's latents in an AnnData (where ``rp.tl.vae`` is told to write them) and the grids run on them.
+
+The section notebooks and the sections' tables (:mod:`replicate.sections`) both train through ``rp.tl.vae``
+with the keys named here and cluster every seed's latent through :func:`cluster`, so they share the VAE
+cache and the clustering cache cell for cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from ..grid import execute
+from ..grid.plan import parse_grid
+
+__all__ = ["DEFAULT", "SECOND", "vae_key", "latent_means", "cluster"]
+
+#: The ``obsm`` prefixes of the default reading's VAEs and of a second reading's (:func:`vae_key`).
+DEFAULT, SECOND = "X_vae", "X_vae_second"
+
+
+def vae_key(seed: int, prefix: str = DEFAULT) -> str:
+    """The ``obsm`` key a notebook gives ``rp.tl.vae`` for one seed (``X_vae_seed0``, ...)."""
+    return f"{prefix}_seed{int(seed)}"
+
+
+def latent_means(adata: AnnData, seeds: list[int], prefix: str = DEFAULT) -> dict[int, np.ndarray]:
+    """seed -> the latent means ``rp.tl.vae`` wrote for it."""
+    return {int(s): np.asarray(adata.obsm[vae_key(s, prefix)]) for s in seeds}
+
+
+def cluster(adata: AnnData, seeds: list[int], methods: list[str] | str, *, prefix: str = DEFAULT,
+            grid: Any = "full", random_state: int = 0, n_jobs: int = -1, scheduler: str = "",
+            progress: bool = True, cell_time_limit: float | None = None) -> pd.DataFrame:
+    """Run ``methods``' grids on every seed's latent mean (embedding ``vae_seed=<s>``).
+
+    Cells already computed for the same latents, settings and seed (by any notebook) come from
+    the clustering cache; new ones are added to it as they finish. A cell running longer than
+    ``cell_time_limit`` seconds is stopped and recorded with status ``timeout``.
+    """
+    if isinstance(methods, str):
+        methods = [methods]
+    embeddings = {f"vae_seed={s}": mu for s, mu in latent_means(adata, seeds, prefix).items()}
+    return execute.run(embeddings, adata.obs["label"].to_numpy(), execute.store_path(adata.X),
+                       dataset=adata.uns.get("dataset", {}).get("name", ""), methods=list(methods),
+                       thin=parse_grid(grid), random_state=random_state, n_jobs=n_jobs,
+                       scheduler=scheduler or None, progress=progress, time_limit_s=cell_time_limit)

@@ -1,0 +1,33 @@
+"""The tables each section of the paper run writes, and the sections whose tables are a step of their own.
+
+``replicate.sections`` computes the split sections' tables apart from their pages; the study graph
+(``replicate.publish.graph``) makes them a step of their own and lets later sections depend on earlier
+sections' tables, never on their executed notebooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["SPLIT", "TABLES", "DRAWN", "table_names"]
+
+#: The sections whose tables are a step of their own (the others make theirs inside their notebook, for now).
+SPLIT = ("03_clustering",)
+#: The tables each section of the paper run writes, which later sections depend on (``{method}``: the clustering
+#: section's parameter).
+TABLES = {"01_data": ("label_counts",), "02_vae": ("vae_history",),
+          "03_clustering": ("clustering_{method}",), "04_baselines": ("baselines",),
+          "05_table1": ("table1",), "06_claims": ("claims", "encoder_variants", "seed_statistics", "variation_sources"),
+          "07_open_points": ("preprocessing_sensitivity", "selection_effect"),
+          "08_why": ("factor_effects", "decomposition"), "09_generalisation": (),
+          "10_uncertainty": ("uncertainty", "uncertainty_effects")}
+#: Tables a split section writes for its own page only (the first seed's clusters, cell by cell, for the
+#: contingency plot): no later section depends on them.
+DRAWN = {"03_clustering": ("labels_{method}",)}
+
+
+def table_names(section: str, params: Mapping[str, Any], *, drawn: bool = True) -> list[str]:
+    """The tables ``section`` writes with ``params`` (``clustering_kmeans``, ...); ``drawn``: with those for its
+    page only (:data:`DRAWN`)."""
+    return [name.format(**params) for name in (*TABLES[section], *(DRAWN.get(section, ()) if drawn else ()))]

@@ -1,0 +1,165 @@
+"""The paper run's sections as tables, apart from their pages: what a section computes, read back by its page.
+
+A section listed in :data:`SPLIT` is two steps of the study graph (``dvc.yaml``): its **tables**, made here
+(``replicate compute``), and its **page**, the section notebook executed with papermill, which reads those
+tables and draws them. The tables' code loads no plot, page or notebook machinery (a test checks it), so a
+plotting change re-renders pages in minutes and leaves every training and grid current.
+
+A section's tables are written with a record, ``tables.json``: its parameters, the package files its
+computation loads (measured in a fresh interpreter: the list ``dvc.yaml`` gives the step), the data and the
+committed folders it read, the machine and the time. :func:`tables` reads them back while the record's key
+still matches -- the same parameters, code, data and reads -- and computes them otherwise: a notebook run on
+its own computes its tables, a page executed after ``replicate compute`` reads them. Either way the page
+draws what was read back from the files, so it shows the same whichever way it ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from anndata import AnnData
+
+from . import tl
+from .io import progress, store
+from .io.made import TABLES_RECORD, data_identity, files_identity, run_machine
+from .io.paths import READS_ENV, project_root, recorded_reads
+from .method.preprocess import prepare
+from .method.vae_config import config_from
+from .paper import latent_grids
+from .paper.run_tables import SPLIT, table_names
+
+__all__ = ["SPLIT", "RECORD", "EXECUTION", "table_names", "code", "key", "read", "tables", "labels_into"]
+
+#: The record written beside a section's tables.
+RECORD = TABLES_RECORD
+#: Parameters that decide how the work runs or is labelled, never what it makes: not part of the key.
+EXECUTION = frozenset({"output_dir", "profile", "n_jobs", "scheduler"})
+
+
+@cache
+def code() -> tuple[str, ...]:
+    """The package files (and fact files read at import) this module loads, in a fresh interpreter: what a
+    section's tables depend on, the same list the study graph gives their step."""
+    script = "import json, replicate.sections\nfrom replicate.io.paths import loaded_code\nprint(json.dumps(loaded_code()))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project_root(), check=False)
+    if done.returncode:
+        raise RuntimeError(f"loading replicate.sections failed:\n{done.stderr[-2000:]}")
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def key(section: str, params: Mapping[str, Any], reads: list[str]) -> str:
+    """What a section's tables depend on: the section, its parameters, the code, the data and what it read."""
+    visible = {k: v for k, v in params.items() if k not in EXECUTION}
+    return store.content_key(section, visible, files_identity(list(code())),
+                             data_identity(str(params.get("dataset", ""))), files_identity(reads))
+
+
+def read(folder: str | os.PathLike, section: str, params: Mapping[str, Any]) -> dict[str, pd.DataFrame] | None:
+    """The tables in ``folder`` when its record's key matches ``params`` and the code, data and reads of now."""
+    folder = Path(folder)
+    record = folder / RECORD
+    names = table_names(section, params)
+    if not record.is_file() or not all((folder / f"{n}.csv").is_file() for n in names):
+        return None
+    made = json.loads(record.read_text(encoding="utf-8"))
+    if made.get("key") != key(section, params, made.get("reads", [])):
+        return None
+    return {n: pd.read_csv(folder / f"{n}.csv") for n in names}
+
+
+@contextlib.contextmanager
+def _reads() -> Iterator[Path]:
+    """Note the committed folders read meanwhile in a file of our own, passing them on to a recording run's."""
+    outer = os.environ.get(READS_ENV)
+    with tempfile.TemporaryDirectory(prefix="replicate-reads-") as tmp:
+        mine = Path(tmp) / "reads"
+        os.environ[READS_ENV] = str(mine)
+        try:
+            yield mine
+        finally:
+            if outer is None:
+                os.environ.pop(READS_ENV, None)
+            else:
+                os.environ[READS_ENV] = outer
+                if mine.is_file():
+                    with open(outer, "a", encoding="utf-8") as f:
+                        f.write(mine.read_text(encoding="utf-8"))
+
+
+def _csv(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as a page reads it back from its file."""
+    return pd.read_csv(io.StringIO(df.to_csv(index=False)))
+
+
+def tables(section: str, params: Mapping[str, Any], output_dir: str | os.PathLike = "", *,
+           force: bool = False) -> dict[str, pd.DataFrame]:
+    """``section``'s tables for ``params``: read from ``output_dir`` while its record matches (:func:`read`),
+    else computed (and written there with the record, atomically, when ``output_dir`` is given)."""
+    if section not in COMPUTE:
+        raise KeyError(f"section {section!r} has no tables of its own; those that do: {', '.join(COMPUTE)}")
+    folder = Path(output_dir) if output_dir else None
+    found = read(folder, section, params) if folder is not None and not force else None
+    if found is not None:
+        progress.report(f"{section}: tables read back, made {json.loads((folder / RECORD).read_text())['date']}")
+        return found
+    t0 = time.perf_counter()
+    with _reads() as noted:
+        made = COMPUTE[section](dict(params))
+        reads = recorded_reads(noted)
+    if folder is None:
+        return {n: _csv(df) for n, df in made.items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in made.items():
+        store.atomic_write(folder / f"{name}.csv", lambda p, df=df: df.to_csv(p, index=False))
+    visible = {k: v for k, v in params.items() if k not in EXECUTION}
+    store.write_json(folder / RECORD, {"section": section, "key": key(section, params, reads), "parameters": visible,
+                                       "reads": reads, "machine": run_machine(), "date": dt.date.today().isoformat(),
+                                       "seconds": round(time.perf_counter() - t0, 1)})
+    return {n: pd.read_csv(folder / f"{n}.csv") for n in made}
+
+
+def labels_into(adata: AnnData, labels: pd.DataFrame, key_added: str) -> None:
+    """Put a labels table's clusters (``cell``, ``cluster``) into ``adata.obs[key_added]``, cell by cell."""
+    by_cell = labels.assign(cell=labels["cell"].astype(str)).set_index("cell")["cluster"].astype(str)
+    missing = set(adata.obs_names.astype(str)) - set(by_cell.index)
+    if missing:
+        raise ValueError(f"the labels table lacks {len(missing)} of the data's cells (e.g. {sorted(missing)[0]!r}): "
+                         "it was made from other data; re-make the section's tables.")
+    adata.obs[key_added] = pd.Categorical(by_cell.loc[adata.obs_names.astype(str)].to_numpy())
+
+
+def _data(params: dict[str, Any]) -> AnnData:
+    return prepare(params["dataset"], label_key=params.get("label_key"), target_sum=params.get("target_sum"),
+                   clip_zscore=params.get("clip_zscore"))
+
+
+def _clustering(params: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """One method's whole grid on every seed's VAE, and its paper's setting on the first seed, cell by cell."""
+    adata, method, seeds = _data(params), params["method"], list(params["seeds"])
+    config = config_from(params)
+    for seed in seeds:
+        tl.vae(adata, config=config, seed=seed, key_added=latent_grids.vae_key(seed))
+    rows = latent_grids.cluster(adata, seeds, method, grid=params.get("grid", "full"),
+                                random_state=params.get("cluster_random_state", 0), n_jobs=params.get("n_jobs", -1),
+                                scheduler=params.get("scheduler", ""), cell_time_limit=params.get("cell_time_limit"))
+    tl.cluster(adata, method, use_rep=latent_grids.vae_key(seeds[0]), seed=params.get("cluster_random_state", 0))
+    labels = pd.DataFrame({"cell": adata.obs_names.astype(str), "label": adata.obs["label"].astype(str).to_numpy(),
+                           "cluster": adata.obs[method].astype(str).to_numpy()})
+    return {f"clustering_{method}": rows, f"labels_{method}": labels}
+
+
+#: Each split section's computation: its parameters -> its tables by name.
+COMPUTE: dict[str, Callable[[dict[str, Any]], dict[str, pd.DataFrame]]] = {"03_clustering": _clustering}

@@ -1,0 +1,121 @@
+"""A section's tables apart from its page: computed once, read back while their record matches, never with a plot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from replicate import cli, sections
+from replicate.io.paths import READS_ENV, committed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """A section whose computation counts its calls and reads a committed folder."""
+    calls = []
+
+    def compute(params: dict) -> dict[str, pd.DataFrame]:
+        calls.append(dict(params))
+        committed("results/stability")
+        return {f"clustering_{params['method']}": pd.DataFrame({"setting": ["a", "b"], "CA": [0.5, 0.25]}),
+                f"labels_{params['method']}": pd.DataFrame({"cell": ["c1", "c2"], "label": ["x", "y"],
+                                                            "cluster": [0, 1]})}
+
+    monkeypatch.setitem(sections.COMPUTE, "03_clustering", compute)
+    return calls
+
+
+def test_tables_are_read_back_while_their_record_matches(counted, tmp_path):
+    params = {"dataset": "", "method": "kmeans", "seeds": [0], "n_jobs": -1, "output_dir": "."}
+    first = sections.tables("03_clustering", params, tmp_path)
+    record = json.loads((tmp_path / sections.RECORD).read_text())
+    assert record["reads"] == ["results/stability"] and record["parameters"]["seeds"] == [0]
+    assert "output_dir" not in record["parameters"] and record["machine"]["cpu"]
+    # read back: no second computation, and what the page draws is what the file holds (labels as read)
+    again = sections.tables("03_clustering", {**params, "n_jobs": 1}, tmp_path)  # how it runs is not part of the key
+    assert len(counted) == 1
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], again[name])
+    assert again["labels_kmeans"]["cluster"].tolist() == [0, 1]
+    sections.tables("03_clustering", {**params, "seeds": [0, 1]}, tmp_path)  # other parameters: made again
+    assert len(counted) == 2
+    sections.tables("03_clustering", {**params, "seeds": [0, 1]}, tmp_path, force=True)
+    assert len(counted) == 3
+    (tmp_path / "labels_kmeans.csv").unlink()  # a table gone: made again
+    sections.tables("03_clustering", {**params, "seeds": [0, 1]}, tmp_path)
+    assert len(counted) == 4
+
+
+def test_a_read_of_a_committed_result_reaches_the_run_that_records_reads(counted, tmp_path, monkeypatch):
+    outer = tmp_path / "outer-reads"
+    monkeypatch.setenv(READS_ENV, str(outer))
+    sections.tables("03_clustering", {"dataset": "", "method": "gmm", "seeds": [0]}, "")
+    assert outer.read_text().split() == ["results/stability"]
+    assert sections.os.environ[READS_ENV] == str(outer)
+
+
+def test_a_changed_read_or_code_makes_them_again(counted, tmp_path, monkeypatch):
+    params = {"dataset": "", "method": "kmeans", "seeds": [0]}
+    sections.tables("03_clustering", params, tmp_path)
+    record = json.loads((tmp_path / sections.RECORD).read_text())
+    monkeypatch.setattr(sections, "files_identity", lambda paths: "changed" + ",".join(paths))
+    assert sections.read(tmp_path, "03_clustering", params) is None
+    assert record["key"] != sections.key("03_clustering", params, record["reads"])
+
+
+def test_the_tables_code_loads_no_plot_or_page():
+    code = sections.code()
+    assert "replicate/sections.py" in code and "replicate/method/clustering.py" in code
+    assert "replicate/grid/execute.py" in code and "replicate/tl.py" in code
+    drawn = [c for c in code if c.startswith("replicate/publish/") or c in ("replicate/pl.py",)]
+    assert not drawn, drawn
+
+
+def test_labels_go_into_the_data_cell_by_cell():
+    import anndata as ad
+    import numpy as np
+
+    adata = ad.AnnData(np.zeros((3, 2)), obs=pd.DataFrame(index=["c2", "c1", "c3"]))
+    labels = pd.DataFrame({"cell": ["c1", "c2", "c3"], "label": ["a", "b", "c"], "cluster": [7, 8, 9]})
+    sections.labels_into(adata, labels, "kmeans")
+    assert adata.obs["kmeans"].astype(str).tolist() == ["8", "7", "9"]
+    with pytest.raises(ValueError, match="lacks 1 of the data's cells"):
+        sections.labels_into(adata, labels.iloc[:2], "kmeans")
+
+
+def test_compute_refuses_a_section_without_tables_of_its_own(capsys):
+    assert cli.main(["compute", "--profile", "smoke", "--sections", "01_data"]) == 2  # a usage error
+    err = capsys.readouterr().err
+    assert "none of these sections has tables of its own" in err and "03_clustering" in err
+
+
+@pytest.mark.slow
+def test_a_page_draws_the_tables_its_step_made_and_is_drawn_again_when_they_change(smoke_run, tmp_path, capsys):
+    """The smoke run's clustering page made its tables in its kernel; `replicate compute` with the same profile
+    finds them current (the command line resolves the parameters the notebook holds), and a re-made table
+    re-draws the page but nothing else."""
+    run = tmp_path / "smoke"
+    shutil.copytree(smoke_run, run)
+    folder = run / "03_clustering-kmeans"
+    assert (folder / sections.RECORD).is_file() and (folder / "labels_kmeans.csv").is_file()
+    results = str(tmp_path)
+    target = ["--profile", "smoke", "--sections", "03_clustering", "--methods", "kmeans", "--results", results]
+    made = (folder / sections.RECORD).read_text()
+    assert cli.main(["compute", *target]) == 0
+    assert (folder / sections.RECORD).read_text() == made  # read back, not made again
+    cli.main(["run", *target])
+    assert "03_clustering-kmeans: unchanged, skipped" in capsys.readouterr().out
+    assert cli.main(["compute", *target, "--force"]) == 0
+    assert json.loads((folder / sections.RECORD).read_text())["key"] == json.loads(made)["key"]
+    capsys.readouterr()
+    cli.main(["run", *target])
+    out = capsys.readouterr().out
+    assert "03_clustering-kmeans done" in out and "tables read back" in out
+    manifest = json.loads((run / "manifest.json").read_text())["sections"]["03_clustering-kmeans"]
+    assert manifest["tables_key"] == json.loads(made)["key"] and "drawn_on" in manifest
