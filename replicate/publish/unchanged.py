@@ -20,6 +20,7 @@ import subprocess
 from collections.abc import Sequence
 
 import nbformat
+import pathspec
 import yaml
 
 from ..io.paths import project_root
@@ -107,11 +108,19 @@ def parameters_only(step: str, changed: list[str], graph: dict) -> tuple[list[st
     return [e for e in changed if e.rpartition(" (")[0] not in notebooks], notebooks
 
 
+def _dvc_ignored() -> pathspec.PathSpec:
+    """The files DVC leaves out of a folder's hash (``.dvcignore``: a run's own logs)."""
+    path = project_root() / ".dvcignore"
+    return pathspec.PathSpec.from_lines("gitwildmatch", path.read_text().splitlines() if path.is_file() else [])
+
+
 def folder_md5(path: str) -> str:
-    """DVC's hash of a folder (``<md5>.dir``): the md5 of its files' sorted list of (md5, relative path)."""
-    folder = project_root() / path
+    """DVC's hash of a folder (``<md5>.dir``): the md5 of its files' sorted list of (md5, relative path), the files
+    ``.dvcignore`` names left out."""
+    folder, ignored = project_root() / path, _dvc_ignored()
     entries = sorted(({"md5": hashlib.md5(f.read_bytes()).hexdigest(), "relpath": f.relative_to(folder).as_posix()}
-                      for f in folder.rglob("*") if f.is_file()), key=lambda e: e["relpath"])
+                      for f in folder.rglob("*") if f.is_file()
+                      and not ignored.match_file(f.relative_to(project_root()).as_posix())), key=lambda e: e["relpath"])
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
 
 

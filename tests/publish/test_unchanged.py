@@ -25,6 +25,9 @@ def test_a_folders_hash_is_the_one_dvc_records(tmp_path, monkeypatch):
     lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"]
     monkeypatch.setattr(unchanged, "project_root", lambda: tmp_path)
     assert unchanged.folder_md5("up") == lock["down"]["deps"][0]["md5"] == lock["up"]["outs"][0]["md5"]
+    (tmp_path / ".dvcignore").write_text(".kernel.log\n")
+    (tmp_path / "up" / ".kernel.log").write_text("a run's own log")  # ignored by DVC, so by the hash too
+    assert unchanged.folder_md5("up") == lock["down"]["deps"][0]["md5"]
     (tmp_path / "up" / "sub" / "page.ipynb").write_text('{"cells": []}')  # any file of the folder counts
     assert unchanged.folder_md5("up") != lock["down"]["deps"][0]["md5"]
 
