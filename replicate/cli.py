@@ -71,6 +71,8 @@ def _rebuild_parser(sub: Any) -> None:
                                 "(a never-timed step only as the first); the same command goes on later")
     p_rebuild.add_argument("--commit", action="store_true",
                            help="commit each finished step (its outputs, dvc.lock, its time) to the current branch")
+    p_rebuild.add_argument("--other-family", action="store_true",
+                           help="re-make sections of a run made on another CPU family anyway (the whole run, here)")
 
 
 def _restamp_parser(sub: Any) -> None:
@@ -207,7 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return STUDIES[args.name](args.args)
         elif args.command == "rebuild":
             made = rebuild.rebuild(args.steps, machine_specific=args.machine_specific, dry_run=args.dry_run,
-                                   budget=rebuild.parse_budget(args.budget), commit=args.commit)
+                                   budget=rebuild.parse_budget(args.budget), commit=args.commit,
+                                   other_family=args.other_family)
             print(f"{len(made)} steps {'to make' if args.dry_run else 'made'}; their times: {rebuild.TIMES}")
         elif args.command == "restamp":
             return _restamp(args)

@@ -14,15 +14,22 @@ stops cleanly before the first that does not; ``--commit`` commits each finished
 ``dvc.lock`` entry, measured time), so a rebuild of many hours is a series of ordinary landings.
 Inside a step, trained VAEs and finished grid cells are kept in the caches as they finish, so a
 step killed part-way goes on from them when it is made again.
+
+**One CPU family per run**: a section of the paper run is re-made only on the CPU family that made the
+run's other sections (its ``manifest.json`` records each one's), since the same seed trains another VAE on
+another family (``benchmarks/results/cpu_family-*.json``) and a run whose sections saw different latents
+contradicts itself; ``--other-family`` re-makes it anyway (to re-make the whole run there).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,11 +42,11 @@ from ..io.paths import project_root
 from ..io.provenance import machine
 from .status import status
 
-__all__ = ["TIMES", "COLUMNS", "pending", "parse_budget", "rebuild", "record", "latest", "markdown"]
+__all__ = ["TIMES", "COLUMNS", "pending", "run_family", "parse_budget", "rebuild", "record", "latest", "markdown"]
 
 #: The committed table of measured step times (one row per step made, newest last).
 TIMES = "results/rebuild/times.csv"
-COLUMNS = ["step", "seconds", "date", "commit", "cpu", "cores", "vae_cache_entries", "load_average"]
+COLUMNS = ["step", "seconds", "date", "commit", "cpu", "cores", "vae_cache_entries", "load_average", "family"]
 
 
 def pending(steps: Sequence[str] = (), *, machine_specific: bool = False) -> list[str]:
@@ -53,6 +60,39 @@ def pending(steps: Sequence[str] = (), *, machine_specific: bool = False) -> lis
         return [s for s in table["step"] if s in steps]
     todo = table[(table["state"] != "current") & (machine_specific | ~table["machine_specific"])]
     return list(todo["step"])
+
+
+def _manifest(step: str) -> Path | None:
+    """The ``manifest.json`` of the run a step's outputs belong to (a section's folder, or a file in it)."""
+    for out in _outs(step):
+        for folder in list(Path(out).parents)[:2]:
+            if (project_root() / folder / "manifest.json").is_file():
+                return folder / "manifest.json"
+    return None
+
+
+def run_family(step: str) -> str:
+    """The CPU family that made most of the other sections of the run ``step`` belongs to ('' for none)."""
+    path = _manifest(step)
+    if path is None:
+        return ""
+    sections = json.loads((project_root() / path).read_text()).get("sections", {})
+    first = Path(_outs(step)[0])
+    name = first.parent.name if first.suffix else first.name
+    families = Counter(e["machine"]["family"] for n, e in sections.items()
+                       if n != name and e.get("status") == "done" and e.get("machine", {}).get("family"))
+    return families.most_common(1)[0][0] if families else ""
+
+
+def _same_family(todo: list[str], family: str) -> None:
+    """Refuse to re-make a section of a run made on another CPU family (see the module)."""
+    for step in todo:
+        made = run_family(step)
+        if made and made != family:
+            raise ReplicateError(
+                f"{step} is a section of a run made on {made}; this machine is {family}. The same seed trains "
+                "another VAE here (benchmarks/results/cpu_family-*.json), so the run would mix latents of two "
+                "families. Re-make it on that family, or re-make the whole run here with --other-family.")
 
 
 def _vae_entries() -> int:
@@ -106,6 +146,10 @@ def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
     root = project_root()
     manifests = [str(Path(o).parent / "manifest.json") for o in outs
                  if (root / o).is_dir() and (root / o).parent.joinpath("manifest.json").is_file()]
+    # a section's tables or page (files in its folder): the run's manifest is one folder up
+    manifests += [str(Path(o).parents[1] / "manifest.json") for o in outs
+                  if (root / o).is_file() and len(Path(o).parents) > 1 and (root / o).parents[1].joinpath(
+                      "manifest.json").is_file()]
     paths = ([o for o in outs if (root / o).exists()] + list(dict.fromkeys(manifests))
              + ["dvc.lock", str(times.relative_to(root))])
     message = f"Rebuild {step} ({seconds:.0f} s, replicate rebuild)"
@@ -128,17 +172,21 @@ def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
 
 
 def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times: str | os.PathLike | None = None,
-            dry_run: bool = False, budget: float | None = None, commit: bool = False) -> list[str]:
+            dry_run: bool = False, budget: float | None = None, commit: bool = False,
+            other_family: bool = False) -> list[str]:
     """Re-make the :func:`pending` steps in order with DVC, recording each one's wall time; return those made.
 
     With ``budget`` (seconds), a step starts only while its recorded time fits what is left (a step never
     timed only as the first), so a long rebuild is a series of sittings; with ``commit``, each finished step
     is committed (its outputs, ``dvc.lock``, its time). Stops at the first step that fails (its error is
-    DVC's; the steps before it are recorded).
+    DVC's; the steps before it are recorded). A section of a run made on another CPU family is refused unless
+    ``other_family``.
     """
     todo = pending(steps, machine_specific=machine_specific)
     path = Path(times) if times else project_root() / TIMES
     info, made, start = machine(), [], time.perf_counter()
+    if not other_family:
+        _same_family(todo, info["family"])
     recorded = latest(times)
     # DVC runs each step's command through the shell: this environment's `python` and `replicate` first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -181,7 +229,7 @@ def _make(step: str, env: dict, info: dict, path: Path) -> float:
                              "before it are made and recorded: fix it and run the same command again.")
     record({"step": step, "seconds": round(seconds, 1), "date": dt.date.today().isoformat(), "commit": _head(),
             "cpu": info["cpu"], "cores": info["cores"], "vae_cache_entries": entries,
-            "load_average": round(load, 2)}, path)
+            "load_average": round(load, 2), "family": info["family"]}, path)
     return seconds
 
 

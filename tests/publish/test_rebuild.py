@@ -133,3 +133,39 @@ def test_a_sections_commit_holds_its_runs_manifest(here):
     assert "run/manifest.json" in log and "run/sec/table.csv" in log
     shown = subprocess.run(["git", "show", "HEAD:run/manifest.json"], cwd=here, capture_output=True, text=True).stdout
     assert '"sec"' in shown
+
+
+def test_a_section_of_a_run_made_on_another_cpu_family_is_refused_unless_asked(here, monkeypatch):
+    """Re-making one section on another family would mix two families' latents into one run."""
+    import json
+    import subprocess
+
+    section_step = """  tables:
+    cmd: python tables.py
+    deps: [in.txt]
+    outs:
+    - run/sec/t.csv:
+        cache: false
+"""
+    (here / "tables.py").write_text("import json\nopen('run/sec/t.csv', 'w').write('2')\nm = json.load(open("
+                                    "'run/manifest.json'))\nm['sections']['sec']['seconds'] = 1\n"
+                                    "json.dump(m, open('run/manifest.json', 'w'))\n")
+    (here / "run" / "sec").mkdir(parents=True)
+    (here / "run" / "sec" / "t.csv").write_text("1")
+    made = lambda family: {"status": "done", "machine": {"family": family}}  # noqa: E731
+    (here / "run" / "manifest.json").write_text(json.dumps({"sections": {
+        "sec": made("x86_64 avx2 fma avx512f"), "a": made("x86_64 avx2 fma"), "b": made("x86_64 avx2 fma"),
+        "c": made("x86_64 avx2 fma avx512f")}}))
+    (here / "dvc.yaml").write_text((here / "dvc.yaml").read_text() + section_step)
+    subprocess.run(["git", "add", "-A"], cwd=here, check=True)
+    subprocess.run(["git", "commit", "-qm", "graph"], cwd=here, check=True)
+    assert rebuild.run_family("tables") == "x86_64 avx2 fma"  # most of the other sections; not its own entry
+    monkeypatch.setattr(rebuild, "machine", lambda: {"cpu": "c", "cores": 2, "family": "x86_64 avx2 fma avx512f"})
+    with pytest.raises(ReplicateError, match="made on x86_64 avx2 fma; this machine is x86_64 avx2 fma avx512f"):
+        rebuild.rebuild(["tables"])
+    assert (here / "run" / "sec" / "t.csv").read_text() == "1"  # nothing was made
+    assert rebuild.rebuild(["tables"], other_family=True, commit=True) == ["tables"]
+    log = subprocess.run(["git", "log", "--format=%s", "-1", "--name-only"], cwd=here, capture_output=True,
+                         text=True).stdout
+    assert "run/sec/t.csv" in log and "run/manifest.json" in log  # a tables file's run manifest is committed too
+    assert pd.read_csv(here / rebuild.TIMES)["family"].iloc[-1] == "x86_64 avx2 fma avx512f"
