@@ -125,7 +125,8 @@ def tables(section: str, params: Mapping[str, Any], output_dir: str | os.PathLik
     for name, df in made.items():
         store.atomic_write(folder / f"{name}.csv", lambda p, df=df: df.to_csv(p, index=False))
     visible = {k: v for k, v in params.items() if k not in EXECUTION}
-    store.write_json(folder / RECORD, {"section": section, "key": key(section, params, reads), "parameters": visible,
+    store.write_json(folder / RECORD, {"section": section, "key": key(section, params, reads), "tables": list(made),
+                                       "parameters": visible,
                                        "reads": reads, "machine": run_machine(), "date": dt.date.today().isoformat(),
                                        "seconds": round(time.perf_counter() - t0, 1)})
     return {n: pd.read_csv(folder / f"{n}.csv") for n in made}

@@ -223,11 +223,23 @@ def _tables_record(sec_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def _tables_identity(sec_dir: Path) -> str:
+    """Hash of a section's tables and their record, byte for byte ('' when it has none)."""
+    record = _tables_record(sec_dir)
+    if not record:
+        return ""
+    h = hashlib.sha256((sec_dir / TABLES_RECORD).read_bytes())
+    for name in record.get("tables", []):
+        path = sec_dir / f"{name}.csv"
+        h.update(path.read_bytes() if path.is_file() else b"(missing)")
+    return h.hexdigest()
+
+
 def _unchanged(before: dict, section: str, notebook: Path, params: dict) -> bool:
     """Whether a section's recorded key still matches: its notebook, parameters, reads and code are unchanged, and
-    so are the tables it drew (a page whose tables were re-made is drawn again)."""
+    so are the tables it drew, byte for byte (a page whose tables were made again is drawn again)."""
     return bool(before.get("status") == "done" and notebook.is_file() and before.get("code")
-                and before.get("tables_key", "") == _tables_record(notebook.parent).get("key", "")
+                and before.get("tables_key", "") == _tables_identity(notebook.parent)
                 and before.get("key") == section_key(section, params, before.get("reads", []), before.get("code", [])))
 
 
@@ -239,7 +251,7 @@ def _entry(section: str, params: dict, made: tuple[list[str], list[str]], second
     return {"status": "done", "parameters": params, "reads": reads, "code": code,
             "key": section_key(section, params, reads, code), "seconds": round(seconds, 1), "skipped": False,
             "machine": tables.get("machine") or run_machine(), "code_version": code_version(),
-            **({"tables_key": tables["key"], "drawn_on": run_machine()} if tables else {})}
+            **({"tables_key": _tables_identity(folder), "drawn_on": run_machine()} if tables else {})}
 
 
 def tables_plan(profile: str, dataset: str | None, overrides: dict[str, Any], sections: tuple[str, ...],
