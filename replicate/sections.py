@@ -52,12 +52,23 @@ EXECUTION = frozenset({"output_dir", "profile", "n_jobs", "scheduler"})
 @cache
 def code() -> tuple[str, ...]:
     """The package files (and fact files read at import) this module loads, in a fresh interpreter: what a
-    section's tables depend on, the same list the study graph gives their step."""
+    section's tables depend on, the same list the study graph gives their step. Measured once per state of the
+    package (its files' bytes, this Python) and kept in the cache folder, so each kernel does not start another."""
+    package = Path(__file__).resolve().parent
+    files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".toml", ".json"))
+    state = store.content_key(sys.executable, sys.version, [(p.relative_to(package).as_posix(), store.file_sha256(p))
+                                                            for p in files])
+    kept = store.cache_dir() / "code" / f"sections-{state}.json"
+    if kept.is_file():
+        return tuple(json.loads(kept.read_text(encoding="utf-8")))
     script = "import json, replicate.sections\nfrom replicate.io.paths import loaded_code\nprint(json.dumps(loaded_code()))"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project_root(), check=False)
     if done.returncode:
         raise RuntimeError(f"loading replicate.sections failed:\n{done.stderr[-2000:]}")
-    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    store.atomic_write(kept, lambda p: p.write_text(json.dumps(found), encoding="utf-8"))
+    return tuple(found)
 
 
 def key(section: str, params: Mapping[str, Any], reads: list[str]) -> str:

@@ -120,3 +120,14 @@ def test_a_page_draws_the_tables_its_step_made_and_is_drawn_again_when_they_chan
     assert "03_clustering-kmeans done" in out and "tables read back" in out
     manifest = json.loads((run / "manifest.json").read_text())["sections"]["03_clustering-kmeans"]
     assert manifest["tables_key"] and "drawn_on" in manifest
+
+
+def test_the_code_list_is_measured_once_per_state_of_the_package(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path))
+    sections.code.cache_clear()
+    first = sections.code()
+    assert len(list((tmp_path / "code").glob("sections-*.json"))) == 1
+    sections.code.cache_clear()
+    monkeypatch.setattr(sections.subprocess, "run", lambda *a, **k: pytest.fail("measured again"))
+    assert sections.code() == first  # another kernel: read back, no interpreter started
+    sections.code.cache_clear()
