@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= quick
 DATASET ?= pbmc68k-reduced
-# sections run side by side once the VAE is trained (replicate run --jobs)
+# sections run side by side, each once the trainings and grid cells it reads are made (replicate run --jobs)
 JOBS ?= 2
 # make test spreads the test files over up to this many processes, one per core (pytest-xdist)
 TEST_WORKERS ?= 4

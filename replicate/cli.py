@@ -139,8 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     _run_options(p_run)
     p_run.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
     p_run.add_argument("--jobs", type=int, default=1, metavar="N",
-                       help="run the clustering sections and the baselines N at a time once the VAE is trained "
-                            "(default 1; the results are the same)")
+                       help="run N sections at a time, each once the sections whose trainings and grid cells it "
+                            "reads are done (default 1; the results are the same)")
     p_compute = sub.add_parser("compute", help="make the tables of sections whose tables are a step of their own "
                                                f"({', '.join(tables.SPLIT)}), without their pages",
                                description="Make a section's tables without drawing its page: the study graph's step "

@@ -35,10 +35,10 @@ from ..io.paths import project_root
 from ..io.provenance import versions
 from ..method.clustering import methods as all_methods
 from .params import check, parse_value
-from .sections import SectionFailed, execute_wave, sweep
+from .sections import SectionFailed, execute_graph, sweep
 from .status import code_version
 
-__all__ = ["SECTIONS", "PER_METHOD", "SIDE_BY_SIDE", "expand_sections", "run_dataset", "run_machine", "notebook_dir",
+__all__ = ["SECTIONS", "PER_METHOD", "NEEDS", "expand_sections", "run_dataset", "run_machine", "notebook_dir",
            "notebook_parameters", "resolve_parameters", "run_dir", "reads_identity", "code_identity", "section_key", "tables_plan",
            "run"]
 
@@ -51,12 +51,13 @@ SECTIONS = ("01_data", "02_vae", "03_clustering", "04_baselines", "05_table1", "
 
 #: The section executed once per clustering method (its ``method`` parameter).
 PER_METHOD = "03_clustering"
-#: Sections that may run side by side, in two waves: they read the data, the trained VAEs and the grid cells
-#: through the caches and the committed studies, never each other's folders. The first wave needs 02_vae's
-#: trainings; the second (after 05_table1, which reads the first wave's grid cells) the first wave's cells.
-SIDE_BY_SIDE = ((PER_METHOD, "04_baselines"),
-                ("06_claims", "07_open_points", "08_why", "09_generalisation", "10_uncertainty"))
-
+#: What each section needs done before it starts when sections run side by side (``replicate run --jobs``):
+#: the sections whose work it reads back through the caches (trained VAEs, grid cells, baselines), never
+#: their folders. Every section comes after 01_data, which fetches the data set once. A section also makes
+#: what it finds missing itself, so the order changes no number, only what is computed twice.
+NEEDS = {"01_data": (), "02_vae": ("01_data",), PER_METHOD: ("02_vae",), "04_baselines": ("01_data",),
+         "05_table1": (PER_METHOD, "04_baselines"), "06_claims": ("05_table1",), "07_open_points": (PER_METHOD,),
+         "08_why": ("05_table1",), "09_generalisation": ("01_data",), "10_uncertainty": ("02_vae",)}
 
 
 def expand_sections(methods: list[str], sections: tuple[str, ...] = SECTIONS) -> list[tuple[str, str, dict[str, Any]]]:
@@ -168,17 +169,12 @@ def _plan(profile: str, dataset: str | None, overrides: dict[str, Any], sections
     return per_section, chosen, expand_sections(chosen, sections)
 
 
-def _waves(plan: list[tuple[str, str, dict]]) -> list[list[tuple[str, str, dict]]]:
-    """The plan in waves: each run of consecutive sections of one :data:`SIDE_BY_SIDE` group is one wave, every
-    other section its own."""
-    group = {section: i for i, sections in enumerate(SIDE_BY_SIDE) for section in sections}
-    waves: list[list[tuple[str, str, dict]]] = []
-    for item in plan:
-        if waves and item[1] in group and group.get(waves[-1][-1][1]) == group[item[1]]:
-            waves[-1].append(item)
-        else:
-            waves.append([item])
-    return waves
+def _needs(plan: list[tuple[str, str, dict]]) -> dict[str, set[str]]:
+    """Each section of the plan (by its run name) with the run names it waits for (:data:`NEEDS`)."""
+    names: dict[str, list[str]] = {}
+    for name, section, _ in plan:
+        names.setdefault(section, []).append(name)
+    return {name: {n for need in NEEDS.get(section, ()) for n in names.get(need, [])} for name, section, _ in plan}
 
 
 def _record_failure(manifest: dict, manifest_path: Path, out: Path, name: str, params: dict,
@@ -206,9 +202,9 @@ def _manifest(path: Path, profile: str, ds: str, chosen: list[str], plan: list, 
     return manifest, previous
 
 
-def _tasks(wave: list, out: Path, per_section: dict) -> Iterator[tuple[str, str, Path, dict]]:
-    """(name, notebook, folder, parameters) of each section of a wave, its folder made."""
-    for name, section, fixed in wave:
+def _tasks(plan: list, out: Path, per_section: dict) -> Iterator[tuple[str, str, Path, dict]]:
+    """(name, notebook, folder, parameters) of each section of the plan, its folder made."""
+    for name, section, fixed in plan:
         sec_dir = out / name
         sec_dir.mkdir(exist_ok=True)
         params = {**per_section[section], **fixed}
@@ -271,10 +267,10 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
     """Execute the sections of ``profile`` on ``dataset``; return the run folder.
 
     A section whose key (:func:`section_key`) matches the manifest's is skipped, unless
-    ``force``. Sections that do not read each other (:data:`SIDE_BY_SIDE`) run ``jobs`` at a time in
-    worker processes, in two waves: the clustering sections and baselines once the VAE section is done, the
-    claims to the uncertainty once Table 1 is; they are deterministic and
-    independent, so the run folder is the same as one by one (the manifest lists sections in
+    ``force``. With ``jobs`` > 1, sections run that many at a time in worker processes, each once the
+    sections it reads back through the caches are done (:data:`NEEDS`: the baselines beside the VAE's
+    training, the clustering sections once it is done, ...); they are deterministic, so the run folder is the
+    same as one by one (the manifest lists sections in
     plan order). On a failing section the run stops; earlier sections stay intact, the failed
     notebook is kept (as ``<section>.failed.ipynb``) so the failing cell can be read, and the
     manifest says which section failed. Progress reaches the terminal at least every 15 s.
@@ -309,25 +305,24 @@ def run(profile: str = "quick", dataset: str | None = None, *, overrides: dict[s
         # said when it ends too: the next section's first line can be seconds away (a worker process starting)
         print(f"{labels[name]} {name} done in {seconds:.0f}s", flush=True)
 
-    waves = _waves(plan)
     try:
-        for wave in waves:
-            todo = []
-            for name, section, sec_dir, params in _tasks(wave, out, per_section):
-                before = previous.get(name, {})
-                if _unchanged(before, section, sec_dir / f"{name}.ipynb", params) and not force:
-                    mine.add(name)
-                    manifest["sections"][name] = {**before, "skipped": True}
-                    write()
-                    print(f"{labels[name]} {name}: unchanged, skipped", flush=True)
-                    continue
-                todo.append((name, section, sec_dir, params))  # its line is printed when it starts
-            try:
-                execute_wave(todo, jobs, log_output, done, notebooks=notebook_dir(), labels=labels, seen=seen)
-            except SectionFailed as failed:
-                name = failed.notebook.parent.name
-                raise _record_failure(manifest, manifest_path, out, name,
-                                      dict(next(t[3] for t in todo if t[0] == name)), failed) from None
+        todo = []
+        for name, section, sec_dir, params in _tasks(plan, out, per_section):
+            before = previous.get(name, {})
+            if _unchanged(before, section, sec_dir / f"{name}.ipynb", params) and not force:
+                mine.add(name)
+                manifest["sections"][name] = {**before, "skipped": True}
+                write()
+                print(f"{labels[name]} {name}: unchanged, skipped", flush=True)
+                continue
+            todo.append((name, section, sec_dir, params))  # its line is printed when it starts
+        try:
+            execute_graph(todo, _needs(plan), jobs, log_output, done, notebooks=notebook_dir(), labels=labels,
+                          seen=seen)
+        except SectionFailed as failed:
+            name = failed.notebook.parent.name
+            raise _record_failure(manifest, manifest_path, out, name,
+                                  dict(next(t[3] for t in todo if t[0] == name)), failed) from None
     finally:
         seen.unlink(missing_ok=True)
     ordered = [n for n in manifest.get("order", []) if n in manifest["sections"]]

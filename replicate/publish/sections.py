@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import papermill as pm
 from ..io import paths, progress, store
 from ..io.provenance import scrub_notebook
 
-__all__ = ["SectionFailed", "relative_notebook_paths", "sweep", "execute", "execute_wave"]
+__all__ = ["SectionFailed", "relative_notebook_paths", "sweep", "execute", "execute_graph"]
 
 #: One section to execute: its name, notebook, folder and parameters.
 Task = tuple[str, str, Path, dict]
@@ -182,10 +182,13 @@ def _timed(*args: Any, **options: Any) -> tuple[tuple[list[str], list[str]], flo
     return execute(*args, **options), time.perf_counter() - t0
 
 
-def execute_wave(todo: list[Task], jobs: int, log_output: bool, done: Any, *, notebooks: Path,
-                 labels: dict[str, str], seen: Path | None = None) -> None:
-    """Execute ``todo`` (name, section, folder, parameters), ``jobs`` at a time in worker processes (each
-    with its own environment and standard error: a kernel inherits both), calling ``done`` as each ends."""
+def execute_graph(todo: list[Task], needs: dict[str, set[str]], jobs: int, log_output: bool, done: Any, *,
+                  notebooks: Path, labels: dict[str, str], seen: Path | None = None) -> None:
+    """Execute ``todo`` (name, section, folder, parameters; in an order where each comes after what it needs),
+    ``jobs`` at a time in worker processes (each with its own environment and standard error: a kernel inherits
+    both), calling ``done`` as each ends. A section starts once every section of ``todo`` it ``needs`` is done
+    (one not in ``todo`` is done already); among the ready ones, the earliest in ``todo`` first. On a failure
+    the sections running finish, none starts, and the first failure is raised."""
     opts = {"notebooks": notebooks, "seen": seen}
     if jobs <= 1 or len(todo) <= 1:
         for name, section, sec_dir, params in todo:
@@ -193,12 +196,25 @@ def execute_wave(todo: list[Task], jobs: int, log_output: bool, done: Any, *, no
             done(name, params, execute(section, name, sec_dir, params, log_output, label=labels[name], **opts),
                  time.perf_counter() - t0)
         return
+    names = {task[0] for task in todo}
+    waiting = {name: set(needs.get(name, ())) & names for name in names}
+    queue, running = list(todo), {}
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = {pool.submit(_timed, section, name, sec_dir, params, log_output, label=labels[name], **opts):
-                   (name, params) for name, section, sec_dir, params in todo}
-        for future in as_completed(futures):
-            name, params = futures[future]
-            done(name, params, *future.result())
+        while queue or running:
+            # only as many in flight as workers: a section that becomes ready later is not queued behind others
+            for task in [t for t in queue if not waiting[t[0]]][:max(0, jobs - len(running))]:
+                name, section, sec_dir, params = task
+                queue.remove(task)
+                running[pool.submit(_timed, section, name, sec_dir, params, log_output, label=labels[name],
+                                    **opts)] = (name, params)
+            if not running:  # nothing can start: the order or the needs are wrong, not the notebooks
+                raise RuntimeError(f"sections {[t[0] for t in queue]} wait for sections that never run")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name, params = running.pop(future)
+                done(name, params, *future.result())
+                for other in waiting.values():
+                    other.discard(name)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

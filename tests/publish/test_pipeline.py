@@ -273,14 +273,63 @@ def test_the_key_follows_only_the_code_a_section_loaded(tmp_path, monkeypatch):
     assert pipeline.code_identity(["replicate/a.py"]) != before
 
 
-def test_the_clustering_sections_and_the_baselines_form_one_wave_the_later_sections_another():
-    from replicate.publish.pipeline import _waves
+def test_each_section_waits_for_the_sections_it_reads_back_through_the_caches():
+    from replicate.publish.pipeline import _needs
 
     plan = expand_sections(["kmeans", "birch"])
-    waves = [[name for name, _, _ in wave] for wave in _waves(plan)]
-    assert waves[:3] == [["01_data"], ["02_vae"], ["03_clustering-kmeans", "03_clustering-birch", "04_baselines"]]
-    assert waves[3] == ["05_table1"]  # it reads the first wave's grid cells
-    assert waves[4] == ["06_claims", "07_open_points", "08_why", "09_generalisation", "10_uncertainty"]
+    needs = _needs(plan)
+    clustering = {"03_clustering-kmeans", "03_clustering-birch"}
+    assert needs["01_data"] == set() and needs["02_vae"] == {"01_data"}
+    assert needs["04_baselines"] == {"01_data"}  # beside the VAE's training: it trains nothing
+    assert needs["03_clustering-kmeans"] == needs["03_clustering-birch"] == {"02_vae"}
+    assert needs["05_table1"] == clustering | {"04_baselines"}  # it reads their grid cells and baselines
+    assert needs["06_claims"] == needs["08_why"] == {"05_table1"}  # the second reading's VAEs are trained there
+    assert needs["07_open_points"] == clustering and needs["10_uncertainty"] == {"02_vae"}
+    order = [name for name, _, _ in plan]
+    assert all(order.index(n) < order.index(name) for name, before in needs.items() for n in before)
+
+
+def test_a_section_starts_only_once_what_it_needs_is_done(tmp_path, monkeypatch):
+    """Two workers, and a section that needs a slow one: it waits although a worker is free, while a ready section
+    later in the plan takes that worker; a section whose need is not in the run starts at once. (Threads stand in
+    for the worker processes, which would not see a stand-in for the notebooks.)"""
+    import threading
+    import time as clock
+    from concurrent.futures import ThreadPoolExecutor
+
+    from replicate.publish import sections
+
+    events, lock = [], threading.Lock()
+
+    def fake(section, name, sec_dir, params, log_output, **_):
+        with lock:
+            events.append(("start", name, clock.monotonic()))
+        clock.sleep(params["s"])
+        with lock:
+            events.append(("end", name, clock.monotonic()))
+        return ([], []), params["s"]
+
+    threads = lambda max_workers, mp_context: ThreadPoolExecutor(max_workers)  # noqa: E731
+    monkeypatch.setattr(sections, "ProcessPoolExecutor", threads)
+    monkeypatch.setattr(sections, "_timed", fake)
+    todo = [(n, "x", tmp_path, {"s": s}) for n, s in (("slow", 0.6), ("after_slow", 0.05), ("free", 0.05),
+                                                        ("outside", 0.05))]
+    needs = {"after_slow": {"slow"}, "outside": {"not_in_the_run"}}
+    done = []
+    sections.execute_graph(todo, needs, 2, False, lambda name, *_: done.append(name), notebooks=tmp_path,
+                           labels={n: "" for n, *_ in todo})
+    starts = [name for kind, name, _ in events if kind == "start"]
+    assert starts == ["slow", "free", "outside", "after_slow"]
+    at = {(kind, name): t for kind, name, t in events}
+    assert at[("start", "after_slow")] >= at[("end", "slow")]
+    assert at[("start", "outside")] < at[("end", "slow")]  # it did not wait behind the slow one
+    assert sorted(done) == sorted(n for n, *_ in todo)
+
+    monkeypatch.setattr(sections, "execute", lambda *a, **k: fake(*a, **k)[0])
+    order = []
+    sections.execute_graph(todo, needs, 1, False, lambda name, *_: order.append(name), notebooks=tmp_path,
+                           labels={n: "" for n, *_ in todo})
+    assert order == ["slow", "after_slow", "free", "outside"]  # one at a time: the plan's order
 
 
 @pytest.mark.slow
