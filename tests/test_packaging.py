@@ -1,8 +1,12 @@
-"""pyproject.toml and environment.yml list the same dependencies with the same ranges."""
+"""pyproject.toml and environment.yml list the same dependencies with the same ranges, and the package imports at
+start-up only what its base dependencies install (``make quick`` installs no extra)."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata as md
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -39,6 +43,43 @@ def _environment() -> dict[str, str]:
 
 def test_environment_yml_matches_pyproject():
     assert _environment() == _pyproject()
+
+
+def _installed_by(requirements: list[str]) -> set[str]:
+    """The distributions these requirements install, with what they require in turn (no extras), as installed here."""
+    todo, seen = [Requirement(r) for r in requirements], set()
+    while todo:
+        r = todo.pop()
+        if _norm(r.name) in seen or (r.marker is not None and not r.marker.evaluate({**X86, "extra": ""})):
+            continue
+        seen.add(_norm(r.name))
+        try:
+            todo += [Requirement(q) for q in md.requires(r.name) or []]
+        except md.PackageNotFoundError:
+            pass
+    return seen
+
+
+def test_every_module_level_import_of_the_package_comes_with_its_base_dependencies():
+    """``make quick`` installs the package without extras: a module-level import of a library that only an extra
+    (DVC's, scVI's) brings breaks ``replicate`` itself (pathspec, imported by the status code, broke `make quick`
+    once). Optional libraries are imported inside the functions that need them."""
+    base = _installed_by(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    owners = md.packages_distributions()
+    missing = []
+    for path in sorted((ROOT / "replicate").rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                     else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("replicate", "__future__"):
+                    continue
+                dists = {_norm(d) for d in owners.get(top, [top])}
+                if not dists & base:
+                    missing.append(f"{path.relative_to(ROOT)}: import {name} ({', '.join(sorted(dists))})")
+    assert not missing, "not installed by the base dependencies:\n" + "\n".join(missing)
 
 
 def test_jupyter_book_stays_below_2():
