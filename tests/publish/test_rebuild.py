@@ -169,3 +169,25 @@ def test_a_section_of_a_run_made_on_another_cpu_family_is_refused_unless_asked(h
                          text=True).stdout
     assert "run/sec/t.csv" in log and "run/manifest.json" in log  # a tables file's run manifest is committed too
     assert pd.read_csv(here / rebuild.TIMES)["family"].iloc[-1] == "x86_64 avx2 fma avx512f"
+
+
+def test_the_critical_path_is_the_longest_chain_of_steps_that_read_each_others_outputs():
+    stages = {
+        "data": {"outs": [{"results/data.csv": {"cache": False}}]},
+        "train": {"deps": ["results/data.csv"], "outs": ["results/run/vae"]},
+        "grid": {"deps": ["results/run/vae/latents.npz"], "outs": [{"results/run/grid.csv": {"cache": False}}]},
+        "page": {"deps": ["results/run"], "outs": ["results/page.ipynb"]},  # a folder holding the others' outputs
+        "side": {"deps": ["results/data.csv"], "outs": ["results/side.csv"]},
+        "alone": {"deps": ["replicate/x.py"], "outs": ["results/alone.csv"]},
+    }
+    assert rebuild.after(stages) == {"data": set(), "train": {"data"}, "grid": {"train"}, "page": {"train", "grid"},
+                                     "side": {"data"}, "alone": set()}
+    seconds = {"data": 1, "train": 10, "grid": 5, "page": 2, "side": 30, "alone": 20}
+    assert rebuild.critical_path(stages, seconds) == (31.0, ["data", "side"])
+    seconds["side"] = 3  # the lone step is now longer than any chain
+    assert rebuild.critical_path(stages, seconds) == (20.0, ["alone"])
+    seconds["alone"] = 0  # a step never timed weighs nothing
+    assert rebuild.critical_path(stages, seconds) == (18.0, ["data", "train", "grid", "page"])
+    stages["data"]["deps"] = ["results/page.ipynb"]
+    with pytest.raises(ReplicateError, match="cycle"):
+        rebuild.critical_path(stages, seconds)
