@@ -125,25 +125,35 @@ def note(step_names: Iterable[str], table: pd.DataFrame) -> str:
     return "\n".join(blocks)
 
 
+def _code_words(code: dict[str, Any]) -> str:
+    """``the code of commit `abc` (with uncommitted changes)``, or what is known without a commit."""
+    if not code.get("commit"):
+        return "code from outside a git checkout"
+    return f"the code of commit `{code['commit']}`" + (" with uncommitted changes" if code.get("dirty") else "")
+
+
 def run_note(manifest: dict[str, Any], section: str | None = None) -> str:
-    """A page of a run the study graph does not make (``make quick``, one's own): its date and commit."""
-    info = manifest.get("sections", {}).get(section, {}) if section else {}
-    code = info.get("code_version") or manifest.get("code_version") or {}
+    """A page of a run the study graph does not make (``make quick``, one's own): its date and commit; for the whole
+    run (no ``section``), the commits its sections were made with."""
+    sections = manifest.get("sections", {})
+    info = sections.get(section, {}) if section else {}
     date = info.get("date") or manifest.get("date", "an unknown date")
-    commit = (f"commit `{code['commit']}`" + (" with uncommitted changes" if code.get("dirty") else "")
-              if code.get("commit") else "code outside a git checkout")
+    if section or manifest.get("code_version"):
+        words = _code_words(info.get("code_version") or manifest.get("code_version") or {})
+    else:
+        found = list(dict.fromkeys(_code_words(e["code_version"]) for e in sections.values()
+                                   if e.get("code_version")))
+        words = " and ".join(found) if found else "code not recorded"
     return (f"```{{admonition}} Where these numbers come from\n:class: provenance {CLASS['run']}\n"
-            f"Made by `replicate run` on {date}, with the code of {commit}. The committed study graph does "
+            f"Made by `replicate run` on {date}, with {words}. The committed study graph does "
             "not make this run: its status says nothing of it.\n```\n")
 
 
 def build_note(what: str, version: dict[str, Any]) -> str:
     """A page whose content is made while the book is built (``what`` says what), at this checkout's commit."""
-    commit = (f"commit `{version['commit']}`" + (" with uncommitted changes" if version.get("dirty") else "")
-              if version.get("commit") else "code outside a git checkout")
     return (f"```{{admonition}} Where this page comes from\n:class: provenance {CLASS['build']}\n"
-            f"{what} when this book was built, on {version.get('date', 'the build date')}, with the code of "
-            f"{commit}.\n```\n")
+            f"{what} when this book was built, on {version.get('date', 'the build date')}, with "
+            f"{_code_words(version)}.\n```\n")
 
 
 _RUN_INFO = "```{include} _generated/run_info.md\n```\n"

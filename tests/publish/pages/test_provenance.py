@@ -61,7 +61,15 @@ def test_run_and_build_notes_name_the_commit():
     manifest = {"date": "2026-12-04", "sections": {"02_vae": {"code_version": {"commit": "feed123", "dirty": True}}}}
     text = provenance.run_note(manifest, "02_vae")
     assert "provenance-run" in text and "`feed123` with uncommitted changes" in text and "2026-12-04" in text
-    assert "code outside a git checkout" in provenance.run_note({"date": "2026-12-04"})
+    assert "code not recorded" in provenance.run_note({"date": "2026-12-04"})
+    outside = {"date": "2026-12-04", "sections": {"01_data": {"code_version": {"date": "2026-12-04"}}}}
+    assert "with code from outside a git checkout." in provenance.run_note(outside, "01_data")
+    # the whole run (its introduction): the commits its sections were made with, once each
+    manifest["sections"]["01_data"] = {"code_version": {"commit": "feed123", "dirty": True}}
+    assert "with the code of commit `feed123` with uncommitted changes." in provenance.run_note(manifest)
+    manifest["sections"]["05_table1"] = {"code_version": {"commit": "beef456", "dirty": False}}
+    assert ("with the code of commit `feed123` with uncommitted changes and the code of commit `beef456`."
+            in provenance.run_note(manifest))
     assert "provenance-build" in provenance.build_note("Executed", {"commit": "feed123", "date": "2026-12-04"})
 
 
