@@ -12,8 +12,9 @@ test fails when the committed file is not what this module writes). Each step de
   run profiles by the paper profile's entry (:data:`KEYED`: every step reads that one only), so a change to
   the quick profile stales nothing committed;
 - **upstream results**: the committed folders it reads (:data:`READS`, checked against what a run
-  records) and, for a section, the earlier sections of its run (they share trained VAEs through
-  the latent store).
+  records) and, for a section, the tables of the sections whose trained VAEs and grid cells it reads back
+  through the caches (:data:`replicate.publish.pipeline.NEEDS`, followed through: the open points need the
+  clustering sections, the VAE and the data, not the claims), so a step waits only for what it uses.
 
 Outputs live in git (``cache: false``). The benchmarks' figures are marked machine-specific: they
 are measurements of one machine, not results to re-make anywhere. ``results/why/*-other-cpu*``
@@ -39,9 +40,9 @@ from ..method.clustering import methods as all_methods
 from ..paper.run_tables import SPLIT, table_names
 from ..studies import controls, generalisation, why
 from . import exercises
-from .pipeline import PER_METHOD, expand_sections, run_dir
+from .pipeline import NEEDS, PER_METHOD, expand_sections, run_dir
 
-__all__ = ["Step", "READS", "KEYED", "FACTS", "RECORDS", "steps", "code_of", "facts_of", "render", "main"]
+__all__ = ["Step", "READS", "KEYED", "FACTS", "RECORDS", "steps", "needed", "code_of", "facts_of", "render", "main"]
 
 #: The fact files whose entries the steps read one by one, tracked per entry as DVC params: the dataset
 #: registry (each step names its data sets) and the run profiles, of which every step reads the paper's
@@ -130,8 +131,9 @@ def _paper_steps() -> list[Step]:
     chosen = all_methods() if prof.get("methods") == "all" else list(prof["methods"])
     run = run_dir(prof["dataset"], "paper").as_posix()
     planned = expand_sections(chosen)
-    out, earlier = [], []
+    out = []
     for name, section, fixed in planned:
+        earlier = [t for n, s, f in planned if s in needed(section) for t in _tables(run, n, s, f)]
         which = f"--profile paper --sections {section}" + (f" --methods {fixed['method']}" if section == PER_METHOD else "")
         notebook, reads = f"notebooks/{section}.ipynb", READS.get(section, ())
         if section in SPLIT:  # the notebook is read for its parameters' defaults
@@ -143,9 +145,19 @@ def _paper_steps() -> list[Step]:
         else:
             out.append(Step(f"paper-{name}", f"replicate run {which}", f"notebook:{section}", (f"{run}/{name}",),
                             (prof["dataset"],), (notebook, *reads, *earlier)))
-        if section != PER_METHOD:
-            earlier = [t for n, s, f in planned if n.split("-")[0] <= section for t in _tables(run, n, s, f)]
     return out
+
+
+def needed(section: str) -> set[str]:
+    """The sections ``section`` waits for, directly or through another (:data:`replicate.publish.pipeline.NEEDS`)."""
+    found: set[str] = set()
+    todo = list(NEEDS.get(section, ()))
+    while todo:
+        s = todo.pop()
+        if s not in found:
+            found.add(s)
+            todo += NEEDS.get(s, ())
+    return found
 
 
 def _control_steps() -> list[Step]:

@@ -51,6 +51,13 @@ def test_steps_name_their_data_by_registry_entry_and_their_upstream_results():
     assert "notebooks/05_table1.ipynb" in table1
     # a section depends on the earlier sections' tables, never on their executed notebooks
     assert not [d for d in table1 if d.startswith(run) and not d.endswith(".csv")]
+    # and only on those of the sections whose trainings and grid cells it reads back (pipeline.NEEDS)
+    open_points = [d for d in stages["paper-07_open_points"]["deps"] if d.startswith(run)]
+    assert f"{run}/03_clustering-kmeans/clustering_kmeans.csv" in open_points
+    assert f"{run}/02_vae/vae_history.csv" in open_points
+    assert not [d for d in open_points if "/05_table1/" in d or "/06_claims/" in d or "/04_baselines/" in d]
+    assert [d for d in stages["paper-09_generalisation"]["deps"] if d.startswith(run)] == [
+        f"{run}/01_data/label_counts.csv"]
     assert stages["benchmark-scaling"]["meta"] == {"machine_specific": True}
     # a plot that a step never draws is not among its inputs: the data section does not load the why pages
     assert "replicate/publish/pages/why.py" not in stages["paper-01_data"]["deps"]
