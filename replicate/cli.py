@@ -73,6 +73,10 @@ def _rebuild_parser(sub: Any) -> None:
                            help="commit each finished step (its outputs, dvc.lock, its time) to the current branch")
     p_rebuild.add_argument("--other-family", action="store_true",
                            help="re-make sections of a run made on another CPU family anyway (the whole run, here)")
+    p_rebuild.add_argument("--jobs", type=int, default=1, metavar="N",
+                           help="make up to N steps at once, each once the steps it reads are made (default 1)")
+    p_rebuild.add_argument("--scheduler", default="", metavar="ADDRESS",
+                           help="a running Dask scheduler to send the steps to (its workers see this checkout)")
 
 
 def _restamp_parser(sub: Any) -> None:
@@ -210,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "rebuild":
             made = rebuild.rebuild(args.steps, machine_specific=args.machine_specific, dry_run=args.dry_run,
                                    budget=rebuild.parse_budget(args.budget), commit=args.commit,
-                                   other_family=args.other_family)
+                                   other_family=args.other_family, jobs=args.jobs, scheduler=args.scheduler)
             print(f"{len(made)} steps {'to make' if args.dry_run else 'made'}; their times: {rebuild.TIMES}")
         elif args.command == "restamp":
             return _restamp(args)

@@ -15,6 +15,14 @@ stops cleanly before the first that does not; ``--commit`` commits each finished
 Inside a step, trained VAEs and finished grid cells are kept in the caches as they finish, so a
 step killed part-way goes on from them when it is made again.
 
+**Side by side**: ``--jobs N`` runs up to N steps at once, each as soon as the steps whose outputs it reads
+(directly or through others) are made, on a Dask ``LocalCluster``; ``--scheduler ADDRESS`` sends them to a
+running Dask scheduler instead (its workers must see this checkout at the same path, e.g. a shared file
+system). A step runs its ``dvc.yaml`` command as ``dvc repro`` would (its outputs removed first), and this
+process records it in ``dvc.lock`` (``dvc commit``), times and commits it, one step at a time, so the lock,
+the times table and the history are written by one process only. The numbers are those of one at a time: each
+step computes the same thing from the same inputs; only the order of independent steps changes.
+
 **One CPU family per run**: a section of the paper run is re-made only on the CPU family that made the
 run's other sections (its ``manifest.json`` records each one's), since the same seed trains another VAE on
 another family (``benchmarks/results/cpu_family-*.json``) and a run whose sections saw different latents
@@ -26,24 +34,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import yaml
+from dask.distributed import Client, LocalCluster, as_completed
 
 from ..io import store
 from ..io.errors import ReplicateError
 from ..io.paths import project_root
 from ..io.provenance import machine
+from .order import critical_path, waits
 from .status import status
 
-__all__ = ["TIMES", "COLUMNS", "pending", "run_family", "parse_budget", "rebuild", "record", "latest", "after",
-           "critical_path", "markdown"]
+__all__ = ["TIMES", "COLUMNS", "pending", "run_family", "parse_budget", "rebuild", "record", "latest", "markdown"]
 
 #: The committed table of measured step times (one row per step made, newest last).
 TIMES = "results/rebuild/times.csv"
@@ -174,15 +184,18 @@ def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
 
 def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times: str | os.PathLike | None = None,
             dry_run: bool = False, budget: float | None = None, commit: bool = False,
-            other_family: bool = False) -> list[str]:
+            other_family: bool = False, jobs: int = 1, scheduler: str = "") -> list[str]:
     """Re-make the :func:`pending` steps in order with DVC, recording each one's wall time; return those made.
 
     With ``budget`` (seconds), a step starts only while its recorded time fits what is left (a step never
     timed only as the first), so a long rebuild is a series of sittings; with ``commit``, each finished step
     is committed (its outputs, ``dvc.lock``, its time). Stops at the first step that fails (its error is
     DVC's; the steps before it are recorded). A section of a run made on another CPU family is refused unless
-    ``other_family``.
+    ``other_family``. ``jobs`` > 1 or a Dask ``scheduler`` address: independent steps side by side (see the
+    module).
     """
+    if jobs < 1:
+        raise ReplicateError(f"--jobs {jobs}: give 1 or more steps at a time.")
     todo = pending(steps, machine_specific=machine_specific)
     path = Path(times) if times else project_root() / TIMES
     info, made, start = machine(), [], time.perf_counter()
@@ -191,6 +204,8 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     recorded = latest(times)
     # DVC runs each step's command through the shell: this environment's `python` and `replicate` first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if (jobs > 1 or scheduler) and not dry_run:
+        return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded)
     for i, step in enumerate(todo, 1):
         left = None if budget is None else budget - (time.perf_counter() - start)
         if left is not None and not _fits(step, left, not made, recorded):
@@ -228,10 +243,94 @@ def _make(step: str, env: dict, info: dict, path: Path) -> float:
     if done.returncode:
         raise ReplicateError(f"`dvc repro --single-item {step}` failed (exit {done.returncode}); the steps "
                              "before it are made and recorded: fix it and run the same command again.")
+    _timed_row(step, seconds, entries, load, info, path)
+    return seconds
+
+
+def _timed_row(step: str, seconds: float, entries: int, load: float, info: dict, path: Path) -> None:
     record({"step": step, "seconds": round(seconds, 1), "date": dt.date.today().isoformat(), "commit": _head(),
             "cpu": info["cpu"], "cores": info["cores"], "vae_cache_entries": entries,
             "load_average": round(load, 2), "family": info["family"]}, path)
-    return seconds
+
+
+def _run_step(step: str, cmd: str, outs: list[str], root: str, env: dict) -> tuple[int, float, str]:
+    """One step's command, run as ``dvc repro`` runs it (its outputs removed first), its lines passed on with the
+    step's name: (exit status, seconds, its last lines). Runs on a Dask worker."""
+    for out in outs:
+        target = Path(root) / out
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    t0, tail = time.perf_counter(), deque(maxlen=15)
+    with subprocess.Popen(cmd, shell=True, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace") as proc:
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            print(f"    {step} | {line.rstrip()}", flush=True)
+    return proc.returncode, time.perf_counter() - t0, "\n".join(tail)
+
+
+def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: dict, path: Path,
+                  budget: float | None, commit: bool, recorded: pd.DataFrame) -> list[str]:
+    """:func:`rebuild` with up to ``jobs`` steps at once (see the module); the steps made, in the order they finished."""
+    root = project_root()
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    wait, queue, made, failed = waits(todo, stages), list(todo), [], []
+    cluster = None if scheduler else LocalCluster(n_workers=jobs, threads_per_worker=1, processes=False,
+                                                  dashboard_address=None)
+    client = Client(scheduler or cluster)
+    running: dict = {}
+    finished = as_completed()
+    start, stopped = time.perf_counter(), False
+    try:
+        while queue or running:
+            while queue and not stopped and not failed and len(running) < jobs:
+                ready = [s for s in queue if not wait[s] - set(made)]
+                if not ready:
+                    break
+                step = ready[0]
+                left = None if budget is None else budget - (time.perf_counter() - start)
+                if left is not None and not _fits(step, left, not made and not running, recorded):
+                    print(f"budget: {step} is next ({_need(step, recorded)}), {left / 60:.0f} min of the budget "
+                          "left: starting nothing more; the same command goes on from it", flush=True)
+                    stopped = True
+                    break
+                queue.remove(step)
+                print(f"[{len(todo) - len(queue)}/{len(todo)}] {step} (with {len(running)} other"
+                      f"{'' if len(running) == 1 else 's'} running)", flush=True)
+                future = client.submit(_run_step, step, stages[step]["cmd"], _outs(step), str(root), env, pure=False)
+                running[future] = (step, _vae_entries(), os.getloadavg()[0])
+                finished.add(future)
+            if not running:
+                break
+            future = next(finished)
+            step, entries, load = running.pop(future)
+            code, seconds, tail = future.result()
+            if code:
+                failed.append((step, code, tail))
+                print(f"    {step}: failed (exit {code}); starting nothing more, waiting for the steps running",
+                      flush=True)
+                continue
+            done = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", step], cwd=root,
+                                  env=env, capture_output=True, text=True, check=False)
+            if done.returncode:
+                failed.append((step, done.returncode, (done.stdout + done.stderr).strip()[-1500:]))
+                continue
+            _timed_row(step, seconds, entries, load, info, path)
+            made.append(step)
+            if commit:
+                _commit(step, seconds, _outs(step), path)
+            print(f"    {step}: {seconds:.0f} s" + (" (committed)" if commit else ""), flush=True)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if failed:
+        step, code, tail = failed[0]
+        raise ReplicateError(f"{step} failed (exit {code}); the steps that finished are made and recorded "
+                             f"({', '.join(made) or 'none'}): fix it and run the same command again.\n{tail}")
+    return made
 
 
 def latest(times: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -242,39 +341,6 @@ def latest(times: str | os.PathLike | None = None) -> pd.DataFrame:
     rows = pd.read_csv(path)
     newest = rows.drop_duplicates("step", keep="last").set_index("step")
     return newest.loc[rows["step"].unique()].reset_index()
-
-
-def _paths(entries: list) -> list[str]:
-    return [next(iter(e)) if isinstance(e, dict) else str(e) for e in entries or []]
-
-
-def after(stages: dict[str, dict]) -> dict[str, set[str]]:
-    """Each step of a ``dvc.yaml`` ``stages`` mapping with the steps it must follow: those whose outputs are its
-    dependencies (a file, a folder holding it, or a file inside a folder it depends on)."""
-    outs = {name: _paths(stage.get("outs")) for name, stage in stages.items()}
-    under = lambda a, b: a == b or a.startswith(b.rstrip("/") + "/")  # noqa: E731
-    return {name: {other for other, made in outs.items() if other != name
-                   and any(under(d, o) or under(o, d) for d in _paths(stage.get("deps")) for o in made)}
-            for name, stage in stages.items()}
-
-
-def critical_path(stages: dict[str, dict], seconds: dict[str, float]) -> tuple[float, list[str]]:
-    """The longest chain of steps that must run one after another (:func:`after`), weighted by ``seconds`` (a step
-    never timed weighs 0): the least time a rebuild takes however many steps run side by side. Returns its
-    seconds and its steps in order."""
-    before = after(stages)
-    best: dict[str, tuple[float, list[str]]] = {}
-
-    def longest(name: str, trail: tuple[str, ...] = ()) -> tuple[float, list[str]]:
-        if name in trail:
-            raise ReplicateError(f"the study graph has a cycle: {' -> '.join((*trail, name))}")
-        if name not in best:
-            chains = [longest(b, (*trail, name)) for b in sorted(before[name])]
-            up = max(chains, key=lambda c: c[0], default=(0.0, []))
-            best[name] = (up[0] + float(seconds.get(name, 0.0)), [*up[1], name])
-        return best[name]
-
-    return max((longest(n) for n in stages), key=lambda c: c[0], default=(0.0, []))
 
 
 def _projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import yaml
 
 from replicate import cli
 from replicate.io.errors import ReplicateError
-from replicate.publish import rebuild, status
+from replicate.publish import order, rebuild, status
 
 from .test_status import GRAPH, project  # noqa: F401  (the fixture)
 
@@ -171,23 +172,53 @@ def test_a_section_of_a_run_made_on_another_cpu_family_is_refused_unless_asked(h
     assert pd.read_csv(here / rebuild.TIMES)["family"].iloc[-1] == "x86_64 avx2 fma avx512f"
 
 
-def test_the_critical_path_is_the_longest_chain_of_steps_that_read_each_others_outputs():
-    stages = {
-        "data": {"outs": [{"results/data.csv": {"cache": False}}]},
-        "train": {"deps": ["results/data.csv"], "outs": ["results/run/vae"]},
-        "grid": {"deps": ["results/run/vae/latents.npz"], "outs": [{"results/run/grid.csv": {"cache": False}}]},
-        "page": {"deps": ["results/run"], "outs": ["results/page.ipynb"]},  # a folder holding the others' outputs
-        "side": {"deps": ["results/data.csv"], "outs": ["results/side.csv"]},
-        "alone": {"deps": ["replicate/x.py"], "outs": ["results/alone.csv"]},
-    }
-    assert rebuild.after(stages) == {"data": set(), "train": {"data"}, "grid": {"train"}, "page": {"train", "grid"},
-                                     "side": {"data"}, "alone": set()}
-    seconds = {"data": 1, "train": 10, "grid": 5, "page": 2, "side": 30, "alone": 20}
-    assert rebuild.critical_path(stages, seconds) == (31.0, ["data", "side"])
-    seconds["side"] = 3  # the lone step is now longer than any chain
-    assert rebuild.critical_path(stages, seconds) == (20.0, ["alone"])
-    seconds["alone"] = 0  # a step never timed weighs nothing
-    assert rebuild.critical_path(stages, seconds) == (18.0, ["data", "train", "grid", "page"])
-    stages["data"]["deps"] = ["results/page.ipynb"]
-    with pytest.raises(ReplicateError, match="cycle"):
-        rebuild.critical_path(stages, seconds)
+SIDE = """stages:
+  made:
+    cmd: python -c "import time; open('made.start', 'w').write(str(time.time())); time.sleep(3); open('out.txt', 'w').write(open('in.txt').read().upper()); print('upper case written'); open('made.end', 'w').write(str(time.time()))"
+    deps: [in.txt]
+    outs:
+    - out.txt:
+        cache: false
+  never:
+    cmd: python -c "import time; open('never.start', 'w').write(str(time.time())); time.sleep(3); open('other.txt', 'w').write('x'); open('never.end', 'w').write(str(time.time()))"
+    deps: [in.txt]
+    outs:
+    - other.txt:
+        cache: false
+  twice:
+    cmd: python -c "import time; open('twice.start', 'w').write(str(time.time())); open('twice.txt', 'w').write(open('out.txt').read() * 2)"
+    deps: [out.txt]
+    outs:
+    - twice.txt:
+        cache: false
+"""
+
+
+def test_side_by_side_steps_start_once_what_they_read_is_made_and_are_recorded_as_one_at_a_time(here, capsys):
+    import subprocess
+
+    (here / "dvc.yaml").write_text(SIDE)
+    (here / "in.txt").write_text("e")
+    subprocess.run(["git", "add", "-A"], cwd=here, check=True)
+    subprocess.run(["git", "commit", "-qm", "side"], cwd=here, check=True)
+    assert order.waits(rebuild.pending(), yaml.safe_load(SIDE)["stages"]) == {"made": set(), "never": set(), "twice": {"made"}}
+    made = rebuild.rebuild(jobs=2, commit=True)
+    assert sorted(made) == ["made", "never", "twice"] and made[-1] == "twice"
+    stamp = lambda name: float((here / name).read_text())  # noqa: E731
+    assert stamp("never.start") < stamp("made.end") and stamp("made.start") < stamp("never.end")  # side by side
+    assert stamp("twice.start") >= stamp("made.end")  # it reads made's output: after it
+    assert (here / "twice.txt").read_text() == "EE"
+    assert set(status.status()["state"]) == {"current"}  # dvc.lock holds each, as `dvc repro` would have written
+    assert sorted(pd.read_csv(here / rebuild.TIMES)["step"]) == ["made", "never", "twice"]
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=here, capture_output=True, text=True).stdout
+    assert sum(line.startswith("Rebuild ") for line in log.splitlines()) == 3  # one commit per step
+    out = capsys.readouterr().out
+    assert "    made | upper case written" in out  # a step's lines carry its name
+    # a failing step stops new starts; what finished stays made and recorded
+    (here / "dvc.yaml").write_text(SIDE.replace("time.sleep(3); open('other.txt'", "raise SystemExit(4); open('other.txt'"))
+    (here / "in.txt").write_text("f")
+    with pytest.raises(ReplicateError, match="never failed \\(exit 4\\).*made"):
+        rebuild.rebuild(jobs=2)
+    assert status.status().set_index("step").loc["made", "state"] == "current"
+    with pytest.raises(ReplicateError, match="--jobs 0"):
+        rebuild.rebuild(jobs=0)
