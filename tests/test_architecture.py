@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "replicate"
 #: Folders from the lowest to the highest; "" is the face (pp, tl, pl, cli).
 LAYERS = ("io", "method", "grid", "paper", "studies", "publish", "")
+#: Folders of the face itself (the top level): a section's tables, which train and cluster through ``tl``.
+FACE = ("sections",)
 #: Imports allowed inside functions: optional or heavy dependencies, loaded only where used.
 # threadpoolctl: io/numerics reads the loaded BLAS only when asked; it moves to module level at the next edit
 # of io/numerics.py (every step of the study graph loads that file, so editing it stales them all)
@@ -36,7 +38,8 @@ def _modules() -> dict[str, Path]:
 
 def _layer(module: str) -> int:
     parts = module.split(".")
-    return LAYERS.index(parts[1] if len(parts) > 2 else "")
+    folder = parts[1] if len(parts) > 2 else ""
+    return LAYERS.index("" if folder in FACE else folder)
 
 
 def _target(module: str, path: Path, node: ast.ImportFrom, alias: str) -> str:

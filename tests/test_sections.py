@@ -27,7 +27,7 @@ def counted(monkeypatch):
                 f"labels_{params['method']}": pd.DataFrame({"cell": ["c1", "c2"], "label": ["x", "y"],
                                                             "cluster": [0, 1]})}
 
-    monkeypatch.setitem(sections.COMPUTE, "03_clustering", compute)
+    monkeypatch.setattr(sections, "computation", lambda section: compute)
     return calls
 
 
@@ -71,11 +71,24 @@ def test_a_changed_read_or_code_makes_them_again(counted, tmp_path, monkeypatch)
 
 
 def test_the_tables_code_loads_no_plot_or_page():
-    code = sections.code()
-    assert "replicate/sections.py" in code and "replicate/method/clustering.py" in code
+    code = sections.code("03_clustering")
+    assert "replicate/sections/__init__.py" in code and "replicate/sections/clustering.py" in code and "replicate/method/clustering.py" in code
     assert "replicate/grid/execute.py" in code and "replicate/tl.py" in code
-    drawn = [c for c in code if c.startswith("replicate/publish/") or c in ("replicate/pl.py",)]
-    assert not drawn, drawn
+    for section in sections.SPLIT:
+        drawn = [c for c in sections.code(section) if c.startswith("replicate/publish/") or c == "replicate/pl.py"]
+        assert not drawn, (section, drawn)
+
+
+def test_each_sections_tables_load_only_the_code_they_compute_with():
+    data = sections.code("01_data")
+    assert "replicate/sections/data.py" in data and "replicate/method/preprocess.py" in data
+    # counting labels trains nothing, clusters nothing and reads no study
+    assert not [c for c in data if c.startswith(("replicate/method/vae", "replicate/grid/", "replicate/studies/"))]
+    assert "replicate/sections/why.py" not in sections.code("10_uncertainty")
+    assert "replicate/studies/why_factors.py" in sections.code("08_why")
+    assert list(sections.SPLIT) == list(sections.COMPUTE)
+    with pytest.raises(KeyError, match="has no tables of its own"):
+        sections.computation("02_vae")
 
 
 def test_labels_go_into_the_data_cell_by_cell():
@@ -91,9 +104,9 @@ def test_labels_go_into_the_data_cell_by_cell():
 
 
 def test_compute_refuses_a_section_without_tables_of_its_own(capsys):
-    assert cli.main(["compute", "--profile", "smoke", "--sections", "01_data"]) == 2  # a usage error
+    assert cli.main(["compute", "--profile", "smoke", "--sections", "02_vae"]) == 2  # a usage error
     err = capsys.readouterr().err
-    assert "none of these sections has tables of its own" in err and "03_clustering" in err
+    assert "none of these sections has tables of its own" in err and "01_data, 03_clustering" in err
 
 
 @pytest.mark.slow
@@ -125,9 +138,9 @@ def test_a_page_draws_the_tables_its_step_made_and_is_drawn_again_when_they_chan
 def test_the_code_list_is_measured_once_per_state_of_the_package(tmp_path, monkeypatch):
     monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path))
     sections.code.cache_clear()
-    first = sections.code()
-    assert len(list((tmp_path / "code").glob("sections-*.json"))) == 1
+    first = sections.code("01_data")
+    assert len(list((tmp_path / "code").glob("sections-01_data-*.json"))) == 1
     sections.code.cache_clear()
     monkeypatch.setattr(sections.subprocess, "run", lambda *a, **k: pytest.fail("measured again"))
-    assert sections.code() == first  # another kernel: read back, no interpreter started
+    assert sections.code("01_data") == first  # another kernel: read back, no interpreter started
     sections.code.cache_clear()

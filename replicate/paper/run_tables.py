@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SPLIT", "TABLES", "DRAWN", "table_names"]
+__all__ = ["SPLIT", "COMPUTE", "TABLES", "DRAWN", "entry", "table_names"]
 
-#: The sections whose tables are a step of their own (the others make theirs inside their notebook, for now).
-SPLIT = ("03_clustering",)
+#: The module that computes each section whose tables are a step of their own (its ``tables(params)``); the
+#: other sections make theirs inside their notebook, for now.
+COMPUTE = {"01_data": "replicate.sections.data", "03_clustering": "replicate.sections.clustering",
+           "08_why": "replicate.sections.why", "10_uncertainty": "replicate.sections.uncertainty"}
+#: Those sections, in the run's order.
+SPLIT = tuple(COMPUTE)
 #: The tables each section of the paper run writes, which later sections depend on (``{method}``: the clustering
 #: section's parameter).
 TABLES = {"01_data": ("label_counts",), "02_vae": ("vae_history",),
@@ -23,11 +27,20 @@ TABLES = {"01_data": ("label_counts",), "02_vae": ("vae_history",),
           "08_why": ("factor_effects", "decomposition"), "09_generalisation": (),
           "10_uncertainty": ("uncertainty", "uncertainty_effects")}
 #: Tables a split section writes for its own page only (the first seed's clusters, cell by cell, for the
-#: contingency plot): no later section depends on them.
-DRAWN = {"03_clustering": ("labels_{method}",)}
+#: contingency plot; the why page's grids at the paper's settings and training histories): no later section
+#: depends on them.
+DRAWN = {"03_clustering": ("labels_{method}",), "08_why": ("paper_settings", "histories")}
 
 
 def table_names(section: str, params: Mapping[str, Any], *, drawn: bool = True) -> list[str]:
     """The tables ``section`` writes with ``params`` (``clustering_kmeans``, ...); ``drawn``: with those for its
     page only (:data:`DRAWN`)."""
     return [name.format(**params) for name in (*TABLES[section], *(DRAWN.get(section, ()) if drawn else ()))]
+
+
+def entry(section: str) -> str:
+    """What a fresh interpreter imports to make ``section``'s tables: :mod:`replicate.sections` and the section's own
+    module (the study graph's entry point for the step)."""
+    if section not in COMPUTE:
+        raise KeyError(f"section {section!r} has no tables of its own; those that do: {', '.join(COMPUTE)}")
+    return f"replicate.sections, {COMPUTE[section]}"

@@ -37,7 +37,7 @@ from ..io.facts import PAPER_DATASET, profiles
 from ..io.made import TABLES_RECORD
 from ..io.paths import project_root
 from ..method.clustering import methods as all_methods
-from ..paper.run_tables import SPLIT, table_names
+from ..paper.run_tables import COMPUTE, SPLIT, entry, table_names
 from ..studies import controls, generalisation, why
 from . import exercises
 from .pipeline import NEEDS, PER_METHOD, expand_sections, run_dir
@@ -125,7 +125,7 @@ def _tables(run: str, name: str, section: str, fixed: dict, *, drawn: bool = Fal
 
 def _paper_steps() -> list[Step]:
     """Each section of the paper run: one step, or two for a section whose tables are made apart from its page
-    (:data:`replicate.sections.SPLIT`): ``paper-<name>`` makes the tables, ``page-<name>`` draws them. A section
+    (:data:`replicate.sections.SPLIT`): ``paper-<name>`` makes the tables (with the code its section's module loads), ``page-<name>`` draws them. A section
     depends on the earlier sections' tables, never on their executed notebooks (a re-drawn page stales nothing)."""
     prof = profiles()["paper"]
     chosen = all_methods() if prof.get("methods") == "all" else list(prof["methods"])
@@ -138,7 +138,7 @@ def _paper_steps() -> list[Step]:
         notebook, reads = f"notebooks/{section}.ipynb", READS.get(section, ())
         if section in SPLIT:  # the notebook is read for its parameters' defaults
             made = (*_tables(run, name, section, fixed, drawn=True), f"{run}/{name}/{TABLES_RECORD}")
-            out += [Step(f"paper-{name}", f"replicate compute {which}", "module:replicate.sections", made,
+            out += [Step(f"paper-{name}", f"replicate compute {which}", f"module:{entry(section)}", made,
                          (prof["dataset"],), (notebook, *reads, *earlier)),
                     Step(f"page-{name}", f"replicate run {which}", f"notebook:{section}", (f"{run}/{name}/{name}.ipynb",),
                          (prof["dataset"],), (notebook, *reads, *made))]
@@ -211,6 +211,8 @@ def _loader(entry: str) -> str:
         text = ((project_root() / "notebooks" / f"{target}.md").read_text(encoding="utf-8") if kind == "notebook"
                 else "\n".join([f"import {target}", *(e["code"] for e in exercises.exercises())]))
         lines = sorted(set(_PACKAGE_IMPORT.findall(text)))
+        if kind == "notebook" and target in COMPUTE:  # a page makes its tables itself when they are not made yet
+            lines.append(f"import {COMPUTE[target]}")
         spaces = sorted(set(re.findall(r"\brp\.(pp|tl|pl|VAEConfig|VAEModel)\b", text)))
         return "\n".join(["import replicate as rp", *lines, *(f"rp.{s}" for s in spaces)])
     # a benchmark script: the package modules it imports at its top

@@ -1,5 +1,10 @@
 """The paper run's sections as tables, apart from their pages: what a section computes, read back by its page.
 
+Each section whose tables are a step of their own has a module here (``data``, ``clustering``, ``why``,
+``uncertainty``; :data:`replicate.paper.run_tables.COMPUTE`) with ``tables(params) -> {name: DataFrame}``. A
+module imports only what its section computes with, so the study graph gives each tables step the code it uses
+(an edit of the why study leaves the label counts current) and no plot or page code at all.
+
 A section listed in :data:`SPLIT` is two steps of the study graph (``dvc.yaml``): its **tables**, made here
 (``replicate compute``), and its **page**, the section notebook executed with papermill, which reads those
 tables and draws them. The tables' code loads no plot, page or notebook machinery (a test checks it), so a
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import io
 import json
 import os
@@ -32,16 +38,14 @@ from typing import Any
 import pandas as pd
 from anndata import AnnData
 
-from . import tl
-from .io import progress, store
-from .io.made import TABLES_RECORD, data_identity, files_identity, run_machine
-from .io.paths import READS_ENV, project_root, recorded_reads
-from .method.preprocess import prepare
-from .method.vae_config import config_from
-from .paper import latent_grids
-from .paper.run_tables import SPLIT, table_names
+from ..io import progress, store
+from ..io.made import TABLES_RECORD, data_identity, files_identity, run_machine
+from ..io.paths import READS_ENV, project_root, recorded_reads
+from ..method.preprocess import prepare
+from ..paper.run_tables import COMPUTE, SPLIT, entry, table_names
 
-__all__ = ["SPLIT", "RECORD", "EXECUTION", "table_names", "code", "key", "read", "tables", "labels_into"]
+__all__ = ["SPLIT", "COMPUTE", "RECORD", "EXECUTION", "table_names", "entry", "cells", "computation", "code", "key",
+           "read", "tables", "labels_into"]
 
 #: The record written beside a section's tables.
 RECORD = TABLES_RECORD
@@ -49,22 +53,34 @@ RECORD = TABLES_RECORD
 EXECUTION = frozenset({"output_dir", "profile", "n_jobs", "scheduler"})
 
 
+def _known(section: str) -> str:
+    if section not in COMPUTE:
+        raise KeyError(f"section {section!r} has no tables of its own; those that do: {', '.join(COMPUTE)}")
+    return COMPUTE[section]
+
+
+def computation(section: str) -> Callable[[dict[str, Any]], dict[str, pd.DataFrame]]:
+    """The function that makes ``section``'s tables from its parameters (its module's ``tables``)."""
+    return importlib.import_module(_known(section)).tables
+
+
 @cache
-def code() -> tuple[str, ...]:
-    """The package files (and fact files read at import) this module loads, in a fresh interpreter: what a
-    section's tables depend on, the same list the study graph gives their step. Measured once per state of the
-    package (its files' bytes, this Python) and kept in the cache folder, so each kernel does not start another."""
-    package = Path(__file__).resolve().parent
+def code(section: str) -> tuple[str, ...]:
+    """The package files (and fact files read at import) that making ``section``'s tables loads, in a fresh
+    interpreter: what its tables depend on, the same list the study graph gives their step. Measured once per
+    state of the package (its files' bytes, this Python) and kept in the cache folder, so each kernel does not
+    start another."""
+    package = Path(__file__).resolve().parents[1]
     files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".toml", ".json"))
     state = store.content_key(sys.executable, sys.version, [(p.relative_to(package).as_posix(), store.file_sha256(p))
                                                             for p in files])
-    kept = store.cache_dir() / "code" / f"sections-{state}.json"
+    kept = store.cache_dir() / "code" / f"sections-{section}-{state}.json"
     if kept.is_file():
         return tuple(json.loads(kept.read_text(encoding="utf-8")))
-    script = "import json, replicate.sections\nfrom replicate.io.paths import loaded_code\nprint(json.dumps(loaded_code()))"
+    script = f"import json, {entry(section)}\nfrom replicate.io.paths import loaded_code\nprint(json.dumps(loaded_code()))"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project_root(), check=False)
     if done.returncode:
-        raise RuntimeError(f"loading replicate.sections failed:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"loading {entry(section)} failed:\n{done.stderr[-2000:]}")
     found = json.loads(done.stdout.strip().splitlines()[-1])
     kept.parent.mkdir(parents=True, exist_ok=True)
     store.atomic_write(kept, lambda p: p.write_text(json.dumps(found), encoding="utf-8"))
@@ -74,7 +90,7 @@ def code() -> tuple[str, ...]:
 def key(section: str, params: Mapping[str, Any], reads: list[str]) -> str:
     """What a section's tables depend on: the section, its parameters, the code, the data and what it read."""
     visible = {k: v for k, v in params.items() if k not in EXECUTION}
-    return store.content_key(section, visible, files_identity(list(code())),
+    return store.content_key(section, visible, files_identity(list(code(section))),
                              data_identity(str(params.get("dataset", ""))), files_identity(reads))
 
 
@@ -119,8 +135,7 @@ def tables(section: str, params: Mapping[str, Any], output_dir: str | os.PathLik
            force: bool = False) -> dict[str, pd.DataFrame]:
     """``section``'s tables for ``params``: read from ``output_dir`` while its record matches (:func:`read`),
     else computed (and written there with the record, atomically, when ``output_dir`` is given)."""
-    if section not in COMPUTE:
-        raise KeyError(f"section {section!r} has no tables of its own; those that do: {', '.join(COMPUTE)}")
+    make = computation(section)
     folder = Path(output_dir) if output_dir else None
     found = read(folder, section, params) if folder is not None and not force else None
     if found is not None:
@@ -128,7 +143,7 @@ def tables(section: str, params: Mapping[str, Any], output_dir: str | os.PathLik
         return found
     t0 = time.perf_counter()
     with _reads() as noted:
-        made = COMPUTE[section](dict(params))
+        made = make(dict(params))
         reads = recorded_reads(noted)
     if folder is None:
         return {n: _csv(df) for n, df in made.items()}
@@ -153,25 +168,7 @@ def labels_into(adata: AnnData, labels: pd.DataFrame, key_added: str) -> None:
     adata.obs[key_added] = pd.Categorical(by_cell.loc[adata.obs_names.astype(str)].to_numpy())
 
 
-def _data(params: dict[str, Any]) -> AnnData:
+def cells(params: Mapping[str, Any]) -> AnnData:
+    """A section's data set, preprocessed as its parameters say (what each section's module starts from)."""
     return prepare(params["dataset"], label_key=params.get("label_key"), target_sum=params.get("target_sum"),
                    clip_zscore=params.get("clip_zscore"))
-
-
-def _clustering(params: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """One method's whole grid on every seed's VAE, and its paper's setting on the first seed, cell by cell."""
-    adata, method, seeds = _data(params), params["method"], list(params["seeds"])
-    config = config_from(params)
-    for seed in seeds:
-        tl.vae(adata, config=config, seed=seed, key_added=latent_grids.vae_key(seed))
-    rows = latent_grids.cluster(adata, seeds, method, grid=params.get("grid", "full"),
-                                random_state=params.get("cluster_random_state", 0), n_jobs=params.get("n_jobs", -1),
-                                scheduler=params.get("scheduler", ""), cell_time_limit=params.get("cell_time_limit"))
-    tl.cluster(adata, method, use_rep=latent_grids.vae_key(seeds[0]), seed=params.get("cluster_random_state", 0))
-    labels = pd.DataFrame({"cell": adata.obs_names.astype(str), "label": adata.obs["label"].astype(str).to_numpy(),
-                           "cluster": adata.obs[method].astype(str).to_numpy()})
-    return {f"clustering_{method}": rows, f"labels_{method}": labels}
-
-
-#: Each split section's computation: its parameters -> its tables by name.
-COMPUTE: dict[str, Callable[[dict[str, Any]], dict[str, pd.DataFrame]]] = {"03_clustering": _clustering}

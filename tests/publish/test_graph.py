@@ -59,9 +59,12 @@ def test_steps_name_their_data_by_registry_entry_and_their_upstream_results():
     assert [d for d in stages["paper-09_generalisation"]["deps"] if d.startswith(run)] == [
         f"{run}/01_data/label_counts.csv"]
     assert stages["benchmark-scaling"]["meta"] == {"machine_specific": True}
-    # a plot that a step never draws is not among its inputs: the data section does not load the why pages
-    assert "replicate/publish/pages/why.py" not in stages["paper-01_data"]["deps"]
-    assert "replicate/publish/pages/why.py" in stages["paper-08_why"]["deps"]
+    # a plot that a step never draws is not among its inputs: the data section does not load the why pages, and a
+    # section's tables step loads no page at all (its page step does)
+    assert "replicate/publish/pages/why.py" not in stages["page-01_data"]["deps"]
+    assert "replicate/publish/pages/why.py" in stages["page-08_why"]["deps"]
+    assert not [d for d in stages["paper-08_why"]["deps"] if d.startswith("replicate/publish/")]
+    assert "replicate/studies/why_factors.py" in stages["paper-08_why"]["deps"]
 
 
 @pytest.mark.slow
@@ -100,11 +103,14 @@ def test_each_study_step_loads_only_the_code_it_declares(tmp_path):
     for module, names in by_entry.items():
         record = tmp_path / f"{module}.log"
         # a study's own command line; the sections' tables (`replicate compute`): what their code imports
-        run = ["-c", f"import {module}"] if module == "replicate.sections" else ["-m", module, "--help"]
+        tables = module.startswith("replicate.sections")
+        run = ["-c", f"import {module}"] if tables else ["-m", module, "--help"]
         subprocess.run([sys.executable, *run], cwd=ROOT, check=True, capture_output=True,
                        env={**os.environ, CODE_ENV: str(record)})
         loaded = set(recorded_reads(record))
-        assert f"{module.replace('.', '/')}.py" in loaded
+        for imported in module.split(", "):
+            path = imported.replace(".", "/")
+            assert f"{path}.py" in loaded or f"{path}/__init__.py" in loaded, imported
         for name in names:
             assert loaded <= _declared(stages[name]), (name, sorted(loaded - _declared(stages[name])))
 
