@@ -16,7 +16,7 @@ from anndata import AnnData
 from ..grid import execute
 from ..grid.plan import parse_grid
 
-__all__ = ["DEFAULT", "SECOND", "vae_key", "latent_means", "cluster"]
+__all__ = ["DEFAULT", "SECOND", "vae_key", "latent_means", "history_frame", "training_flags", "cluster"]
 
 #: The ``obsm`` prefixes of the default reading's VAEs and of a second reading's (:func:`vae_key`).
 DEFAULT, SECOND = "X_vae", "X_vae_second"
@@ -30,6 +30,29 @@ def vae_key(seed: int, prefix: str = DEFAULT) -> str:
 def latent_means(adata: AnnData, seeds: list[int], prefix: str = DEFAULT) -> dict[int, np.ndarray]:
     """seed -> the latent means ``rp.tl.vae`` wrote for it."""
     return {int(s): np.asarray(adata.obsm[vae_key(s, prefix)]) for s in seeds}
+
+
+def history_frame(adata: AnnData, seeds: list[int], prefix: str = DEFAULT) -> pd.DataFrame:
+    """Each seed's per-epoch losses, long: seed, epoch, then what ``rp.tl.vae`` recorded (loss, reconstruction,
+    kl, seconds)."""
+    frames = []
+    for seed in seeds:
+        history = pd.DataFrame({k: np.asarray(v) for k, v in adata.uns[vae_key(seed, prefix)]["history"].items()})
+        history.insert(0, "epoch", np.arange(1, len(history) + 1))
+        history.insert(0, "seed", int(seed))
+        frames.append(history)
+    return pd.concat(frames, ignore_index=True)
+
+
+def training_flags(adata: AnnData, seeds: list[int], prefix: str = DEFAULT) -> pd.DataFrame:
+    """Per seed: whether its latent space collapsed (KL ~ 0 or every mean ~ 0) and whether it came from the cache."""
+    out = []
+    for seed in seeds:
+        info = adata.uns[vae_key(seed, prefix)]
+        kl, mu = np.asarray(info["history"]["kl"]), np.asarray(adata.obsm[vae_key(seed, prefix)])
+        out.append({"seed": int(seed), "collapsed": bool(kl[-1] < 1e-2 or float(np.abs(mu).max()) < 1e-3),
+                    "cached": bool(info.get("cached", False))})
+    return pd.DataFrame(out)
 
 
 def cluster(adata: AnnData, seeds: list[int], methods: list[str] | str, *, prefix: str = DEFAULT,

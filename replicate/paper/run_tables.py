@@ -14,8 +14,13 @@ __all__ = ["SPLIT", "COMPUTE", "TABLES", "DRAWN", "entry", "table_names"]
 
 #: The module that computes each section whose tables are a step of their own (its ``tables(params)``); the
 #: other sections make theirs inside their notebook, for now.
-COMPUTE = {"01_data": "replicate.sections.data", "03_clustering": "replicate.sections.clustering",
-           "08_why": "replicate.sections.why", "10_uncertainty": "replicate.sections.uncertainty"}
+COMPUTE = {"01_data": "replicate.sections.data", "02_vae": "replicate.sections.vae",
+           "03_clustering": "replicate.sections.clustering",
+           "04_baselines": "replicate.sections.baselines", "05_table1": "replicate.sections.table1",
+           "06_claims": "replicate.sections.claims",
+           "07_open_points": "replicate.sections.open_points",
+           "08_why": "replicate.sections.why",
+           "10_uncertainty": "replicate.sections.uncertainty"}
 #: Those sections, in the run's order.
 SPLIT = tuple(COMPUTE)
 #: The tables each section of the paper run writes, which later sections depend on (``{method}``: the clustering
@@ -26,10 +31,11 @@ TABLES = {"01_data": ("label_counts",), "02_vae": ("vae_history",),
           "07_open_points": ("preprocessing_sensitivity", "selection_effect"),
           "08_why": ("factor_effects", "decomposition"), "09_generalisation": (),
           "10_uncertainty": ("uncertainty", "uncertainty_effects")}
-#: Tables a split section writes for its own page only (the first seed's clusters, cell by cell, for the
-#: contingency plot; the why page's grids at the paper's settings and training histories): no later section
+#: Tables a split section writes for its own page only (whether each VAE collapsed; the first seed's clusters,
+#: cell by cell, for the contingency plot; the why page's grids at the paper's settings and training histories): no later section
 #: depends on them.
-DRAWN = {"03_clustering": ("labels_{method}",), "08_why": ("paper_settings", "histories")}
+DRAWN = {"02_vae": ("training_flags",), "03_clustering": ("labels_{method}",),
+         "08_why": ("paper_settings", "histories")}
 
 
 def table_names(section: str, params: Mapping[str, Any], *, drawn: bool = True) -> list[str]:

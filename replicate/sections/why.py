@@ -5,20 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from anndata import AnnData
 
 from .. import tl
 from ..method.clustering import PAPER_METHODS
-from ..method.vae_config import VAEConfig, config_from
+from ..method.vae_config import config_from
 from ..paper import latent_grids, table1
 from ..studies import why_factors
-from ..studies.readings import MATCHED, reading_by_name, reading_config
-from ..studies.why import matched_reading
 from . import cells
+from .readings import second_reading
 
-__all__ = ["tables", "second_reading"]
+__all__ = ["tables"]
 
 
 def tables(params: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -42,30 +39,4 @@ def tables(params: dict[str, Any]) -> dict[str, pd.DataFrame]:
     effects = why_factors.factor_effects(factors)
     ranked = why_factors.decomposition(effects, why_factors.gaps(table1.table1(default_rows)))
     return {"factor_effects": effects, "decomposition": ranked, "paper_settings": default_rows,
-            "histories": _histories(adata, seeds)}
-
-
-def _histories(adata: AnnData, seeds: list[int]) -> pd.DataFrame:
-    """Each seed's per-epoch losses, long: seed, epoch, then what ``rp.tl.vae`` recorded (loss, kl, ...)."""
-    frames = []
-    for seed in seeds:
-        history = pd.DataFrame({k: np.asarray(v) for k, v in adata.uns[latent_grids.vae_key(seed)]["history"].items()})
-        history.insert(0, "epoch", np.arange(1, len(history) + 1))
-        history.insert(0, "seed", int(seed))
-        frames.append(history)
-    return pd.concat(frames, ignore_index=True)
-
-
-def second_reading(name: str) -> tuple[str, VAEConfig] | None:
-    """The second VAE reading a run compares with the default, as (label, configuration); None for ``""``.
-
-    ``"fingerprint-matched"``: the reading whose latents are closest to what the paper's reports imply (the
-    committed readings study, :func:`replicate.studies.why.matched_reading`; chosen without labels). Any other
-    name: that reading of ``replicate/data/stability.toml``.
-    """
-    if not name:
-        return None
-    if name == MATCHED:
-        reading, config = matched_reading()
-        return f"{MATCHED} ({reading})", config
-    return name, reading_config(reading_by_name(name))
+            "histories": latent_grids.history_frame(adata, seeds)}

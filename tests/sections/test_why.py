@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from replicate.method.vae_config import VAEConfig
 from replicate.sections import why
-from replicate.studies.readings import MATCHED
 
 TINY_VAE = dict(seeds=[0, 1], epochs=2, encoder_hidden=[32], decoder_hidden=[16], latent_dim=4, learning_rate=0.001)
-
-
-def test_the_second_reading_is_named_and_configured_or_absent():
-    assert why.second_reading("") is None
-    label, config = why.second_reading(MATCHED)
-    assert label.startswith(f"{MATCHED} (") and isinstance(config, VAEConfig)  # the committed study's choice
-    label, config = why.second_reading("batch normalisation, lr 0.001")
-    assert label == "batch normalisation, lr 0.001" and config.learning_rate == 0.001
 
 
 def test_the_factors_the_grids_and_the_histories_of_every_seed(tiny_h5):
