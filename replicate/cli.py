@@ -114,7 +114,7 @@ def _compute(args: argparse.Namespace) -> None:
     todo = [p for p in planned if p[1] in tables.SPLIT]
     if not todo:
         raise ReplicateError(f"none of these sections has tables of its own; those that do: {', '.join(tables.SPLIT)} "
-                             "(the others make theirs inside their notebook: `replicate run`).")
+                             "(09_generalisation draws the committed study's tables: `replicate run`).")
     for i, (name, section, params, folder) in enumerate(todo, 1):
         print(f"[{i}/{len(todo)}] {name}: tables", flush=True)
         made = tables.tables(section, params, folder, force=args.force)

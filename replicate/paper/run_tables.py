@@ -12,8 +12,8 @@ from typing import Any
 
 __all__ = ["SPLIT", "COMPUTE", "TABLES", "DRAWN", "entry", "table_names"]
 
-#: The module that computes each section whose tables are a step of their own (its ``tables(params)``); the
-#: other sections make theirs inside their notebook, for now.
+#: The module that computes each section's tables (its ``tables(params)``): every section but the generalisation
+#: page, which draws the committed study's tables.
 COMPUTE = {"01_data": "replicate.sections.data", "02_vae": "replicate.sections.vae",
            "03_clustering": "replicate.sections.clustering",
            "04_baselines": "replicate.sections.baselines", "05_table1": "replicate.sections.table1",
