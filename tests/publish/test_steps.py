@@ -5,40 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
-from anndata import AnnData
 
 from replicate.method.vae_config import VAEConfig
 from replicate.publish import steps
 
-SEEDS = [0, 3]
-N_CELLS, N_GENES, LATENT = 30, 12, 4
-
-
-def _history(seed: int, n: int = 5, kl_end: float = 2.0) -> dict[str, np.ndarray]:
-    loss = np.linspace(100.0, 50.0 + seed, n)
-    kl = np.linspace(10.0, kl_end, n)
-    return {"loss": loss, "reconstruction": loss - kl, "kl": kl, "seconds": np.full(n, 0.5 + seed)}
-
-
-def _adata(seeds=SEEDS, prefix: str = steps.DEFAULT) -> AnnData:
-    """An AnnData with latents, log-variances and histories as ``rp.tl.vae`` writes them, per seed."""
-    rng = np.random.default_rng(0)
-    labels = np.repeat(["a", "b", "c"], [14, 10, 6])
-    ad = AnnData(rng.normal(size=(N_CELLS, N_GENES)).astype(np.float32),
-                 obs=pd.DataFrame({"label": labels}, index=[f"cell{i}" for i in range(N_CELLS)]))
-    ad.uns["dataset"] = {"name": "tiny-test"}
-    ad.uns["zscore"] = {"steps": ["read X: raw counts", "normalised to 10,000 and log1p",
-                                  "z-scored every gene (mean 0, standard deviation 1)"]}
-    centres = {"a": 0.0, "b": 10.0, "c": -10.0}
-    for s in seeds:
-        key = steps.vae_key(s, prefix)
-        mu = np.array([[centres[lab] + s] * LATENT for lab in labels]) + 0.1 * rng.normal(size=(N_CELLS, LATENT))
-        ad.obsm[key] = mu.astype(np.float32)
-        ad.obsm[f"{key}_logvar"] = np.full((N_CELLS, LATENT), -1.0 - s, dtype=np.float32)
-        ad.uns[key] = {"params": {"epochs": 5, "seed": s}, "history": _history(s), "cached": s == 3}
-    return ad
-
+from ..paper.test_latent_grids import _adata  # an AnnData as ``rp.tl.vae`` leaves it, per seed
 
 def test_vae_key():
     assert steps.vae_key(0) == "X_vae_seed0"
