@@ -9,8 +9,9 @@ goes on). A row says how warm the caches were when the step started (VAE entries
 folder: 0 means a cold start) and the machine's load, so a reader can tell a cold measurement on
 idle cores from one on a busy machine.
 
-**In landings**: ``--budget 90m`` starts a step only while its recorded time fits what is left and
-stops cleanly before the first that does not; ``--commit`` commits each finished step (outputs,
+**In landings**: ``--budget 90m`` starts a step only while its recorded time fits what is left (a
+never-timed step: the longest timed step of its kind, e.g. the pages for a page) and stops cleanly before
+the first that does not; ``--commit`` commits each finished step (outputs,
 ``dvc.lock`` entry, measured time), so a rebuild of many hours is a series of ordinary landings.
 Inside a step, trained VAEs and finished grid cells are kept in the caches as they finish, so a
 step killed part-way goes on from them when it is made again.
@@ -142,12 +143,22 @@ def parse_budget(text: str | None) -> float | None:
     return seconds
 
 
+def _estimate(step: str, known: pd.Series) -> float | None:
+    """A step's recorded seconds; for a never-timed one the longest timed step of its kind (the name up to its
+    first '-': ``page-02_vae`` is estimated by the pages timed), None when none of its kind was timed."""
+    if step in known.index:
+        return float(known[step])
+    kind = step.split("-", 1)[0]
+    same = known[[n.split("-", 1)[0] == kind for n in known.index]]
+    return float(same.max()) if len(same) else None
+
+
 def _fits(step: str, left: float, first: bool, times: pd.DataFrame) -> bool:
-    """Whether ``step``'s recorded time fits the ``left`` seconds of a budget (a never-timed step only as the first)."""
+    """Whether ``step``'s recorded (or estimated, :func:`_estimate`) time fits the ``left`` seconds of a budget;
+    a step with no estimate only as the first."""
     known = times.set_index("step")["seconds"] if len(times) else pd.Series(dtype=float)
-    if step not in known.index:
-        return first
-    return float(known[step]) <= left
+    guess = _estimate(step, known)
+    return first if guess is None else guess <= left
 
 
 def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
@@ -225,7 +236,10 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
 
 def _need(step: str, recorded: pd.DataFrame) -> str:
     known = recorded.set_index("step")["seconds"] if len(recorded) else pd.Series(dtype=float)
-    return f"{float(known[step]) / 60:.0f} min last time" if step in known.index else "never timed"
+    if step in known.index:
+        return f"{float(known[step]) / 60:.0f} min last time"
+    guess = _estimate(step, known)
+    return "never timed" if guess is None else f"never timed, {guess / 60:.0f} min as the longest of its kind"
 
 
 def _outs(step: str) -> list[str]:

@@ -83,6 +83,16 @@ def test_a_budget_stops_before_the_first_step_that_does_not_fit_and_each_step_is
     assert rebuild.rebuild(budget=rebuild.parse_budget("2h")) == ["never"]
 
 
+def test_a_never_timed_step_is_budgeted_as_the_longest_timed_step_of_its_kind():
+    times = pd.DataFrame({"step": ["page-01_data", "page-09", "paper-02_vae"], "seconds": [9.0, 30.0, 600.0]})
+    assert rebuild._fits("page-02_vae", 60, False, times)  # pages take 30 s at most: it fits a minute
+    assert not rebuild._fits("page-02_vae", 20, False, times)
+    assert not rebuild._fits("paper-03_grid", 300, False, times) and rebuild._fits("paper-03_grid", 900, False, times)
+    assert not rebuild._fits("why-new", 10_000, False, times) and rebuild._fits("why-new", 0, True, times)
+    assert rebuild._need("page-02_vae", times) == "never timed, 0 min as the longest of its kind"
+    assert rebuild._need("why-new", times) == "never timed"
+
+
 def test_a_budget_is_a_duration():
     assert rebuild.parse_budget("90m") == 5400 and rebuild.parse_budget("1.5h") == 5400
     assert rebuild.parse_budget("600") == 600 and rebuild.parse_budget(None) is None
