@@ -38,8 +38,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,8 +51,11 @@ from dask.distributed import Client, LocalCluster, as_completed
 from ..io import store
 from ..io.errors import ReplicateError
 from ..io.paths import project_root
+from ..io.progress import follow
 from ..io.provenance import machine
-from .order import critical_path, waits
+from . import order
+from .order import waits
+from .sections import HEARTBEAT, HEARTBEAT_S
 from .status import status
 
 __all__ = ["TIMES", "COLUMNS", "pending", "run_family", "parse_budget", "rebuild", "record", "latest", "markdown"]
@@ -253,11 +257,10 @@ def _make(step: str, env: dict, info: dict, path: Path) -> float:
     t0 = time.perf_counter()
     # --force: a step named on the command line is made even when current (DVC would skip it and the time
     # recorded would be that of the skip)
-    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", step], cwd=project_root(),
-                          env=env, check=False)
+    code, _ = _stream([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", step], step, project_root(), env)
     seconds = time.perf_counter() - t0
-    if done.returncode:
-        raise ReplicateError(f"`dvc repro --single-item {step}` failed (exit {done.returncode}); the steps "
+    if code:
+        raise ReplicateError(f"`dvc repro --single-item {step}` failed (exit {code}); the steps "
                              "before it are made and recorded: fix it and run the same command again.")
     _timed_row(step, seconds, entries, load, info, path)
     return seconds
@@ -269,6 +272,20 @@ def _timed_row(step: str, seconds: float, entries: int, load: float, info: dict,
             "load_average": round(load, 2), "family": info["family"]}, path)
 
 
+def _stream(cmd: str | list[str], step: str, root: str | Path, env: dict) -> tuple[int, str]:
+    """Run ``cmd``, passing its lines on with the step's name and a heartbeat in every silence of 15 s (a long
+    computation that prints nothing still shows it runs): (exit status, its last lines)."""
+    t0, log = time.perf_counter(), Path(tempfile.mkdtemp(prefix="replicate-step-")) / "output.log"
+    beat = lambda: f"{HEARTBEAT}, {time.perf_counter() - t0:.0f} s"  # noqa: E731
+    with follow(log, lambda line: print(f"    {step} | {line}", flush=True), heartbeat_s=HEARTBEAT_S, heartbeat=beat):
+        with open(log, "a", encoding="utf-8") as out:
+            code = subprocess.run(cmd, shell=isinstance(cmd, str), cwd=root, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, check=False).returncode
+    tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
+    shutil.rmtree(log.parent, ignore_errors=True)
+    return code, tail
+
+
 def _run_step(step: str, cmd: str, outs: list[str], root: str, env: dict) -> tuple[int, float, str]:
     """One step's command, run as ``dvc repro`` runs it (its outputs removed first), its lines passed on with the
     step's name: (exit status, seconds, its last lines). Runs on a Dask worker."""
@@ -278,13 +295,9 @@ def _run_step(step: str, cmd: str, outs: list[str], root: str, env: dict) -> tup
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-    t0, tail = time.perf_counter(), deque(maxlen=15)
-    with subprocess.Popen(cmd, shell=True, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace") as proc:
-        for line in proc.stdout:
-            tail.append(line.rstrip())
-            print(f"    {step} | {line.rstrip()}", flush=True)
-    return proc.returncode, time.perf_counter() - t0, "\n".join(tail)
+    t0 = time.perf_counter()
+    code, tail = _stream(cmd, step, root, env)
+    return code, time.perf_counter() - t0, tail
 
 
 def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: dict, path: Path,
@@ -359,20 +372,6 @@ def latest(times: str | os.PathLike | None = None) -> pd.DataFrame:
     return newest.loc[rows["step"].unique()].reset_index()
 
 
-def _projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) -> str:
-    """What the measured times say about side-by-side rebuilds: the critical path, and a floor on ``cores``."""
-    seconds = dict(zip(table["step"], table["seconds"]))
-    length, chain = critical_path(stages, seconds)
-    measured_on = int(table["cores"].max()) if len(table) else 2
-    floor = max(length, table["seconds"].sum() * measured_on / cores)
-    shown = " → ".join(f"`{n}`" for n in chain if seconds.get(n, 0) > 0)
-    return (f"Run side by side, the steps still wait for one another: the longest chain of dependent steps, its "
-            f"**critical path**, takes **{length / 3600:.2f} h** as measured ({shown}), the least a rebuild takes "
-            f"with any number of workers. On {cores} cores a rebuild would take at least **{floor / 3600:.2f} h** "
-            f"(the larger of that path and the {table['seconds'].sum() / 3600:.2f} h of {measured_on}-core work "
-            f"spread over {cores} cores): a projection from these times, not a measurement.")
-
-
 def markdown(times: str | os.PathLike | None = None) -> str:
     """The measured time of each re-made step (the reproducibility page), with their sum."""
     table = latest(times)
@@ -397,5 +396,5 @@ def markdown(times: str | os.PathLike | None = None) -> str:
         many = len(untimed) > 1
         head += (f" The sum leaves out the {len(untimed)} step{'s' if many else ''} never timed "
                  f"({', '.join(f'`{n}`' for n in untimed)}), so a whole rebuild takes longer.")
-    projection = ("\n\n" + _projection(table, yaml.safe_load(graph.read_text())["stages"])) if graph.is_file() else ""
+    projection = ("\n\n" + order.projection(table, yaml.safe_load(graph.read_text())["stages"])) if graph.is_file() else ""
     return head + projection + "\n\n" + "\n".join(lines)

@@ -93,6 +93,19 @@ def test_a_never_timed_step_is_budgeted_as_the_longest_timed_step_of_its_kind():
     assert rebuild._need("why-new", times) == "never timed"
 
 
+def test_a_step_silent_for_a_while_still_shows_it_runs(monkeypatch, tmp_path, capsys):
+    import sys
+
+    monkeypatch.setattr(rebuild, "HEARTBEAT_S", 1.0)
+    script = "import time; print('loading', flush=True); time.sleep(2.6); print('done')"
+    code, tail = rebuild._stream([sys.executable, "-c", script], "slow", tmp_path, dict(__import__("os").environ))
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0 and tail == "loading\ndone"
+    assert lines[0] == "    slow | loading" and lines[-1] == "    slow | done"
+    assert any(line.startswith("    slow | still running, ") for line in lines[1:-1])
+    assert rebuild._stream([sys.executable, "-c", "raise SystemExit(3)"], "bad", tmp_path, {})[0] == 3
+
+
 def test_a_budget_is_a_duration():
     assert rebuild.parse_budget("90m") == 5400 and rebuild.parse_budget("1.5h") == 5400
     assert rebuild.parse_budget("600") == 600 and rebuild.parse_budget(None) is None
