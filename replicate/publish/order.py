@@ -1,16 +1,13 @@
 """The order the study graph's steps must follow: which step reads which one's outputs, what a step waits for
-when steps run side by side, and the longest chain of dependent steps (what no number of workers shortens), with
-what it projects for a rebuild on more cores."""
+when steps run side by side, and the longest chain of dependent steps (what no number of workers shortens)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pandas as pd
-
 from ..io.errors import ReplicateError
 
-__all__ = ["after", "waits", "critical_path", "projection"]
+__all__ = ["after", "waits", "critical_path"]
 
 
 def _paths(entries: list) -> list[str]:
@@ -59,17 +56,3 @@ def waits(todo: Sequence[str], stages: dict[str, dict]) -> dict[str, set[str]]:
                 stack += before.get(other, ())
         found[step] = seen & set(todo)
     return found
-
-
-def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) -> str:
-    """What the measured times say about side-by-side rebuilds: the critical path, and a floor on ``cores``."""
-    seconds = dict(zip(table["step"], table["seconds"]))
-    length, chain = critical_path(stages, seconds)
-    measured_on = int(table["cores"].max()) if len(table) else 2
-    floor = max(length, table["seconds"].sum() * measured_on / cores)
-    shown = " → ".join(f"`{n}`" for n in chain if seconds.get(n, 0) > 0)
-    return (f"Run side by side, the steps still wait for one another: the longest chain of dependent steps, its "
-            f"**critical path**, takes **{length / 3600:.2f} h** as measured ({shown}), the least a rebuild takes "
-            f"with any number of workers. On {cores} cores a rebuild would take at least **{floor / 3600:.2f} h** "
-            f"(the larger of that path and the {table['seconds'].sum() / 3600:.2f} h of {measured_on}-core work "
-            f"spread over {cores} cores): a projection from these times, not a measurement.")

@@ -9,12 +9,11 @@ goes on). A row says how warm the caches were when the step started (VAE entries
 folder: 0 means a cold start) and the machine's load, so a reader can tell a cold measurement on
 idle cores from one on a busy machine.
 
-**In landings**: ``--budget 90m`` starts a step only while its recorded time fits what is left (a
-never-timed step: the longest timed step of its kind, e.g. the pages for a page) and stops cleanly before
-the first that does not; ``--commit`` commits each finished step (outputs,
-``dvc.lock`` entry, measured time), so a rebuild of many hours is a series of ordinary landings.
-Inside a step, trained VAEs and finished grid cells are kept in the caches as they finish, so a
-step killed part-way goes on from them when it is made again.
+**In landings**: ``--budget 90m`` starts a step only while its recorded time fits what is left (a never-timed
+step: the longest timed step of its kind, e.g. the pages for a page) and stops cleanly before the first that
+does not; ``--commit`` commits each finished step (outputs, ``dvc.lock`` entry, measured time), so a rebuild
+of many hours is a series of ordinary landings. Trained VAEs and finished grid cells are kept in the caches
+as they finish, so a step killed part-way goes on from them. One rebuild at a time in a checkout.
 
 **Side by side**: ``--jobs N`` runs up to N steps at once, each as soon as the steps whose outputs it reads
 (directly or through others) are made, on a Dask ``LocalCluster``; ``--scheduler ADDRESS`` sends them to a
@@ -32,6 +31,7 @@ contradicts itself; ``--other-family`` re-makes it anyway (to re-make the whole 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -41,10 +41,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import yaml
 from dask.distributed import Client, LocalCluster, as_completed
 
@@ -53,12 +54,11 @@ from ..io.errors import ReplicateError
 from ..io.paths import project_root
 from ..io.progress import follow
 from ..io.provenance import machine
-from . import order
 from .order import waits
 from .sections import HEARTBEAT, HEARTBEAT_S
 from .status import status
 
-__all__ = ["TIMES", "COLUMNS", "pending", "run_family", "parse_budget", "rebuild", "record", "latest", "markdown"]
+__all__ = ["TIMES", "COLUMNS", "pending", "run_family", "parse_budget", "rebuild", "record", "latest"]
 
 #: The committed table of measured step times (one row per step made, newest last).
 TIMES = "results/rebuild/times.csv"
@@ -197,17 +197,38 @@ def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
     raise ReplicateError(f"committing {step} failed: {text.strip()[-500:]}")
 
 
+#: Names the process of the rebuild running in this checkout (removed when it ends).
+LOCK = ".dvc/tmp/replicate-rebuild.pid"
+
+
+@contextlib.contextmanager
+def _only_one() -> Iterator[None]:
+    """Hold :data:`LOCK` while a rebuild runs; refuse if another live rebuild holds it (a dead one's is taken)."""
+    path = project_root() / LOCK
+    other = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+    if other.isdigit() and int(other) != os.getpid() and psutil.pid_exists(int(other)):
+        raise ReplicateError(f"another `replicate rebuild` (pid {other}, named in {LOCK}) is running in this checkout; "
+                             f"two would make the same steps at once. Wait for it to end, or stop it (kill {other}) "
+                             "and run this again: it goes on from the steps already made.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(os.getpid()), encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times: str | os.PathLike | None = None,
             dry_run: bool = False, budget: float | None = None, commit: bool = False,
             other_family: bool = False, jobs: int = 1, scheduler: str = "") -> list[str]:
     """Re-make the :func:`pending` steps in order with DVC, recording each one's wall time; return those made.
 
     With ``budget`` (seconds), a step starts only while its recorded time fits what is left (a step never
-    timed only as the first), so a long rebuild is a series of sittings; with ``commit``, each finished step
+    timed: the longest timed step of its kind), so a long rebuild is a series of sittings; with ``commit``, each finished step
     is committed (its outputs, ``dvc.lock``, its time). Stops at the first step that fails (its error is
     DVC's; the steps before it are recorded). A section of a run made on another CPU family is refused unless
     ``other_family``. ``jobs`` > 1 or a Dask ``scheduler`` address: independent steps side by side (see the
-    module).
+    module). One rebuild at a time in a checkout (:data:`LOCK`): a second would make the same steps at once.
     """
     if jobs < 1:
         raise ReplicateError(f"--jobs {jobs}: give 1 or more steps at a time.")
@@ -219,22 +240,23 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     recorded = latest(times)
     # DVC runs each step's command through the shell: this environment's `python` and `replicate` first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    if (jobs > 1 or scheduler) and not dry_run:
-        return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded)
-    for i, step in enumerate(todo, 1):
-        left = None if budget is None else budget - (time.perf_counter() - start)
-        if left is not None and not _fits(step, left, not made, recorded):
-            print(f"budget: {step} is next ({_need(step, recorded)}), {left / 60:.0f} min of the budget left: "
-                  f"stopping here; the same command goes on from it", flush=True)
-            break
-        print(f"[{i}/{len(todo)}] {step}", flush=True)
-        if dry_run:
-            continue
-        seconds = _make(step, env, info, path)
-        made.append(step)
-        if commit:
-            _commit(step, seconds, _outs(step), path)
-        print(f"    {step}: {seconds:.0f} s" + (" (committed)" if commit else ""), flush=True)
+    with contextlib.nullcontext() if dry_run else _only_one():
+        if (jobs > 1 or scheduler) and not dry_run:
+            return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded)
+        for i, step in enumerate(todo, 1):
+            left = None if budget is None else budget - (time.perf_counter() - start)
+            if left is not None and not _fits(step, left, not made, recorded):
+                print(f"budget: {step} is next ({_need(step, recorded)}), {left / 60:.0f} min of the budget left: "
+                      f"stopping here; the same command goes on from it", flush=True)
+                break
+            print(f"[{i}/{len(todo)}] {step}", flush=True)
+            if dry_run:
+                continue
+            seconds = _make(step, env, info, path)
+            made.append(step)
+            if commit:
+                _commit(step, seconds, _outs(step), path)
+            print(f"    {step}: {seconds:.0f} s" + (" (committed)" if commit else ""), flush=True)
     return todo if dry_run else made
 
 
@@ -370,31 +392,3 @@ def latest(times: str | os.PathLike | None = None) -> pd.DataFrame:
     rows = pd.read_csv(path)
     newest = rows.drop_duplicates("step", keep="last").set_index("step")
     return newest.loc[rows["step"].unique()].reset_index()
-
-
-def markdown(times: str | os.PathLike | None = None) -> str:
-    """The measured time of each re-made step (the reproducibility page), with their sum."""
-    table = latest(times)
-    if table.empty:
-        return "*No step of the study graph has been timed yet: `replicate rebuild` records each step it makes.*"
-    lines = ["| step | minutes | VAE cache entries at start | load average at start |", "|---|---:|---:|---:|"]
-    for row in table.itertuples():
-        entries = "–" if pd.isna(row.vae_cache_entries) else f"{int(row.vae_cache_entries)}"
-        load = "–" if pd.isna(row.load_average) else f"{row.load_average:.1f}"
-        lines.append(f"| {row.step} | {row.seconds / 60:.1f} | {entries} | {load} |")
-    machines = ", ".join(sorted({f"{r.cpu}, {r.cores} cores" for r in table.itertuples()}))
-    dates, commits = sorted(set(table["date"])), list(dict.fromkeys(table["commit"]))
-    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
-    made = commits[0] if len(commits) == 1 else f"{commits[0]} to {commits[-1]}"
-    graph = project_root() / "dvc.yaml"
-    names = list(yaml.safe_load(graph.read_text())["stages"]) if graph.is_file() else list(table["step"])
-    untimed = [n for n in names if n not in set(table["step"])]
-    head = (f"**{len(table)}** of the {len(names)} steps timed, **{table['seconds'].sum() / 3600:.2f} h** in all, on "
-            f"{machines}, {when} (checkouts {made}; wall time of `dvc repro --single-item <step>`, kernel start-ups "
-            "included).")
-    if untimed:
-        many = len(untimed) > 1
-        head += (f" The sum leaves out the {len(untimed)} step{'s' if many else ''} never timed "
-                 f"({', '.join(f'`{n}`' for n in untimed)}), so a whole rebuild takes longer.")
-    projection = ("\n\n" + order.projection(table, yaml.safe_load(graph.read_text())["stages"])) if graph.is_file() else ""
-    return head + projection + "\n\n" + "\n".join(lines)

@@ -9,6 +9,7 @@ import yaml
 from replicate import cli
 from replicate.io.errors import ReplicateError
 from replicate.publish import order, rebuild, status
+from replicate.publish.pages import rebuild_times
 
 from .test_status import GRAPH, project  # noqa: F401  (the fixture)
 
@@ -23,7 +24,8 @@ BROKEN = """  broken:
 
 @pytest.fixture
 def here(project, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(rebuild, "project_root", lambda: project)
+    for module in (rebuild, rebuild_times):
+        monkeypatch.setattr(module, "project_root", lambda: project)
     return project
 
 
@@ -43,7 +45,7 @@ def test_rebuild_makes_what_is_not_current_in_order_and_times_each_step(here, ca
     rebuild.rebuild(["made"])
     assert (here / "out.txt").stat().st_mtime_ns != before
     assert len(pd.read_csv(here / rebuild.TIMES)) == 3 and list(rebuild.latest()["step"]) == ["made", "never"]
-    page = rebuild.markdown()
+    page = rebuild_times.markdown()
     assert "**2** of the 2 steps timed" in page and "leaves out" not in page and "| made |" in page and str(here) not in page
 
 
@@ -54,14 +56,14 @@ def test_a_failing_step_stops_the_rebuild_and_keeps_what_was_made(here):
         rebuild.rebuild()
     assert list(pd.read_csv(here / rebuild.TIMES)["step"]) == ["made", "never"]  # made before it, recorded
     assert rebuild.pending() == ["broken"]
-    assert "**2** of the 3 steps timed" in rebuild.markdown() and "leaves out the 1 step never timed (`broken`)" in \
-        rebuild.markdown()
+    assert "**2** of the 3 steps timed" in rebuild_times.markdown() and "leaves out the 1 step never timed (`broken`)" in \
+        rebuild_times.markdown()
 
 
 def test_unknown_steps_and_nothing_timed(here):
     with pytest.raises(ReplicateError, match="no step nope in dvc.yaml"):
         rebuild.pending(["nope"])
-    assert "No step of the study graph has been timed" in rebuild.markdown()
+    assert "No step of the study graph has been timed" in rebuild_times.markdown()
 
 
 def test_a_budget_stops_before_the_first_step_that_does_not_fit_and_each_step_is_committed(here, capsys):
@@ -104,6 +106,20 @@ def test_a_step_silent_for_a_while_still_shows_it_runs(monkeypatch, tmp_path, ca
     assert lines[0] == "    slow | loading" and lines[-1] == "    slow | done"
     assert any(line.startswith("    slow | still running, ") for line in lines[1:-1])
     assert rebuild._stream([sys.executable, "-c", "raise SystemExit(3)"], "bad", tmp_path, {})[0] == 3
+
+
+def test_one_rebuild_at_a_time_in_a_checkout(here):
+    import subprocess
+    import sys
+
+    lock = here / rebuild.LOCK
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+        lock.write_text(str(other.pid))
+        with pytest.raises(ReplicateError, match=rf"another `replicate rebuild` \(pid {other.pid}.*kill {other.pid}"):
+            rebuild.rebuild()
+        other.kill()
+    assert rebuild.rebuild(dry_run=True) == ["never"] and lock.read_text() == str(other.pid)  # a dry run takes none
+    assert rebuild.rebuild() == ["never"] and not lock.exists()  # a dead rebuild's lock is taken, then let go
 
 
 def test_a_budget_is_a_duration():

@@ -1,0 +1,57 @@
+"""The reproducibility page's rebuild times: each step's newest measured time (``replicate rebuild``), their sum,
+the steps never timed, and what the critical path projects for a rebuild side by side on more cores."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import yaml
+
+from ...io.paths import project_root
+from ..order import critical_path
+from ..rebuild import latest
+
+__all__ = ["markdown", "projection"]
+
+
+def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) -> str:
+    """What the measured times say about side-by-side rebuilds: the critical path, and a floor on ``cores``."""
+    seconds = dict(zip(table["step"], table["seconds"]))
+    length, chain = critical_path(stages, seconds)
+    measured_on = int(table["cores"].max()) if len(table) else 2
+    floor = max(length, table["seconds"].sum() * measured_on / cores)
+    shown = " → ".join(f"`{n}`" for n in chain if seconds.get(n, 0) > 0)
+    return (f"Run side by side, the steps still wait for one another: the longest chain of dependent steps, its "
+            f"**critical path**, takes **{length / 3600:.2f} h** as measured ({shown}), the least a rebuild takes "
+            f"with any number of workers. On {cores} cores a rebuild would take at least **{floor / 3600:.2f} h** "
+            f"(the larger of that path and the {table['seconds'].sum() / 3600:.2f} h of {measured_on}-core work "
+            f"spread over {cores} cores): a projection from these times, not a measurement.")
+
+
+def markdown(times: str | os.PathLike | None = None) -> str:
+    """The measured time of each re-made step (the reproducibility page), with their sum."""
+    table = latest(times)
+    if table.empty:
+        return "*No step of the study graph has been timed yet: `replicate rebuild` records each step it makes.*"
+    lines = ["| step | minutes | VAE cache entries at start | load average at start |", "|---|---:|---:|---:|"]
+    for row in table.itertuples():
+        entries = "–" if pd.isna(row.vae_cache_entries) else f"{int(row.vae_cache_entries)}"
+        load = "–" if pd.isna(row.load_average) else f"{row.load_average:.1f}"
+        lines.append(f"| {row.step} | {row.seconds / 60:.1f} | {entries} | {load} |")
+    machines = ", ".join(sorted({f"{r.cpu}, {r.cores} cores" for r in table.itertuples()}))
+    dates, commits = sorted(set(table["date"])), list(dict.fromkeys(table["commit"]))
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    made = commits[0] if len(commits) == 1 else f"{commits[0]} to {commits[-1]}"
+    graph = project_root() / "dvc.yaml"
+    names = list(yaml.safe_load(graph.read_text())["stages"]) if graph.is_file() else list(table["step"])
+    untimed = [n for n in names if n not in set(table["step"])]
+    head = (f"**{len(table)}** of the {len(names)} steps timed, **{table['seconds'].sum() / 3600:.2f} h** in all, on "
+            f"{machines}, {when} (checkouts {made}; wall time of `dvc repro --single-item <step>`, kernel start-ups "
+            "included).")
+    if untimed:
+        many = len(untimed) > 1
+        head += (f" The sum leaves out the {len(untimed)} step{'s' if many else ''} never timed "
+                 f"({', '.join(f'`{n}`' for n in untimed)}), so a whole rebuild takes longer.")
+    path_note = ("\n\n" + projection(table, yaml.safe_load(graph.read_text())["stages"])) if graph.is_file() else ""
+    return head + path_note + "\n\n" + "\n".join(lines)

@@ -1,0 +1,35 @@
+"""The reproducibility page's rebuild times: the table, what it leaves out, and the critical-path projection."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from replicate.publish import rebuild
+from replicate.publish.pages import rebuild_times
+
+STAGES = {"data": {"outs": ["data.csv"]}, "train": {"deps": ["data.csv"], "outs": ["vae"]},
+          "side": {"deps": ["data.csv"], "outs": ["side.csv"]}}
+
+
+def _times(seconds: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame({"step": list(seconds), "seconds": list(seconds.values()), "cores": 2})
+
+
+def test_the_projection_is_the_critical_path_or_the_work_spread_over_the_cores_whichever_is_longer():
+    text = rebuild_times.projection(_times({"data": 360.0, "train": 3600.0, "side": 1800.0}), STAGES)
+    assert "takes **1.10 h** as measured (`data` → `train`)" in text  # 360 + 3600 s
+    assert "On 16 cores a rebuild would take at least **1.10 h**" in text and "not a measurement" in text
+    text = rebuild_times.projection(_times({"data": 360.0, "train": 3600.0, "side": 1800.0}), STAGES, cores=1)
+    assert "On 1 cores a rebuild would take at least **3.20 h**" in text  # 5,760 s of 2-core work on 1 core
+
+
+def test_the_page_names_the_steps_never_timed(tmp_path, monkeypatch):
+    monkeypatch.setattr(rebuild_times, "project_root", lambda: tmp_path)
+    (tmp_path / "dvc.yaml").write_text("stages:\n  data: {cmd: x, outs: [data.csv]}\n  train: {cmd: y, deps: [data.csv]}\n")
+    path = tmp_path / rebuild.TIMES
+    rebuild.record({"step": "data", "seconds": 90.0, "date": "2026-12-06", "commit": "abc1234", "cpu": "CPU",
+                    "cores": 2, "vae_cache_entries": 0, "load_average": 0.5}, path)
+    page = rebuild_times.markdown(path)
+    assert page.startswith("**1** of the 2 steps timed, **0.03 h** in all, on CPU, 2 cores, 2026-12-06")
+    assert "leaves out the 1 step never timed (`train`)" in page and "| data | 1.5 | 0 | 0.5 |" in page
+    assert "critical path" in page and str(tmp_path) not in page
