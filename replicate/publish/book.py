@@ -18,7 +18,6 @@ import yaml
 
 from ..io.errors import ReplicateError
 from ..io.facts import PAPER_DATASET, paper, profiles, registry
-from ..io import paths
 from ..io.paths import project_root
 from ..io.provenance import run_info, run_info_markdown, scrub_notebook
 from ..paper.claims import rules
@@ -38,7 +37,7 @@ from .rebuild import latest as rebuild_latest
 from .restamp import markdown as restamp_markdown
 from .pages.verdict import markdown as verdict_markdown
 from .pages import controls as controls_page
-from .pages import provenance, published
+from .pages import cpu_family, provenance, published
 from . import exercises
 from .exercises import markdown as exercise_markdown
 from .pipeline import PER_METHOD, notebook_parameters
@@ -188,39 +187,6 @@ def _verdict(run: Path | None, manifest: dict[str, Any]) -> str:
     return verdict_markdown(run)
 
 
-def _cpu_family() -> dict[str, str]:
-    """The training of one seed on two CPU families (``benchmarks/results/cpu_family-*.json``): its final loss on
-    the AVX2 machine, capped and native, on the AVX-512 machine of the first study, and on an AVX-512 machine
-    capped (with numpy's loops capped too), and whether its z-scored input was the AVX2 machine's."""
-    folder = paths.committed("benchmarks/results")
-    record, wide = ({}, {}) if not folder.is_dir() else tuple(
-        json.loads(p.read_text()) if p.is_file() else {} for p in (folder / "cpu_family-avx2.json",
-                                                                   folder / "cpu_family-avx512.json"))
-    rows = {r.get("setting"): r for r in record.get("trainings", [])}
-    if "capped" not in rows or record.get("committed_final_loss_seed0") is None:
-        return {"cpu_avx2_loss": "(not measured)", "cpu_avx512_loss": "(not recorded)", "cpu_capped_same": "not measured",
-                "cpu_avx512_capped": "has not been measured"}
-    same = ("native" in rows and rows["capped"]["final_loss"] == rows["native"]["final_loss"]
-            and rows["capped"]["latents_sha256"] == rows["native"]["latents_sha256"])
-    out = {"cpu_avx2_loss": f"{rows['capped']['final_loss']:.2f}",
-           "cpu_avx512_loss": f"{record['committed_final_loss_seed0']:.2f}",
-           "cpu_capped_same": "no bit changes" if same else "the capped training differs from the native one",
-           "cpu_avx512_capped": "has not been measured"}
-    other = {r.get("setting"): r for r in wide.get("trainings", [])}
-    if "capped" in other:
-        z = lambda r: ("was the AVX2 machine's to the bit" if r["zscores_sha256"] == rows["capped"]["zscores_sha256"]  # noqa: E731
-                       else "differed from the AVX2 machine's in its last bits")
-        both = other.get("capped, numpy too")
-        out["cpu_avx512_capped"] = (
-            f"was run: capped, the training ended at {other['capped']['final_loss']:.2f}, and already its z-scored "
-            f"input {z(other['capped'])} (numpy picks its own SIMD loops by CPU)"
-            + (f"; with numpy's AVX-512 loops off as well, the input {z(both)}, and the training still ended at "
-               f"{both['final_loss']:.2f}" if both else "")
-            + ". So the families do not agree bit for bit, and a re-make on the other family is compared within "
-              "the tolerance above")
-    return out
-
-
 def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str, str]:
     """The facts prose pages quote (``{{ name }}``), from the run's manifest and the data files.
 
@@ -255,7 +221,8 @@ def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str
     out["study_status"], out["verification"] = status_markdown(rebuild_latest()), verification_markdown()
     out["verify_relative"] = f"{RELATIVE:g}"
     out["rebuild_times"] = rebuild_markdown()
-    out.update(_cpu_family())
+    out.update(cpu_family.measured())
+    out["run_family"] = cpu_family.run_family(manifest)
     out["restamps"] = restamp_markdown()
     out["verdict"] = _verdict(run, manifest)
     out["exercises_table"] = exercises.index_markdown(list(manifest.get("order", manifest.get("sections", {}))))
