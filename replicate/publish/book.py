@@ -37,7 +37,7 @@ from .rebuild import latest as rebuild_latest
 from .restamp import markdown as restamp_markdown
 from .pages.verdict import markdown as verdict_markdown
 from .pages import controls as controls_page
-from .pages import cpu_family, provenance, published
+from .pages import cpu_family, parameters, provenance, published
 from . import exercises
 from .exercises import markdown as exercise_markdown
 from .pipeline import PER_METHOD, notebook_parameters
@@ -217,7 +217,7 @@ def substitutions(manifest: dict[str, Any], run: Path | None = None) -> dict[str
         "paper_encoder_weights": f"{_encoder_weights(facts) / 1e6:.0f} million",
         "kl_spike_factor": f"{targets()['training_health']['kl_spike_factor']:g}",
     }
-    out["profiles_table"] = _profiles_table()
+    out["profiles_table"], out["parameters_table"] = _profiles_table(), parameters.markdown()
     out["study_status"], out["verification"] = status_markdown(rebuild_latest()), verification_markdown()
     out["verify_relative"] = f"{RELATIVE:g}"
     out["rebuild_times"] = rebuild_markdown()
