@@ -92,6 +92,8 @@ def _vae_rows(run: Path) -> list[tuple[str, pd.DataFrame]]:
             path = paths.committed(folder) / name
             if path.is_file():
                 rows = pd.read_csv(path)
+                if "method" not in rows:  # the readings' tables score each training with K-means at the label count
+                    rows = rows.assign(method="kmeans")
                 found.append((f"`{folder}/{name}`", rows[rows["reading"] != "baseline"] if "reading" in rows else rows))
     return found
 

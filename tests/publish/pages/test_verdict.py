@@ -52,6 +52,8 @@ def test_the_line_quotes_the_evidence_and_the_rule(tmp_path):
 def test_the_ceiling_is_the_best_vae_run_anywhere_committed_and_labelled_optimistic(tmp_path):
     committed = v.ceiling(_run(tmp_path, best_ca=0.0))  # this run's VAE rows are poor: a committed study wins
     assert 50 < committed["CA"] <= 100 and committed["source"].startswith("`results/")
+    # a readings study's row names no method: its trainings are scored with K-means, and the words say so
+    assert committed["row"]["method"] and ", by on the latent" not in v.markdown(tmp_path)
     mine = v.ceiling(_run(tmp_path / "b", best_ca=0.97))  # the PCA row (0.999) is not a VAE's
     assert mine["CA"] == pytest.approx(97.0) and "03_clustering-kmeans" in mine["source"]
     assert mine["row"]["embedding"] == "vae_seed=0"
