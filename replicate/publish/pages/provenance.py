@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from ...io.errors import ReplicateError
+from ...io.made import TABLES_RECORD
 from ...io.paths import relative
 from ..graph import steps as graph_steps
 from ..status import UNCHECKED, code_version, status
@@ -176,7 +177,7 @@ class BookNotes:
     """
 
     def __init__(self, run: str | Path, manifest: dict[str, Any]) -> None:
-        self.manifest, self.version = manifest, code_version()
+        self.run, self.manifest, self.version = Path(run), manifest, code_version()
         rel = relative(Path(run).resolve())
         self.graph_run = any(o.startswith(rel + "/") for s in graph_steps() if s.name.startswith("paper-")
                              for o in s.outs)
@@ -199,6 +200,9 @@ class BookNotes:
     def section(self, name: str, shown: Iterable[str] = ()) -> str:
         """The notes of an executed section ``name``; ``shown``: further steps whose results the book adds."""
         reads = self.manifest.get("sections", {}).get(name, {}).get("reads", [])
+        record = self.run / name / TABLES_RECORD  # a tables step's own reads: its page only reads the tables back
+        if record.is_file():
+            reads = [*reads, *json.loads(record.read_text(encoding="utf-8")).get("reads", [])]
         own = [f"paper-{name}", f"page-{name}"] if self.graph_run else []  # its tables, and its page where apart
         text = self._steps(name, [*own, *steps_read(reads), *shown])
         return text if self.graph_run else self._run(name, name) + "\n" + text

@@ -57,6 +57,16 @@ def test_steps_read_are_the_steps_whose_outputs_lie_in_a_folder():
     assert provenance.steps_read([]) == []
 
 
+def test_a_split_sections_page_states_what_its_tables_step_read(tmp_path):
+    """The page of a section made apart from its tables reads only those tables back; the study results its tables
+    step read (its ``tables.json``) are still what the page shows, so their steps' states are stated."""
+    (tmp_path / "05_table1").mkdir()
+    (tmp_path / "05_table1" / "tables.json").write_text('{"reads": ["results/why"]}')
+    notes = provenance.BookNotes(tmp_path, {"sections": {"05_table1": {"reads": []}}})
+    notes.section("05_table1")
+    assert {"why-readings", "why-gene-set"} <= {step for step, _ in notes.expected["05_table1"]}
+
+
 def test_run_and_build_notes_name_the_commit():
     manifest = {"date": "2026-12-04", "sections": {"02_vae": {"code_version": {"commit": "feed123", "dirty": True}}}}
     text = provenance.run_note(manifest, "02_vae")
