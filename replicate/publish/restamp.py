@@ -262,9 +262,12 @@ def _targets(steps: Sequence[str], table: pd.DataFrame) -> list[str]:
     if unknown:
         raise ReplicateError(f"no step {', '.join(unknown)} in dvc.yaml; `replicate status` lists them.")
     named = list(steps) or [s for s in table.index if table.loc[s, "state"] == "stale"]
-    return [s for s in named if table.loc[s, "state"] == "stale" or not progress.report(
-        f"restamp {s}: {table.loc[s, 'state']}, nothing to restamp"
-        + (" (`replicate rebuild` makes and records it)" if table.loc[s, "state"] == "not recorded" else ""))]
+    for s in named:
+        if table.loc[s, "state"] != "stale":
+            progress.report(f"restamp {s}: {table.loc[s, 'state']}, nothing to restamp"
+                            + (" (`replicate rebuild` makes and records it)"
+                               if table.loc[s, "state"] == "not recorded" else ""))
+    return [s for s in named if table.loc[s, "state"] == "stale"]
 
 
 def restamp(steps: Sequence[str] = (), *, sample: int = 1, max_minutes: float = 10.0,

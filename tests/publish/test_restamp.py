@@ -70,6 +70,21 @@ def test_a_comment_edit_is_the_same_program_and_is_restamped(project):
     assert "| grid |" in restamp.markdown() and "same program" in restamp.markdown()
 
 
+def test_a_named_step_that_is_not_stale_is_said_and_left_out_without_evidence(project, capsys):
+    (project / "dvc.yaml").write_text(GRAPH + """  never:
+    cmd: python -c "open('never.txt', 'w').write('x')"
+    outs:
+    - never.txt:
+        cache: false
+""")
+    assert _state("never") == "not recorded"
+    rows = restamp.restamp(["never", "data"])
+    assert rows.empty and not (project / restamp.EVIDENCE).exists()
+    out = capsys.readouterr().err
+    assert "restamp never: not recorded, nothing to restamp (`replicate rebuild`" in out
+    assert "restamp data: current, nothing to restamp" in out
+
+
 def test_a_refactor_is_restamped_by_re_making_the_step_and_comparing_every_number(project):
     rebuild.record({"step": "grid", "seconds": 1.0}, project / rebuild.TIMES)
     (project / "make.py").write_text(MAKE.replace("v / 4", "v * 0.25"))
