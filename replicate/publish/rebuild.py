@@ -58,7 +58,7 @@ from .order import waits
 from .sections import HEARTBEAT, HEARTBEAT_S
 from .status import status
 
-__all__ = ["TIMES", "COLUMNS", "pending", "run_family", "parse_budget", "rebuild", "record", "latest"]
+__all__ = ["TIMES", "COLUMNS", "pending", "run_family", "section_families", "parse_budget", "rebuild", "record", "latest"]
 
 #: The committed table of measured step times (one row per step made, newest last).
 TIMES = "results/rebuild/times.csv"
@@ -92,12 +92,18 @@ def run_family(step: str) -> str:
     path = _manifest(step)
     if path is None:
         return ""
-    sections = json.loads((project_root() / path).read_text()).get("sections", {})
     first = Path(_outs(step)[0])
-    name = first.parent.name if first.suffix else first.name
-    families = Counter(e["machine"]["family"] for n, e in sections.items()
-                       if n != name and e.get("status") == "done" and e.get("machine", {}).get("family"))
+    families = section_families(json.loads((project_root() / path).read_text()),
+                                skip=first.parent.name if first.suffix else first.name)
+    families.pop("", None)
     return families.most_common(1)[0][0] if families else ""
+
+
+def section_families(manifest: dict, skip: str = "") -> Counter:
+    """How many finished sections of a run (its ``manifest.json``) each CPU family made ('' where none is
+    recorded), leaving out the section ``skip``."""
+    return Counter(e.get("machine", {}).get("family", "") for n, e in manifest.get("sections", {}).items()
+                   if n != skip and e.get("status") == "done")
 
 
 def _same_family(todo: list[str], family: str) -> None:
@@ -147,9 +153,10 @@ def parse_budget(text: str | None) -> float | None:
     return seconds
 
 
-def _estimate(step: str, known: pd.Series) -> float | None:
+def _estimate(step: str, times: pd.DataFrame) -> float | None:
     """A step's recorded seconds; for a never-timed one the longest timed step of its kind (the name up to its
     first '-': ``page-02_vae`` is estimated by the pages timed), None when none of its kind was timed."""
+    known = times.set_index("step")["seconds"] if len(times) else pd.Series(dtype=float)
     if step in known.index:
         return float(known[step])
     kind = step.split("-", 1)[0]
@@ -160,8 +167,7 @@ def _estimate(step: str, known: pd.Series) -> float | None:
 def _fits(step: str, left: float, first: bool, times: pd.DataFrame) -> bool:
     """Whether ``step``'s recorded (or estimated, :func:`_estimate`) time fits the ``left`` seconds of a budget;
     a step with no estimate only as the first."""
-    known = times.set_index("step")["seconds"] if len(times) else pd.Series(dtype=float)
-    guess = _estimate(step, known)
+    guess = _estimate(step, times)
     return first if guess is None else guess <= left
 
 
@@ -224,8 +230,8 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     """Re-make the :func:`pending` steps in order with DVC, recording each one's wall time; return those made.
 
     With ``budget`` (seconds), a step starts only while its recorded time fits what is left (a step never
-    timed: the longest timed step of its kind), so a long rebuild is a series of sittings; with ``commit``, each finished step
-    is committed (its outputs, ``dvc.lock``, its time). Stops at the first step that fails (its error is
+    timed: the longest timed step of its kind), so a long rebuild is a series of sittings; with ``commit``, each
+    finished step is committed (its outputs, ``dvc.lock``, its time). Stops at the first step that fails (its error is
     DVC's; the steps before it are recorded). A section of a run made on another CPU family is refused unless
     ``other_family``. ``jobs`` > 1 or a Dask ``scheduler`` address: independent steps side by side (see the
     module). One rebuild at a time in a checkout (:data:`LOCK`): a second would make the same steps at once.
@@ -261,10 +267,9 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
 
 
 def _need(step: str, recorded: pd.DataFrame) -> str:
-    known = recorded.set_index("step")["seconds"] if len(recorded) else pd.Series(dtype=float)
-    if step in known.index:
-        return f"{float(known[step]) / 60:.0f} min last time"
-    guess = _estimate(step, known)
+    guess = _estimate(step, recorded)
+    if step in set(recorded["step"]):
+        return f"{guess / 60:.0f} min last time"
     return "never timed" if guess is None else f"never timed, {guess / 60:.0f} min as the longest of its kind"
 
 

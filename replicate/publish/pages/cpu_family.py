@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from ...io import paths
+from ..rebuild import section_families
 
 __all__ = ["measured", "run_family"]
 
@@ -50,8 +51,9 @@ def run_family(manifest: dict[str, Any]) -> str:
     its sections differ."""
     def word(family: str) -> str:
         return "AVX-512" if "avx512f" in family.split() else "AVX2" if "avx2" in family.split() else family or "unrecorded"
-    made = Counter(word(s.get("machine", {}).get("family", "")) for s in manifest.get("sections", {}).values()
-                   if s.get("status") == "done")
+    made: Counter = Counter()
+    for family, n in section_families(manifest).items():
+        made[word(family)] += n
     if len(made) <= 1:
         return next(iter(made), "unrecorded")
     return ", ".join(f"{name} for {n} of its sections" for name, n in made.most_common())

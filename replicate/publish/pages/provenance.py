@@ -178,7 +178,7 @@ class BookNotes:
 
     def __init__(self, run: str | Path, manifest: dict[str, Any]) -> None:
         self.run, self.manifest, self.version = Path(run), manifest, code_version()
-        rel = relative(Path(run).resolve())
+        rel = relative(self.run.resolve())
         self.graph_run = any(o.startswith(rel + "/") for s in graph_steps() if s.name.startswith("paper-")
                              for o in s.outs)
         try:
