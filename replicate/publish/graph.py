@@ -11,8 +11,9 @@ test fails when the committed file is not what this module writes). Each step de
   study current; the dataset registry by the entry of each data set it loads (the data by hash), and the
   run profiles by the paper profile's entry (:data:`KEYED`: every step reads that one only), so a change to
   the quick profile stales nothing committed;
-- **upstream results**: the committed folders it reads (:data:`READS`, checked against what a run
-  records) and, for a section, the tables of the sections whose trained VAEs and grid cells it reads back
+- **upstream results**: the committed files or folders it reads (:data:`READS`, checked against what a run
+  records: Table 1 and the claims read only the readings study's table, so they do not wait for the rest of
+  ``results/why``) and, for a section, the tables of the sections whose trained VAEs and grid cells it reads back
   through the caches (:data:`replicate.publish.pipeline.NEEDS`, followed through: the open points need the
   clustering sections, the VAE and the data, not the claims), so a step waits only for what it uses.
 
@@ -42,7 +43,7 @@ from ..studies import controls, generalisation, why
 from . import exercises
 from .pipeline import NEEDS, PER_METHOD, expand_sections, run_dir
 
-__all__ = ["Step", "READS", "KEYED", "FACTS", "RECORDS", "steps", "needed", "code_of", "facts_of", "render", "main"]
+__all__ = ["Step", "READINGS", "READS", "KEYED", "FACTS", "RECORDS", "steps", "needed", "code_of", "facts_of", "render", "main"]
 
 #: The fact files whose entries the steps read one by one, tracked per entry as DVC params: the dataset
 #: registry (each step names its data sets) and the run profiles, of which every step reads the paper's
@@ -55,9 +56,11 @@ FACTS = tuple(f"replicate/data/{p.name}" for p in sorted((Path(__file__).parents
 MEASURED = "replicate/data/clustering_costs.json"
 #: How the package reads a fact file: ``load_toml("<name>")`` (replicate.io.facts), always with a literal name.
 _FACT_READ = re.compile(r'\bload_toml\(\s*"(\w+)"\s*\)')
-#: The committed study folders each section of the paper run reads (a test checks them against the reads a
-#: run records, :func:`replicate.io.paths.committed`).
-READS = {"02_vae": ("results/stability",), "05_table1": ("results/why",), "06_claims": ("results/why",),
+#: The readings study's table (and its summary): what the fingerprint-matched reading is chosen from.
+READINGS = (f"results/why/{PAPER_DATASET}-readings.csv", f"results/why/{PAPER_DATASET}-readings-summary.csv")
+#: The committed study files or folders each section of the paper run reads (a test checks them against the
+#: reads a run records, :func:`replicate.io.paths.committed`).
+READS = {"02_vae": ("results/stability",), "05_table1": READINGS, "06_claims": READINGS,
          "07_open_points": ("results/stability",), "08_why": ("results/why",),
          "09_generalisation": ("results/generalisation",), "10_uncertainty": ("results/generalisation",)}
 
@@ -92,7 +95,7 @@ class Step:
 def _study_steps() -> list[Step]:
     ds = PAPER_DATASET
     stab = (f"results/stability/{ds}.csv", f"results/stability/{ds}-summary.csv")
-    readings = (f"results/why/{ds}-readings.csv", f"results/why/{ds}-readings-summary.csv")
+    readings = READINGS
     out = [Step("stability", "python -m replicate.studies.stability", "module:replicate.studies.stability", stab, (ds,)),
            Step("why-readings", "python -m replicate.studies.why --steps readings", "module:replicate.studies.why",
                 readings, (ds,), stab)]
@@ -162,7 +165,7 @@ def needed(section: str) -> set[str]:
 
 def _control_steps() -> list[Step]:
     ds, ctl = PAPER_DATASET, "python -m replicate.studies.controls"
-    readings = (f"results/why/{ds}-readings.csv", f"results/why/{ds}-readings-summary.csv")
+    readings = READINGS
     out = [Step("controls-table1", f"{ctl} --table1", "module:replicate.studies.controls",
                 (f"results/{controls.STUDY}/table1.csv",), (ds,), (controls.TABLE1, *readings))]
     for data in generalisation.DATASETS:

@@ -65,8 +65,10 @@ SELECTED_GENES: int = registry()[PAPER_DATASET]["genes"]
 
 
 def committed(name: str) -> pd.DataFrame | None:
-    """A committed table of this study (``results/why/<name>.csv``), or None when it was not run."""
-    path = paths.committed(f"results/{STUDY}") / f"{name}.csv"
+    """A committed table of this study (``results/why/<name>.csv``), or None when it was not run.
+
+    The read is noted file by file, so a section records the one table it read, not the whole folder."""
+    path = paths.committed(f"results/{STUDY}/{name}.csv")
     return pd.read_csv(path) if path.is_file() else None
 
 

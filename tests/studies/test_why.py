@@ -29,3 +29,15 @@ def test_candidates_leave_out_readings_that_failed_in_the_stability_study_but_ke
     summary.loc[loss_balance, "trained"] = summary.loc[loss_balance, "seeds"] - 1
     monkeypatch.setattr(why, "committed_summary", lambda: summary)
     assert loss_balance in why.candidate_readings()
+
+
+def test_a_committed_table_is_noted_as_the_one_file_read(tmp_path, monkeypatch):
+    """A section that reads the readings table records that file, not ``results/why``: its step need not wait
+    for the why study's other tables."""
+    from replicate.io.paths import READS_ENV, recorded_reads
+
+    monkeypatch.setenv(READS_ENV, str(tmp_path / "reads.log"))
+    why.committed(why.READINGS)
+    why.committed("no-such-table")
+    assert recorded_reads(tmp_path / "reads.log") == ["results/why/no-such-table.csv",
+                                                     f"results/why/{why.READINGS}.csv"]
