@@ -68,7 +68,7 @@ def _rebuild_parser(sub: Any) -> None:
     p_rebuild.add_argument("--dry-run", action="store_true", help="list the steps, make nothing")
     p_rebuild.add_argument("--budget", default=None, metavar="DURATION",
                            help="start a step only while its recorded time fits what is left, e.g. 90m or 2h "
-                                "(a never-timed step only as the first); the same command goes on later")
+                                "(a never-timed step: the longest timed step of its kind); the same command goes on later")
     p_rebuild.add_argument("--commit", action="store_true",
                            help="commit each finished step (its outputs, dvc.lock, its time) to the current branch")
     p_rebuild.add_argument("--other-family", action="store_true",

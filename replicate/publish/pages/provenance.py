@@ -63,7 +63,8 @@ def steps_quoted(text: str, *, graph_run: bool) -> list[str]:
 
 
 def steps_read(folders: Iterable[str]) -> list[str]:
-    """The steps whose outputs lie in the committed ``folders`` a section read (its manifest's ``reads``)."""
+    """The steps whose outputs are, or lie in, the committed files or ``folders`` a section read (its manifest's
+    ``reads``)."""
     folders = [f.rstrip("/") for f in folders]
     return [s.name for s in graph_steps()
             if any(o == f or o.startswith(f + "/") for o in s.outs for f in folders)]
@@ -197,14 +198,19 @@ class BookNotes:
         self.expected.setdefault(page, []).append(("replicate run", "run"))
         return run_note(self.manifest, section)
 
-    def section(self, name: str, shown: Iterable[str] = ()) -> str:
-        """The notes of an executed section ``name``; ``shown``: further steps whose results the book adds."""
+    def _read_by(self, name: str) -> list[str]:
+        """The steps whose committed results section ``name`` read: its manifest's reads, and those its tables step
+        recorded (a split section's page only reads its tables back)."""
         reads = self.manifest.get("sections", {}).get(name, {}).get("reads", [])
-        record = self.run / name / TABLES_RECORD  # a tables step's own reads: its page only reads the tables back
+        record = self.run / name / TABLES_RECORD
         if record.is_file():
             reads = [*reads, *json.loads(record.read_text(encoding="utf-8")).get("reads", [])]
+        return steps_read(reads)
+
+    def section(self, name: str, shown: Iterable[str] = ()) -> str:
+        """The notes of an executed section ``name``; ``shown``: further steps whose results the book adds."""
         own = [f"paper-{name}", f"page-{name}"] if self.graph_run else []  # its tables, and its page where apart
-        text = self._steps(name, [*own, *steps_read(reads), *shown])
+        text = self._steps(name, [*own, *self._read_by(name), *shown])
         return text if self.graph_run else self._run(name, name) + "\n" + text
 
     def prose(self, path: Path, *, executed: bool = False) -> None:
@@ -216,7 +222,10 @@ class BookNotes:
             self.expected.setdefault(page, []).append(("built", "build"))
             block = build_note(what, self.version)
         else:
-            block = self._steps(page, steps_quoted(text, graph_run=self.graph_run))
+            quoted = steps_quoted(text, graph_run=self.graph_run)
+            # a quoted section's numbers rest on the study results it read (Table 1's second reading: why-readings)
+            upstream = [r for s in quoted if s.startswith("paper-") for r in self._read_by(s.removeprefix("paper-"))]
+            block = self._steps(page, [*quoted, *upstream])
             if not self.graph_run and _GLUE.search(text):
                 block = self._run(page) + "\n" + block
             if not block:  # nothing computed on it: the build's own note

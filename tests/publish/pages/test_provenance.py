@@ -54,7 +54,22 @@ def test_steps_quoted_follow_glue_substitutions_and_includes():
 def test_steps_read_are_the_steps_whose_outputs_lie_in_a_folder():
     assert set(provenance.steps_read(["results/why"])) == {"why-readings", "why-gene-set", "why-cell-set",
                                                            "why-gene-count"}
+    assert provenance.steps_read(["results/why/pbmc2100-top2000-readings.csv"]) == ["why-readings"]
     assert provenance.steps_read([]) == []
+
+
+def test_a_prose_page_quoting_a_section_states_the_study_steps_that_section_read(tmp_path):
+    """The introduction's verdict comes from Table 1, whose second reading the readings study chose: the page
+    states why-readings' state too, not only paper-05's."""
+    (tmp_path / "05_table1").mkdir()
+    (tmp_path / "05_table1" / "tables.json").write_text('{"reads": ["results/why/pbmc2100-top2000-readings.csv"]}')
+    notes = provenance.BookNotes(tmp_path, {"sections": {"05_table1": {"reads": []}}})
+    notes.graph_run = True
+    page = tmp_path / "intro.md"
+    page.write_text("# Intro\n\n{glue:text}`05_table1.ipynb::table1_summary:s`\n")
+    notes.prose(page)
+    stated = [step for step, _ in notes.expected["intro"]]
+    assert stated[:2] == ["paper-05_table1", "why-readings"]
 
 
 def test_a_split_sections_page_states_what_its_tables_step_read(tmp_path):
