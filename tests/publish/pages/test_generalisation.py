@@ -48,8 +48,10 @@ def test_the_training_table_says_when_scvi_was_not_run():
 def test_the_summary_states_the_margin_and_the_verdicts_from_the_claims_rules():
     rows = pd.concat([_rows(0.8, 0.6), _rows(0.6, 0.65).assign(dataset="e")], ignore_index=True)
     text = pages.summary(rows)
-    assert text.startswith("On 2 labelled data sets") and "margin (10 CA points) on 1" in text
+    assert text.startswith("On 2 labelled data sets") and "margin (10 CA points) on 1 of them;" in text
     assert "+20.0 (d)" in text and "−5.0" not in text and "-5.0 (e)" in text
+    # no win reads as words, not "on 0"
+    assert "margin (10 CA points) on none of them;" in pages.summary(_rows(0.6, 0.65))
 
 
 def test_the_cost_table_reads_as_words(monkeypatch, tmp_path):
