@@ -11,7 +11,7 @@ from . import sections as tables
 from .io import datasets
 from .io.errors import ReplicateError
 from .io.facts import registry
-from .publish import book, pipeline, rebuild, recipe_book, restamp, status, verify
+from .publish import book, pipeline, rebuild, recipe_book, restamp, status, times, verify
 from .publish.params import parse_value
 from .studies import generalisation, recipe, stability, why
 
@@ -71,6 +71,10 @@ def _rebuild_parser(sub: Any) -> None:
                                 "(a never-timed step: the longest timed step of its kind); the same command goes on later")
     p_rebuild.add_argument("--commit", action="store_true",
                            help="commit each finished step (its outputs, dvc.lock, its time) to the current branch")
+    p_rebuild.add_argument("--cold", action="store_true",
+                           help="every step, current or not, from empty caches (REPLICATE_CACHE_DIR: an empty "
+                                "folder, the same one in each sitting): the cost of a rebuild from nothing, recorded "
+                                "step by step; it goes on from the steps made")
     p_rebuild.add_argument("--other-family", action="store_true",
                            help="re-make sections of a run made on another CPU family anyway (the whole run, here)")
     p_rebuild.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -214,8 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "rebuild":
             made = rebuild.rebuild(args.steps, machine_specific=args.machine_specific, dry_run=args.dry_run,
                                    budget=rebuild.parse_budget(args.budget), commit=args.commit,
-                                   other_family=args.other_family, jobs=args.jobs, scheduler=args.scheduler)
-            print(f"{len(made)} steps {'to make' if args.dry_run else 'made'}; their times: {rebuild.TIMES}")
+                                   other_family=args.other_family, jobs=args.jobs, scheduler=args.scheduler,
+                                   cold=args.cold)
+            print(f"{len(made)} steps {'to make' if args.dry_run else 'made'}; their times: {times.TIMES}")
         elif args.command == "restamp":
             return _restamp(args)
         elif args.command == "status":

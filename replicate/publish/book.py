@@ -33,7 +33,7 @@ from .compare import RELATIVE
 from .status import markdown as status_markdown
 from .verify import markdown as verification_markdown
 from .pages.rebuild_times import markdown as rebuild_markdown
-from .rebuild import latest as rebuild_latest
+from .times import latest as rebuild_latest
 from .restamp import markdown as restamp_markdown
 from .pages.verdict import markdown as verdict_markdown
 from .pages import controls as controls_page

@@ -32,7 +32,6 @@ contradicts itself; ``--other-family`` re-makes it anyway (to re-make the whole 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import shutil
@@ -49,32 +48,29 @@ import psutil
 import yaml
 from dask.distributed import Client, LocalCluster, as_completed
 
-from ..io import store
 from ..io.errors import ReplicateError
 from ..io.paths import project_root
 from ..io.progress import follow
 from ..io.provenance import machine
 from .order import waits
 from .sections import HEARTBEAT, HEARTBEAT_S
+from .cold import begin, remaining
 from .status import status
+from .times import TIMES, latest, timed_row, vae_entries
 
-__all__ = ["TIMES", "COLUMNS", "pending", "run_family", "section_families", "parse_budget", "rebuild", "record", "latest"]
+__all__ = ["pending", "run_family", "section_families", "parse_budget", "rebuild"]
 
-#: The committed table of measured step times (one row per step made, newest last).
-TIMES = "results/rebuild/times.csv"
-COLUMNS = ["step", "seconds", "date", "commit", "cpu", "cores", "vae_cache_entries", "load_average", "family"]
-
-
-def pending(steps: Sequence[str] = (), *, machine_specific: bool = False) -> list[str]:
+def pending(steps: Sequence[str] = (), *, machine_specific: bool = False, every: bool = False) -> list[str]:
     """The steps to re-make, in the graph's order: ``steps`` when named (each must exist), else every
-    step that is not current; machine-specific steps (benchmarks) only when named or asked for."""
+    step that is not current (``every``: current or not); machine-specific steps (benchmarks) only when named or
+    asked for."""
     table = status()
     unknown = sorted(set(steps) - set(table["step"]))
     if unknown:
         raise ReplicateError(f"no step {', '.join(unknown)} in dvc.yaml; `replicate status` lists them.")
     if steps:
         return [s for s in table["step"] if s in steps]
-    todo = table[(table["state"] != "current") & (machine_specific | ~table["machine_specific"])]
+    todo = table[((table["state"] != "current") | every) & (machine_specific | ~table["machine_specific"])]
     return list(todo["step"])
 
 
@@ -115,27 +111,6 @@ def _same_family(todo: list[str], family: str) -> None:
                 f"{step} is a section of a run made on {made}; this machine is {family}. The same seed trains "
                 "another VAE here (benchmarks/results/cpu_family-*.json), so the run would mix latents of two "
                 "families. Re-make it on that family, or re-make the whole run here with --other-family.")
-
-
-def _vae_entries() -> int:
-    folder = store.cache_dir() / "vae"
-    return sum(1 for p in folder.glob("*.npz") if not p.name.endswith(".weights.npz")) if folder.is_dir() else 0
-
-
-def _head() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=project_root(), check=False)
-    return done.stdout.strip()
-
-
-def record(row: dict, times: str | os.PathLike | None = None) -> Path:
-    """Append one row to the times table, atomically."""
-    path = Path(times) if times else project_root() / TIMES
-    new = pd.DataFrame([row], columns=COLUMNS)
-    if path.is_file():
-        new = pd.concat([pd.read_csv(path), new], ignore_index=True)
-    new = new.astype({"vae_cache_entries": "Int64"})  # a count, also where an early row has none
-    return store.atomic_write(path, lambda p: new.to_csv(p, index=False))
 
 
 def parse_budget(text: str | None) -> float | None:
@@ -226,7 +201,7 @@ def _only_one() -> Iterator[None]:
 
 def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times: str | os.PathLike | None = None,
             dry_run: bool = False, budget: float | None = None, commit: bool = False,
-            other_family: bool = False, jobs: int = 1, scheduler: str = "") -> list[str]:
+            other_family: bool = False, jobs: int = 1, scheduler: str = "", cold: bool = False) -> list[str]:
     """Re-make the :func:`pending` steps in order with DVC, recording each one's wall time; return those made.
 
     With ``budget`` (seconds), a step starts only while its recorded time fits what is left (a step never
@@ -235,11 +210,16 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     DVC's; the steps before it are recorded). A section of a run made on another CPU family is refused unless
     ``other_family``. ``jobs`` > 1 or a Dask ``scheduler`` address: independent steps side by side (see the
     module). One rebuild at a time in a checkout (:data:`LOCK`): a second would make the same steps at once.
+    ``cold``: every step (current or not) that the cold rebuild of this cache folder has not made yet
+    (:mod:`replicate.publish.cold`), each recorded under its name.
     """
     if jobs < 1:
         raise ReplicateError(f"--jobs {jobs}: give 1 or more steps at a time.")
-    todo = pending(steps, machine_specific=machine_specific)
+    todo = pending(steps, machine_specific=machine_specific, every=cold)
     path = Path(times) if times else project_root() / TIMES
+    name = begin(create=not dry_run) if cold else ""
+    if name:
+        todo = remaining(name, todo, path)
     info, made, start = machine(), [], time.perf_counter()
     if not other_family:
         _same_family(todo, info["family"])
@@ -248,7 +228,7 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     with contextlib.nullcontext() if dry_run else _only_one():
         if (jobs > 1 or scheduler) and not dry_run:
-            return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded)
+            return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded, name)
         for i, step in enumerate(todo, 1):
             left = None if budget is None else budget - (time.perf_counter() - start)
             if left is not None and not _fits(step, left, not made, recorded):
@@ -258,7 +238,7 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
             print(f"[{i}/{len(todo)}] {step}", flush=True)
             if dry_run:
                 continue
-            seconds = _make(step, env, info, path)
+            seconds = _make(step, env, info, path, name)
             made.append(step)
             if commit:
                 _commit(step, seconds, _outs(step), path)
@@ -278,9 +258,9 @@ def _outs(step: str) -> list[str]:
     return [next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", [])]
 
 
-def _make(step: str, env: dict, info: dict, path: Path) -> float:
+def _make(step: str, env: dict, info: dict, path: Path, cold: str = "") -> float:
     """``dvc repro --force --single-item step``, timed and recorded; its seconds."""
-    entries, load = _vae_entries(), os.getloadavg()[0]
+    entries, load = vae_entries(), os.getloadavg()[0]
     t0 = time.perf_counter()
     # --force: a step named on the command line is made even when current (DVC would skip it and the time
     # recorded would be that of the skip)
@@ -289,14 +269,8 @@ def _make(step: str, env: dict, info: dict, path: Path) -> float:
     if code:
         raise ReplicateError(f"`dvc repro --single-item {step}` failed (exit {code}); the steps "
                              "before it are made and recorded: fix it and run the same command again.")
-    _timed_row(step, seconds, entries, load, info, path)
+    timed_row(step, seconds, entries, load, info, path, cold)
     return seconds
-
-
-def _timed_row(step: str, seconds: float, entries: int, load: float, info: dict, path: Path) -> None:
-    record({"step": step, "seconds": round(seconds, 1), "date": dt.date.today().isoformat(), "commit": _head(),
-            "cpu": info["cpu"], "cores": info["cores"], "vae_cache_entries": entries,
-            "load_average": round(load, 2), "family": info["family"]}, path)
 
 
 def _stream(cmd: str | list[str], step: str, root: str | Path, env: dict) -> tuple[int, str]:
@@ -328,7 +302,7 @@ def _run_step(step: str, cmd: str, outs: list[str], root: str, env: dict) -> tup
 
 
 def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: dict, path: Path,
-                  budget: float | None, commit: bool, recorded: pd.DataFrame) -> list[str]:
+                  budget: float | None, commit: bool, recorded: pd.DataFrame, cold: str = "") -> list[str]:
     """:func:`rebuild` with up to ``jobs`` steps at once (see the module); the steps made, in the order they finished."""
     root = project_root()
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
@@ -356,7 +330,7 @@ def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: d
                 print(f"[{len(todo) - len(queue)}/{len(todo)}] {step} (with {len(running)} other"
                       f"{'' if len(running) == 1 else 's'} running)", flush=True)
                 future = client.submit(_run_step, step, stages[step]["cmd"], _outs(step), str(root), env, pure=False)
-                running[future] = (step, _vae_entries(), os.getloadavg()[0])
+                running[future] = (step, vae_entries(), os.getloadavg()[0])
                 finished.add(future)
             if not running:
                 break
@@ -373,7 +347,7 @@ def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: d
             if done.returncode:
                 failed.append((step, done.returncode, (done.stdout + done.stderr).strip()[-1500:]))
                 continue
-            _timed_row(step, seconds, entries, load, info, path)
+            timed_row(step, seconds, entries, load, info, path, cold)
             made.append(step)
             if commit:
                 _commit(step, seconds, _outs(step), path)
@@ -387,13 +361,3 @@ def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: d
         raise ReplicateError(f"{step} failed (exit {code}); the steps that finished are made and recorded "
                              f"({', '.join(made) or 'none'}): fix it and run the same command again.\n{tail}")
     return made
-
-
-def latest(times: str | os.PathLike | None = None) -> pd.DataFrame:
-    """The newest measured row of each step, in the order the steps were first made (empty when none was)."""
-    path = Path(times) if times else project_root() / TIMES
-    if not path.is_file():
-        return pd.DataFrame(columns=COLUMNS)
-    rows = pd.read_csv(path)
-    newest = rows.drop_duplicates("step", keep="last").set_index("step")
-    return newest.loc[rows["step"].unique()].reset_index()

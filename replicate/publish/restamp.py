@@ -52,7 +52,7 @@ from ..io.errors import ReplicateError
 from ..io.paths import project_root
 from .compare import NOT_COMPARED, OUTCOMES
 from .graph import KEYED
-from .rebuild import latest
+from .times import latest
 from .status import code_version, status
 from .unchanged import narrowed, parameters_only, same_inputs
 from .verify import PAPER_RUN, SECTIONS, paper_run, scratch_cache, stability_sample

@@ -9,6 +9,7 @@ import yaml
 from replicate import cli
 from replicate.io.errors import ReplicateError
 from replicate.publish import order, rebuild, status
+from replicate.publish import times as timing
 from replicate.publish.pages import rebuild_times
 
 from .test_status import GRAPH, project  # noqa: F401  (the fixture)
@@ -24,7 +25,7 @@ BROKEN = """  broken:
 
 @pytest.fixture
 def here(project, monkeypatch):  # noqa: F811
-    for module in (rebuild, rebuild_times):
+    for module in (rebuild, rebuild_times, timing):
         monkeypatch.setattr(module, "project_root", lambda: project)
     return project
 
@@ -32,19 +33,19 @@ def here(project, monkeypatch):  # noqa: F811
 def test_rebuild_makes_what_is_not_current_in_order_and_times_each_step(here, capsys):
     (here / "in.txt").write_text("b")  # `made` is stale, `never` was never made
     assert rebuild.pending() == ["made", "never"]
-    assert rebuild.rebuild(dry_run=True) == ["made", "never"] and not (here / rebuild.TIMES).exists()
+    assert rebuild.rebuild(dry_run=True) == ["made", "never"] and not (here / timing.TIMES).exists()
     assert cli.main(["rebuild"]) == 0
     assert (here / "out.txt").read_text() == "B" and (here / "other.txt").read_text() == "x"
     assert set(status.status()["state"]) == {"current"} and rebuild.pending() == []
-    times = pd.read_csv(here / rebuild.TIMES)
-    assert list(times.columns) == rebuild.COLUMNS and list(times["step"]) == ["made", "never"]
+    times = pd.read_csv(here / timing.TIMES)
+    assert list(times.columns) == timing.COLUMNS and list(times["step"]) == ["made", "never"]
     assert (times["seconds"] > 0).all() and (times["vae_cache_entries"] >= 0).all()
     assert "2 steps made" in capsys.readouterr().out
     # named steps are made even when current (not skipped by DVC); the newest row of each step is the one shown
     before = (here / "out.txt").stat().st_mtime_ns
     rebuild.rebuild(["made"])
     assert (here / "out.txt").stat().st_mtime_ns != before
-    assert len(pd.read_csv(here / rebuild.TIMES)) == 3 and list(rebuild.latest()["step"]) == ["made", "never"]
+    assert len(pd.read_csv(here / timing.TIMES)) == 3 and list(timing.latest()["step"]) == ["made", "never"]
     page = rebuild_times.markdown()
     assert "**2** of the 2 steps timed" in page and "leaves out" not in page and "| made |" in page and str(here) not in page
 
@@ -54,7 +55,7 @@ def test_a_failing_step_stops_the_rebuild_and_keeps_what_was_made(here):
     (here / "in.txt").write_text("c")
     with pytest.raises(ReplicateError, match="dvc repro --single-item broken.*run the same command again"):
         rebuild.rebuild()
-    assert list(pd.read_csv(here / rebuild.TIMES)["step"]) == ["made", "never"]  # made before it, recorded
+    assert list(pd.read_csv(here / timing.TIMES)["step"]) == ["made", "never"]  # made before it, recorded
     assert rebuild.pending() == ["broken"]
     assert "**2** of the 3 steps timed" in rebuild_times.markdown() and "leaves out the 1 step never timed (`broken`)" in \
         rebuild_times.markdown()
@@ -70,8 +71,8 @@ def test_a_budget_stops_before_the_first_step_that_does_not_fit_and_each_step_is
     import subprocess
 
     (here / "in.txt").write_text("d")  # both steps to make; `made` took 1 s last time, `never` is untimed
-    rebuild.record({"step": "made", "seconds": 1.0}, here / rebuild.TIMES)
-    rebuild.record({"step": "never", "seconds": 3600.0}, here / rebuild.TIMES)
+    timing.record({"step": "made", "seconds": 1.0}, here / timing.TIMES)
+    timing.record({"step": "never", "seconds": 3600.0}, here / timing.TIMES)
     subprocess.run(["git", "add", "-A"], cwd=here, check=True)
     subprocess.run(["git", "commit", "-qm", "times"], cwd=here, check=True)
     assert rebuild.rebuild(budget=rebuild.parse_budget("10m"), commit=True) == ["made"]
@@ -79,7 +80,7 @@ def test_a_budget_stops_before_the_first_step_that_does_not_fit_and_each_step_is
     assert "budget: never is next (60 min last time), 10 min of the budget left: stopping here" in out
     log = subprocess.run(["git", "log", "--format=%s", "-1", "--name-only"], cwd=here, capture_output=True,
                          text=True).stdout
-    assert log.startswith("Rebuild made (") and "out.txt" in log and "dvc.lock" in log and rebuild.TIMES in log
+    assert log.startswith("Rebuild made (") and "out.txt" in log and "dvc.lock" in log and timing.TIMES in log
     assert status.status().set_index("step").loc["made", "state"] == "current"
     # the same command goes on; a larger budget takes the next step
     assert rebuild.rebuild(budget=rebuild.parse_budget("2h")) == ["never"]
@@ -210,7 +211,7 @@ def test_a_section_of_a_run_made_on_another_cpu_family_is_refused_unless_asked(h
     log = subprocess.run(["git", "log", "--format=%s", "-1", "--name-only"], cwd=here, capture_output=True,
                          text=True).stdout
     assert "run/sec/t.csv" in log and "run/manifest.json" in log  # a tables file's run manifest is committed too
-    assert pd.read_csv(here / rebuild.TIMES)["family"].iloc[-1] == "x86_64 avx2 fma avx512f"
+    assert pd.read_csv(here / timing.TIMES)["family"].iloc[-1] == "x86_64 avx2 fma avx512f"
 
 
 SIDE = """stages:
@@ -250,7 +251,7 @@ def test_side_by_side_steps_start_once_what_they_read_is_made_and_are_recorded_a
     assert stamp("twice.start") >= stamp("made.end")  # it reads made's output: after it
     assert (here / "twice.txt").read_text() == "EE"
     assert set(status.status()["state"]) == {"current"}  # dvc.lock holds each, as `dvc repro` would have written
-    assert sorted(pd.read_csv(here / rebuild.TIMES)["step"]) == ["made", "never", "twice"]
+    assert sorted(pd.read_csv(here / timing.TIMES)["step"]) == ["made", "never", "twice"]
     log = subprocess.run(["git", "log", "--format=%s"], cwd=here, capture_output=True, text=True).stdout
     assert sum(line.startswith("Rebuild ") for line in log.splitlines()) == 3  # one commit per step
     out = capsys.readouterr().out

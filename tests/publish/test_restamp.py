@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from replicate.publish import rebuild, restamp, status, unchanged
+from replicate.publish import times as timing
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKE = '''import csv
@@ -49,7 +50,7 @@ def project(tmp_path, monkeypatch):
     run(sys.executable, "-m", "dvc", "repro", "-q")
     run("git", "add", "-A")
     run("git", "commit", "-qm", "made")
-    for module in (status, rebuild, restamp, unchanged):
+    for module in (status, rebuild, restamp, unchanged, timing):
         monkeypatch.setattr(module, "project_root", lambda: tmp_path)
     return tmp_path
 
@@ -86,7 +87,7 @@ def test_a_named_step_that_is_not_stale_is_said_and_left_out_without_evidence(pr
 
 
 def test_a_refactor_is_restamped_by_re_making_the_step_and_comparing_every_number(project):
-    rebuild.record({"step": "grid", "seconds": 1.0}, project / rebuild.TIMES)
+    timing.record({"step": "grid", "seconds": 1.0}, project / timing.TIMES)
     (project / "make.py").write_text(MAKE.replace("v / 4", "v * 0.25"))
     rows = restamp.restamp(["grid"])
     assert rows.loc[0, "evidence"] == "step re-computed" and rows.loc[0, "outcome"] == "restamped"
@@ -95,7 +96,7 @@ def test_a_refactor_is_restamped_by_re_making_the_step_and_comparing_every_numbe
 
 
 def test_an_edit_that_moves_a_number_is_refused_and_the_number_named(project):
-    rebuild.record({"step": "grid", "seconds": 1.0}, project / rebuild.TIMES)
+    timing.record({"step": "grid", "seconds": 1.0}, project / timing.TIMES)
     (project / "make.py").write_text(MAKE.replace("v / 4", "v / 2"))
     rows = restamp.restamp(["grid"])
     assert rows.loc[0, "outcome"] == "refused" and rows.loc[0, "differing"] == 3

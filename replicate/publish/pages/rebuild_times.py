@@ -1,5 +1,6 @@
 """The reproducibility page's rebuild times: each step's newest measured time (``replicate rebuild``), their sum,
-the steps never timed, and what the critical path projects for a rebuild side by side on more cores."""
+the steps never timed, the cold rebuild's (from empty caches) as far as it went, and what the critical path
+projects for a rebuild side by side on more cores."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import yaml
 
 from ...io.paths import project_root
 from ..order import critical_path
-from ..rebuild import latest
+from ..times import cold_rows, latest
 
-__all__ = ["markdown", "projection"]
+__all__ = ["markdown", "projection", "cold_sentence"]
 
 
 def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) -> str:
@@ -29,16 +30,35 @@ def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) ->
             f"spread over {cores} cores): a projection from these times, not a measurement.")
 
 
+def cold_sentence(cold: pd.DataFrame, names: list[str]) -> str:
+    """What the newest cold rebuild measured (or how to measure one): its total and the steps it has not made."""
+    if cold.empty:
+        return ("No cold rebuild has been measured yet, so these times depend on what the caches held (the VAE "
+                "cache column). `REPLICATE_CACHE_DIR=<an empty folder> replicate rebuild --cold --budget 2h --commit` "
+                "makes every step from empty caches and records each one; run it again with the same folder to go on.")
+    missing = [n for n in names if n not in set(cold["step"])]
+    made = f"all {len(names)} steps" if not missing else f"{len(cold)} of the {len(names)} steps"
+    dates = sorted(set(cold["date"].astype(str)))
+    text = (f"The cold rebuild `{cold['cold_rebuild'].iloc[0]}` (every step from an empty cache folder, "
+            f"{dates[0] if len(dates) == 1 else f'{dates[0]} to {dates[-1]}'}) has made {made}, "
+            f"**{cold['seconds'].sum() / 3600:.2f} h** in all (the cold column)")
+    return text + (f"; not made by it yet: {', '.join(f'`{n}`' for n in missing)}." if missing else ".")
+
+
 def markdown(times: str | os.PathLike | None = None) -> str:
     """The measured time of each re-made step (the reproducibility page), with their sum."""
     table = latest(times)
     if table.empty:
         return "*No step of the study graph has been timed yet: `replicate rebuild` records each step it makes.*"
-    lines = ["| step | minutes | VAE cache entries at start | load average at start |", "|---|---:|---:|---:|"]
+    cold = cold_rows(times)
+    cold_minutes = dict(zip(cold["step"], cold["seconds"] / 60))
+    lines = ["| step | minutes | VAE cache entries at start | load average at start | cold rebuild, minutes |",
+             "|---|---:|---:|---:|---:|"]
     for row in table.itertuples():
         entries = "–" if pd.isna(row.vae_cache_entries) else f"{int(row.vae_cache_entries)}"
         load = "–" if pd.isna(row.load_average) else f"{row.load_average:.1f}"
-        lines.append(f"| {row.step} | {row.seconds / 60:.1f} | {entries} | {load} |")
+        was = f"{cold_minutes[row.step]:.1f}" if row.step in cold_minutes else "–"
+        lines.append(f"| {row.step} | {row.seconds / 60:.1f} | {entries} | {load} | {was} |")
     machines = ", ".join(sorted({f"{r.cpu}, {r.cores} cores" for r in table.itertuples()}))
     dates, commits = sorted(set(table["date"])), list(dict.fromkeys(table["commit"]))
     when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
@@ -54,4 +74,4 @@ def markdown(times: str | os.PathLike | None = None) -> str:
         head += (f" The sum leaves out the {len(untimed)} step{'s' if many else ''} never timed "
                  f"({', '.join(f'`{n}`' for n in untimed)}), so a whole rebuild takes longer.")
     path_note = ("\n\n" + projection(table, yaml.safe_load(graph.read_text())["stages"])) if graph.is_file() else ""
-    return head + path_note + "\n\n" + "\n".join(lines)
+    return head + path_note + "\n\n" + cold_sentence(cold, names) + "\n\n" + "\n".join(lines)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from replicate.publish import rebuild
+
+from replicate.publish import times as timing
 from replicate.publish.pages import rebuild_times
 
 STAGES = {"data": {"outs": ["data.csv"]}, "train": {"deps": ["data.csv"], "outs": ["vae"]},
@@ -26,8 +27,8 @@ def test_the_projection_is_the_critical_path_or_the_work_spread_over_the_cores_w
 def test_the_page_names_the_steps_never_timed(tmp_path, monkeypatch):
     monkeypatch.setattr(rebuild_times, "project_root", lambda: tmp_path)
     (tmp_path / "dvc.yaml").write_text("stages:\n  data: {cmd: x, outs: [data.csv]}\n  train: {cmd: y, deps: [data.csv]}\n")
-    path = tmp_path / rebuild.TIMES
-    rebuild.record({"step": "data", "seconds": 90.0, "date": "2026-12-06", "commit": "abc1234", "cpu": "CPU",
+    path = tmp_path / timing.TIMES
+    timing.record({"step": "data", "seconds": 90.0, "date": "2026-12-06", "commit": "abc1234", "cpu": "CPU",
                     "cores": 2, "vae_cache_entries": 0, "load_average": 0.5}, path)
     page = rebuild_times.markdown(path)
     assert page.startswith("**1** of the 2 steps timed, **0.03 h** in all, on CPU, 2 cores, 2026-12-06")

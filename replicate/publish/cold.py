@@ -1,0 +1,63 @@
+"""A cold rebuild: every step of the study graph made from empty caches, timed step by step, over as many
+sittings as it takes (``replicate rebuild --cold``).
+
+What a rebuild costs depends on what the caches already hold: a step whose VAEs another step trained takes
+minutes instead of an hour. A cold rebuild starts in an empty cache folder (point ``REPLICATE_CACHE_DIR`` at
+one) and leaves a marker there naming it; each step it makes is recorded with that name
+(:data:`replicate.publish.times.COLUMNS`), so a later ``replicate rebuild --cold`` with the same cache folder
+goes on with the steps it has not made yet, and the reproducibility page adds the named rows up to the cost
+of a rebuild from nothing. Only that rebuild may write to the folder meanwhile: a ``replicate run`` using it
+would warm what the measurement assumes cold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..io import store
+from ..io.errors import ReplicateError
+from .times import cold_rows
+
+__all__ = ["MARKER", "begin", "remaining", "summary"]
+
+#: The file in the cache folder naming the cold rebuild that owns it.
+MARKER = "cold-rebuild.json"
+
+
+def begin(cache: str | os.PathLike | None = None, *, create: bool = True) -> str:
+    """The name of the cold rebuild the cache folder belongs to: the one its marker names, or a new one when the
+    folder is empty (the marker written). Refuses a folder that holds anything else. ``create=False`` (a dry
+    run): '' where there is no marker yet."""
+    folder = Path(cache) if cache else store.cache_dir()
+    marker = folder / MARKER
+    if marker.is_file():
+        return str(json.loads(marker.read_text(encoding="utf-8"))["name"])
+    if not create:
+        return ""
+    held = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+    if held:
+        raise ReplicateError(
+            f"--cold: the cache folder {folder} already holds {len(held)} files, so the steps would not start cold. "
+            "Point REPLICATE_CACHE_DIR at an empty folder kept for this measurement, e.g. "
+            "`REPLICATE_CACHE_DIR=$PWD/.cold-cache replicate rebuild --cold --budget 2h --commit`, and give the "
+            "same folder to every later sitting: it goes on from the steps already made.")
+    name = dt.datetime.now().strftime("cold-%Y-%m-%dT%H%M")
+    folder.mkdir(parents=True, exist_ok=True)
+    store.atomic_write(marker, lambda p: p.write_text(json.dumps({"name": name}), encoding="utf-8"))
+    return name
+
+
+def remaining(name: str, steps: list[str], times: str | os.PathLike | None = None) -> list[str]:
+    """``steps`` (in order) that the cold rebuild ``name`` has not made yet."""
+    made = set(cold_rows(times, name)["step"])
+    return [s for s in steps if s not in made]
+
+
+def summary(rows: pd.DataFrame, steps: list[str]) -> tuple[float, list[str]]:
+    """The measured seconds of a cold rebuild's rows, and the ``steps`` it has not made yet."""
+    return float(rows["seconds"].sum()) if len(rows) else 0.0, [s for s in steps if s not in set(rows["step"])]

@@ -1,0 +1,58 @@
+"""A cold rebuild: every step, current or not, from an empty cache folder, resumable, each row naming it."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from replicate.io.errors import ReplicateError
+from replicate.publish import cold, rebuild
+from replicate.publish import times as timing
+from replicate.publish.pages import rebuild_times
+
+from .test_status import GRAPH, project  # noqa: F401  (the fixture)
+
+
+@pytest.fixture
+def here(project, monkeypatch, tmp_path_factory):  # noqa: F811
+    for module in (rebuild, rebuild_times, timing):
+        monkeypatch.setattr(module, "project_root", lambda: project)
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp("cold-cache")))
+    return project
+
+
+def test_a_cold_rebuild_makes_every_step_once_and_goes_on_from_the_steps_made(here, capsys):
+    assert rebuild.pending() == ["never"]  # `made` is current: an ordinary rebuild leaves it alone
+    assert rebuild.rebuild(cold=True, dry_run=True) == ["made", "never"]
+    made = rebuild.rebuild(["made"], cold=True)  # a first sitting that made one step
+    name = json.loads((cold.store.cache_dir() / cold.MARKER).read_text())["name"]
+    assert made == ["made"] and name.startswith("cold-")
+    assert rebuild.rebuild(cold=True) == ["never"]  # the next sitting: only what this cold rebuild has not made
+    assert rebuild.rebuild(cold=True) == []
+    rows = pd.read_csv(here / timing.TIMES)
+    assert list(rows["cold_rebuild"]) == [name, name]
+    assert list(timing.cold_rows()["step"]) == ["made", "never"]
+    # an ordinary rebuild's row is not part of it
+    rebuild.rebuild(["made"])
+    assert pd.isna(pd.read_csv(here / timing.TIMES)["cold_rebuild"].iloc[-1]) and len(timing.cold_rows()) == 2
+    page = rebuild_times.markdown()
+    assert f"cold rebuild `{name}`" in page and "all 2 steps" in page
+
+
+def test_a_cold_rebuild_refuses_a_cache_that_already_holds_trainings(here, tmp_path):
+    warm = tmp_path / "warm"
+    (warm / "vae").mkdir(parents=True)
+    (warm / "vae" / "entry.npz").write_bytes(b"x")
+    with pytest.raises(ReplicateError, match=r"already holds 1 files.*REPLICATE_CACHE_DIR"):
+        cold.begin(warm)
+    assert cold.begin(warm, create=False) == ""  # a dry run names none and refuses nothing
+    assert not (warm / cold.MARKER).exists()
+
+
+def test_the_page_says_how_to_measure_a_cold_rebuild_before_one_was_made(here):
+    timing.record({"step": "made", "seconds": 60.0, "cores": 2, "cpu": "c", "date": "2026-12-07", "commit": "a"},
+                  here / timing.TIMES)
+    page = rebuild_times.markdown()
+    assert "No cold rebuild" in page and "replicate rebuild --cold" in page
