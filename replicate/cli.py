@@ -68,13 +68,15 @@ def _rebuild_parser(sub: Any) -> None:
     p_rebuild.add_argument("--dry-run", action="store_true", help="list the steps, make nothing")
     p_rebuild.add_argument("--budget", default=None, metavar="DURATION",
                            help="start a step only while its recorded time fits what is left, e.g. 90m or 2h "
-                                "(a never-timed step: the longest timed step of its kind); the same command goes on later")
+                                "(a never-timed step: the longest timed step of its kind; with none of its kind timed, only as "
+                                "the first); the same command goes on later")
     p_rebuild.add_argument("--commit", action="store_true",
                            help="commit each finished step (its outputs, dvc.lock, its time) to the current branch")
     p_rebuild.add_argument("--cold", action="store_true",
-                           help="every step, current or not, from empty caches (REPLICATE_CACHE_DIR: an empty "
-                                "folder, the same one in each sitting): the cost of a rebuild from nothing, recorded "
-                                "step by step; it goes on from the steps made")
+                           help="every step, current or not (the benchmarks only with --machine-specific), one at a "
+                                "time from empty caches (REPLICATE_CACHE_DIR: an empty folder, the same one in each "
+                                "sitting): the cost of a rebuild from nothing, recorded step by step; it goes on from "
+                                "the steps made")
     p_rebuild.add_argument("--other-family", action="store_true",
                            help="re-make sections of a run made on another CPU family anyway (the whole run, here)")
     p_rebuild.add_argument("--jobs", type=int, default=1, metavar="N",

@@ -7,7 +7,8 @@ one) and leaves a marker there naming it; each step it makes is recorded with th
 (:data:`replicate.publish.times.COLUMNS`), so a later ``replicate rebuild --cold`` with the same cache folder
 goes on with the steps it has not made yet, and the reproducibility page adds the named rows up to the cost
 of a rebuild from nothing. Only that rebuild may write to the folder meanwhile: a ``replicate run`` using it
-would warm what the measurement assumes cold.
+would warm what the measurement assumes cold. Steps run one at a time (each step's time is its own, not a
+share of cores); the machine-specific benchmarks only with ``--machine-specific``, as in any rebuild.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 
 from ..io import store
 from ..io.errors import ReplicateError
+from ..io.paths import relative
 from .times import cold_rows
 
 __all__ = ["MARKER", "begin", "remaining", "summary"]
@@ -29,23 +31,29 @@ __all__ = ["MARKER", "begin", "remaining", "summary"]
 MARKER = "cold-rebuild.json"
 
 
+#: How to start one, named in every refusal.
+_HOW = ("Point REPLICATE_CACHE_DIR at an empty folder kept for this measurement, e.g. "
+        "`REPLICATE_CACHE_DIR=$PWD/.cold-cache replicate rebuild --cold --budget 2h --commit`, and give the same "
+        "folder to every later sitting: it goes on from the steps already made.")
+
+
 def begin(cache: str | os.PathLike | None = None, *, create: bool = True) -> str:
     """The name of the cold rebuild the cache folder belongs to: the one its marker names, or a new one when the
-    folder is empty (the marker written). Refuses a folder that holds anything else. ``create=False`` (a dry
-    run): '' where there is no marker yet."""
+    folder is empty (the marker written). Refuses the default cache folder (ordinary runs would warm it) and a
+    folder that holds anything else. ``create=False`` (a dry run): '' where a new one would begin."""
+    if cache is None and not os.environ.get("REPLICATE_CACHE_DIR"):
+        raise ReplicateError("--cold needs its own cache folder: REPLICATE_CACHE_DIR is not set, and the default "
+                             "one is shared with every ordinary run. " + _HOW)
     folder = Path(cache) if cache else store.cache_dir()
     marker = folder / MARKER
     if marker.is_file():
         return str(json.loads(marker.read_text(encoding="utf-8"))["name"])
-    if not create:
-        return ""
     held = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
     if held:
-        raise ReplicateError(
-            f"--cold: the cache folder {folder} already holds {len(held)} files, so the steps would not start cold. "
-            "Point REPLICATE_CACHE_DIR at an empty folder kept for this measurement, e.g. "
-            "`REPLICATE_CACHE_DIR=$PWD/.cold-cache replicate rebuild --cold --budget 2h --commit`, and give the "
-            "same folder to every later sitting: it goes on from the steps already made.")
+        raise ReplicateError(f"--cold: the cache folder {relative(folder)} already holds {len(held)} files, so the "
+                             "steps would not start cold. " + _HOW)
+    if not create:
+        return ""
     name = dt.datetime.now().strftime("cold-%Y-%m-%dT%H%M")
     folder.mkdir(parents=True, exist_ok=True)
     store.atomic_write(marker, lambda p: p.write_text(json.dumps({"name": name}), encoding="utf-8"))

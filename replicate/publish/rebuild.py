@@ -7,7 +7,9 @@ a row to ``results/rebuild/times.csv`` (written atomically, so a kill loses at m
 was running, and ``dvc.lock`` already holds every step that finished: run the command again and it
 goes on). A row says how warm the caches were when the step started (VAE entries in the cache
 folder: 0 means a cold start) and the machine's load, so a reader can tell a cold measurement on
-idle cores from one on a busy machine.
+idle cores from one on a busy machine. ``--cold`` measures a rebuild from nothing: every step, one at a time,
+from an empty cache folder, over as many sittings as it takes (:mod:`replicate.publish.cold`); its budget
+reads the recorded times, mostly taken with warm caches, so a cold step may run past it.
 
 **In landings**: ``--budget 90m`` starts a step only while its recorded time fits what is left (a never-timed
 step: the longest timed step of its kind, e.g. the pages for a page) and stops cleanly before the first that
@@ -215,6 +217,9 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     """
     if jobs < 1:
         raise ReplicateError(f"--jobs {jobs}: give 1 or more steps at a time.")
+    if cold and (jobs > 1 or scheduler):
+        raise ReplicateError("--cold makes one step at a time: side by side, steps share the cores and each "
+                             "other's trainings, so no step's time would be its own. Leave out --jobs/--scheduler.")
     todo = pending(steps, machine_specific=machine_specific, every=cold)
     path = Path(times) if times else project_root() / TIMES
     name = begin(create=not dry_run) if cold else ""

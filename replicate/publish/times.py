@@ -60,8 +60,9 @@ def timed_row(step: str, seconds: float, entries: int, load: float, info: dict, 
 def _rows(times: str | os.PathLike | None) -> pd.DataFrame:
     path = Path(times) if times else project_root() / TIMES
     rows = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=COLUMNS)
-    for column in COLUMNS[len(rows.columns):] if list(rows.columns) == COLUMNS[:len(rows.columns)] else ():
-        rows[column] = pd.NA  # a table written before the column existed
+    for column in COLUMNS:
+        if column not in rows.columns:
+            rows[column] = pd.NA  # a table written before the column existed
     return rows
 
 

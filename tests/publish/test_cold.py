@@ -41,14 +41,25 @@ def test_a_cold_rebuild_makes_every_step_once_and_goes_on_from_the_steps_made(he
     assert f"cold rebuild `{name}`" in page and "all 2 steps" in page
 
 
-def test_a_cold_rebuild_refuses_a_cache_that_already_holds_trainings(here, tmp_path):
+def test_a_cold_rebuild_refuses_a_cache_that_already_holds_trainings(here, tmp_path, monkeypatch):
     warm = tmp_path / "warm"
     (warm / "vae").mkdir(parents=True)
     (warm / "vae" / "entry.npz").write_bytes(b"x")
-    with pytest.raises(ReplicateError, match=r"already holds 1 files.*REPLICATE_CACHE_DIR"):
-        cold.begin(warm)
-    assert cold.begin(warm, create=False) == ""  # a dry run names none and refuses nothing
+    for create in (True, False):  # a dry run says so too
+        with pytest.raises(ReplicateError, match=r"already holds 1 files.*REPLICATE_CACHE_DIR"):
+            cold.begin(warm, create=create)
     assert not (warm / cold.MARKER).exists()
+    assert cold.begin(tmp_path / "new", create=False) == "" and not (tmp_path / "new").exists()
+    assert cold.begin(tmp_path / "new").startswith("cold-")  # a folder not there yet is made empty
+    # the default cache folder is everyone's: refused, whatever it holds
+    monkeypatch.delenv("REPLICATE_CACHE_DIR")
+    with pytest.raises(ReplicateError, match="REPLICATE_CACHE_DIR is not set"):
+        cold.begin()
+
+
+def test_a_cold_rebuild_makes_one_step_at_a_time(here):
+    with pytest.raises(ReplicateError, match="one step at a time"):
+        rebuild.rebuild(cold=True, jobs=2)
 
 
 def test_the_page_says_how_to_measure_a_cold_rebuild_before_one_was_made(here):

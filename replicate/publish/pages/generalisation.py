@@ -43,11 +43,15 @@ def summary(rows: pd.DataFrame | None) -> str:
     wins = int((default["C9"] == SUPPORTED).sum())
     gaps = default.set_index("dataset")["C9: VAE+K-means CA − PCA+K-means CA"]
     margin = rules()["C9"]["margin"]
-    on = "none of them" if wins == 0 else "all of them" if wins == len(default) else f"{wins} of them"
     return (f"On {len(default)} labelled data sets, VAE + K-means at the paper's settings beats PCA({LATENT_DIM}) + "
-            f"K-means by the paper's wide margin ({margin:g} CA points) on {on}; its CA minus PCA's ranges from {gaps.min():+.1f} "
-            f"({gaps.idxmin()}) to {gaps.max():+.1f} ({gaps.idxmax()}). K-means is the best of the six on NMI and ARI "
-            f"on {int((default['C1'] == SUPPORTED).sum())} of them.")
+            f"K-means by the paper's wide margin ({margin:g} CA points) on {_of(wins, len(default))}; its CA minus PCA's "
+            f"ranges from {gaps.min():+.1f} ({gaps.idxmin()}) to {gaps.max():+.1f} ({gaps.idxmax()}). K-means is the best "
+            f"of the six on NMI and ARI on {_of(int((default['C1'] == SUPPORTED).sum()), len(default))}.")
+
+
+def _of(count: int, total: int) -> str:
+    """``none of them``, ``all of them`` or ``N of them``."""
+    return "none of them" if count == 0 else "all of them" if count == total else f"{count} of them"
 
 
 

@@ -31,17 +31,18 @@ def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) ->
 
 
 def cold_sentence(cold: pd.DataFrame, names: list[str]) -> str:
-    """What the newest cold rebuild measured (or how to measure one): its total and the steps it has not made."""
+    """What the newest cold rebuild measured (or how to measure one): its total and which of ``names`` (the steps
+    it makes) it has not made yet."""
     if cold.empty:
         return ("No cold rebuild has been measured yet, so these times depend on what the caches held (the VAE "
                 "cache column). `REPLICATE_CACHE_DIR=<an empty folder> replicate rebuild --cold --budget 2h --commit` "
                 "makes every step from empty caches and records each one; run it again with the same folder to go on.")
     missing = [n for n in names if n not in set(cold["step"])]
-    made = f"all {len(names)} steps" if not missing else f"{len(cold)} of the {len(names)} steps"
+    made = f"all {len(names)} steps" if not missing else f"{len(names) - len(missing)} of the {len(names)} steps"
     dates = sorted(set(cold["date"].astype(str)))
     text = (f"The cold rebuild `{cold['cold_rebuild'].iloc[0]}` (every step from an empty cache folder, "
             f"{dates[0] if len(dates) == 1 else f'{dates[0]} to {dates[-1]}'}) has made {made}, "
-            f"**{cold['seconds'].sum() / 3600:.2f} h** in all (the cold column)")
+            f"**{cold['seconds'].sum() / 3600:.2f} h** in all, one step at a time (the cold column)")
     return text + (f"; not made by it yet: {', '.join(f'`{n}`' for n in missing)}." if missing else ".")
 
 
@@ -64,7 +65,10 @@ def markdown(times: str | os.PathLike | None = None) -> str:
     when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
     made = commits[0] if len(commits) == 1 else f"{commits[0]} to {commits[-1]}"
     graph = project_root() / "dvc.yaml"
-    names = list(yaml.safe_load(graph.read_text())["stages"]) if graph.is_file() else list(table["step"])
+    stages = yaml.safe_load(graph.read_text())["stages"] if graph.is_file() else {n: {} for n in table["step"]}
+    names = list(stages)
+    # a cold rebuild makes the machine-specific benchmarks only when asked (--machine-specific)
+    cold_names = [n for n in names if not stages[n].get("meta", {}).get("machine_specific") or n in set(cold["step"])]
     untimed = [n for n in names if n not in set(table["step"])]
     head = (f"**{len(table)}** of the {len(names)} steps timed, **{table['seconds'].sum() / 3600:.2f} h** in all, on "
             f"{machines}, {when} (checkouts {made}; wall time of `dvc repro --single-item <step>`, kernel start-ups "
@@ -73,5 +77,5 @@ def markdown(times: str | os.PathLike | None = None) -> str:
         many = len(untimed) > 1
         head += (f" The sum leaves out the {len(untimed)} step{'s' if many else ''} never timed "
                  f"({', '.join(f'`{n}`' for n in untimed)}), so a whole rebuild takes longer.")
-    path_note = ("\n\n" + projection(table, yaml.safe_load(graph.read_text())["stages"])) if graph.is_file() else ""
-    return head + path_note + "\n\n" + cold_sentence(cold, names) + "\n\n" + "\n".join(lines)
+    path_note = ("\n\n" + projection(table, stages)) if graph.is_file() else ""
+    return head + path_note + "\n\n" + cold_sentence(cold, cold_names) + "\n\n" + "\n".join(lines)

@@ -50,8 +50,9 @@ def test_the_summary_states_the_margin_and_the_verdicts_from_the_claims_rules():
     text = pages.summary(rows)
     assert text.startswith("On 2 labelled data sets") and "margin (10 CA points) on 1 of them;" in text
     assert "+20.0 (d)" in text and "−5.0" not in text and "-5.0 (e)" in text
-    # no win reads as words, not "on 0"
+    # no win reads as words, not "on 0"; nor do all
     assert "margin (10 CA points) on none of them;" in pages.summary(_rows(0.6, 0.65))
+    assert "margin (10 CA points) on all of them;" in pages.summary(_rows(0.8, 0.6))
 
 
 def test_the_cost_table_reads_as_words(monkeypatch, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-
 from replicate.publish import times as timing
 from replicate.publish.pages import rebuild_times
 
