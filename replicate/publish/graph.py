@@ -199,8 +199,11 @@ def _benchmark_steps() -> list[Step]:
 
 
 def steps() -> list[Step]:
-    """Every step, in an order that respects their dependencies."""
-    return _study_steps() + _paper_steps() + _control_steps() + _benchmark_steps()
+    """Every step, in an order that respects their dependencies: the clusterers' cost models first (every
+    clustering step reads them), then the studies, the paper run, the controls and the other benchmarks."""
+    benchmarks = _benchmark_steps()
+    costs = [s for s in benchmarks if MEASURED in s.outs]
+    return costs + _study_steps() + _paper_steps() + _control_steps() + [s for s in benchmarks if s not in costs]
 
 
 _PACKAGE_IMPORT = re.compile(r"^(?:import replicate.*|from replicate[\w.]* import .*)$", re.M)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..io.errors import ReplicateError
 
-__all__ = ["after", "waits", "critical_path"]
+__all__ = ["after", "waits", "downstream", "critical_path"]
 
 
 def _paths(entries: list) -> list[str]:
@@ -56,3 +56,15 @@ def waits(todo: Sequence[str], stages: dict[str, dict]) -> dict[str, set[str]]:
                 stack += before.get(other, ())
         found[step] = seen & set(todo)
     return found
+
+
+def downstream(todo: Sequence[str], stages: dict[str, dict]) -> list[str]:
+    """The steps outside ``todo`` that read, directly or through other steps, the outputs of a step of ``todo``
+    (:func:`after`), in the graph's order."""
+    before, reached = after(stages), set(todo)
+    grew = True
+    while grew:
+        new = {name for name, ups in before.items() if name not in reached and ups & reached}
+        reached |= new
+        grew = bool(new)
+    return [name for name in stages if name in reached and name not in set(todo)]

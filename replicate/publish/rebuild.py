@@ -1,5 +1,6 @@
 """`replicate rebuild` (what `make reproduce` runs): re-make every step of the study graph that is not
-current, in the graph's order, one ``dvc repro --single-item`` at a time, and time each one.
+current, and each step that reads what those make unless it is still current when its turn comes (their outputs
+came out the same), in the graph's order, one ``dvc repro --single-item`` at a time, and time each one.
 
 ``dvc repro`` alone would do the same work but says nothing of how long each step took; the
 reproducibility page needs that (the cost of a cold rebuild, step by step). Each finished step adds
@@ -54,10 +55,10 @@ from ..io.errors import ReplicateError
 from ..io.paths import project_root
 from ..io.progress import follow
 from ..io.provenance import machine
-from .order import waits
+from .order import downstream, waits
 from .sections import HEARTBEAT, HEARTBEAT_S
 from .cold import begin, remaining
-from .status import status
+from .status import dvc_status, status
 from .times import TIMES, latest, timed_row, vae_entries
 
 __all__ = ["pending", "run_family", "section_families", "parse_budget", "rebuild"]
@@ -221,6 +222,7 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
         raise ReplicateError("--cold makes one step at a time: side by side, steps share the cores and each "
                              "other's trainings, so no step's time would be its own. Leave out --jobs/--scheduler.")
     todo = pending(steps, machine_specific=machine_specific, every=cold)
+    todo, then = (todo, frozenset()) if steps or cold else _with_downstream(todo, machine_specific)
     path = Path(times) if times else project_root() / TIMES
     name = begin(create=not dry_run) if cold else ""
     if name:
@@ -233,8 +235,10 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     with contextlib.nullcontext() if dry_run else _only_one():
         if (jobs > 1 or scheduler) and not dry_run:
-            return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded, name)
+            return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded, name, then)
         for i, step in enumerate(todo, 1):
+            if step in then and not dry_run and _still_current(step):
+                continue
             left = None if budget is None else budget - (time.perf_counter() - start)
             if left is not None and not _fits(step, left, not made, recorded):
                 print(f"budget: {step} is next ({_need(step, recorded)}), {left / 60:.0f} min of the budget left: "
@@ -249,6 +253,23 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
                 _commit(step, seconds, _outs(step), path)
             print(f"    {step}: {seconds:.0f} s" + (" (committed)" if commit else ""), flush=True)
     return todo if dry_run else made
+
+
+def _with_downstream(todo: list[str], machine_specific: bool) -> tuple[list[str], frozenset[str]]:
+    """``todo`` with the current steps that read, directly or through others, what one of its steps makes (stale
+    once it is re-made, unless its outputs come out the same: a rebuild checks each before starting it), in the
+    graph's order; and those steps."""
+    stages = yaml.safe_load((project_root() / "dvc.yaml").read_text())["stages"]
+    then = frozenset(s for s in downstream(todo, stages)
+                     if machine_specific or not stages[s].get("meta", {}).get("machine_specific"))
+    return [s for s in stages if s in set(todo) | then], then
+
+
+def _still_current(step: str) -> bool:
+    """Whether ``step`` is current now (its inputs re-made the same); says so when it is."""
+    if current := step not in dvc_status(step):
+        print(f"    {step}: still current after the steps it reads were re-made: left as it is", flush=True)
+    return current
 
 
 def _need(step: str, recorded: pd.DataFrame) -> str:
@@ -306,12 +327,32 @@ def _run_step(step: str, cmd: str, outs: list[str], root: str, env: dict) -> tup
     return code, time.perf_counter() - t0, tail
 
 
+def _finish(step: str, result: tuple[int, float, str], env: dict, timing: tuple, commit: bool) -> tuple | None:
+    """Record a step that ran on a worker (``dvc commit``, its time, a git commit); (step, exit, tail) if it failed."""
+    code, seconds, tail = result
+    if code:
+        print(f"    {step}: failed (exit {code}); starting nothing more, waiting for the steps running", flush=True)
+        return step, code, tail
+    done = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", step], cwd=project_root(),
+                          env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        return step, done.returncode, (done.stdout + done.stderr).strip()[-1500:]
+    entries, load, info, path, cold = timing
+    timed_row(step, seconds, entries, load, info, path, cold)
+    if commit:
+        _commit(step, seconds, _outs(step), path)
+    print(f"    {step}: {seconds:.0f} s" + (" (committed)" if commit else ""), flush=True)
+    return None
+
+
 def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: dict, path: Path,
-                  budget: float | None, commit: bool, recorded: pd.DataFrame, cold: str = "") -> list[str]:
-    """:func:`rebuild` with up to ``jobs`` steps at once (see the module); the steps made, in the order they finished."""
+                  budget: float | None, commit: bool, recorded: pd.DataFrame, cold: str = "",
+                  then: frozenset[str] = frozenset()) -> list[str]:
+    """:func:`rebuild` with up to ``jobs`` steps at once (see the module); the steps made, in the order they finished.
+    A step of ``then`` is left out when it is still current once the steps it waits for are made."""
     root = project_root()
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
-    wait, queue, made, failed = waits(todo, stages), list(todo), [], []
+    wait, queue, made, failed, skipped = waits(todo, stages), list(todo), [], [], set()
     cluster = None if scheduler else LocalCluster(n_workers=jobs, threads_per_worker=1, processes=False,
                                                   dashboard_address=None)
     client = Client(scheduler or cluster)
@@ -321,10 +362,14 @@ def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: d
     try:
         while queue or running:
             while queue and not stopped and not failed and len(running) < jobs:
-                ready = [s for s in queue if not wait[s] - set(made)]
+                ready = [s for s in queue if not wait[s] - set(made) - skipped]
                 if not ready:
                     break
                 step = ready[0]
+                if step in then and _still_current(step):
+                    queue.remove(step)
+                    skipped.add(step)
+                    continue
                 left = None if budget is None else budget - (time.perf_counter() - start)
                 if left is not None and not _fits(step, left, not made and not running, recorded):
                     print(f"budget: {step} is next ({_need(step, recorded)}), {left / 60:.0f} min of the budget "
@@ -341,22 +386,9 @@ def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: d
                 break
             future = next(finished)
             step, entries, load = running.pop(future)
-            code, seconds, tail = future.result()
-            if code:
-                failed.append((step, code, tail))
-                print(f"    {step}: failed (exit {code}); starting nothing more, waiting for the steps running",
-                      flush=True)
-                continue
-            done = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", step], cwd=root,
-                                  env=env, capture_output=True, text=True, check=False)
-            if done.returncode:
-                failed.append((step, done.returncode, (done.stdout + done.stderr).strip()[-1500:]))
-                continue
-            timed_row(step, seconds, entries, load, info, path, cold)
-            made.append(step)
-            if commit:
-                _commit(step, seconds, _outs(step), path)
-            print(f"    {step}: {seconds:.0f} s" + (" (committed)" if commit else ""), flush=True)
+            trouble = _finish(step, future.result(), env, (entries, load, info, path, cold), commit)
+            failed += [trouble] if trouble else []
+            made += [] if trouble else [step]
     finally:
         client.close()
         if cluster is not None:

@@ -29,9 +29,10 @@ STATES = ("current", "stale", "not recorded")
 UNCHECKED = "not checked"
 
 
-def dvc_status() -> dict[str, Any]:
-    """``dvc status --json`` of the checkout (an error saying how to install DVC when it is missing)."""
-    done = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], capture_output=True, text=True,
+def dvc_status(*steps: str) -> dict[str, Any]:
+    """``dvc status --json`` of the checkout, or of ``steps`` alone (an error saying how to install DVC when it is
+    missing)."""
+    done = subprocess.run([sys.executable, "-m", "dvc", "status", "--json", *steps], capture_output=True, text=True,
                           cwd=project_root(), check=False)
     if done.returncode:
         if "No module named dvc" in done.stderr:

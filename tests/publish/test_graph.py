@@ -76,6 +76,17 @@ def test_dvc_yaml_is_what_the_graph_writes():
     assert graph.render() == (ROOT / "dvc.yaml").read_text(), "run `python -m replicate.publish.graph > dvc.yaml`"
 
 
+def test_each_step_comes_after_every_step_whose_outputs_it_reads():
+    """`replicate rebuild` makes the steps in dvc.yaml's order: a step listed before one it reads would be made
+    from the old outputs (the clusterers' cost models, which every clustering step reads, were listed last)."""
+    from replicate.publish.order import after
+
+    names = list(_stages())
+    for name, before in after(_stages()).items():
+        late = [b for b in before if names.index(b) > names.index(name)]
+        assert not late, (name, late)
+
+
 def _covered(read: str, declared: set[str]) -> bool:
     """A read file or folder is declared, or lies in a declared folder."""
     parts = read.split("/")
