@@ -18,19 +18,15 @@ import json
 import os
 from pathlib import Path
 
-import pandas as pd
-
 from ..io import store
 from ..io.errors import ReplicateError
 from ..io.paths import relative
 from .times import cold_rows
 
-__all__ = ["MARKER", "begin", "remaining", "summary"]
+__all__ = ["MARKER", "begin", "remaining"]
 
 #: The file in the cache folder naming the cold rebuild that owns it.
 MARKER = "cold-rebuild.json"
-
-
 #: How to start one, named in every refusal.
 _HOW = ("Point REPLICATE_CACHE_DIR at an empty folder kept for this measurement, e.g. "
         "`REPLICATE_CACHE_DIR=$PWD/.cold-cache replicate rebuild --cold --budget 2h --commit`, and give the same "
@@ -64,8 +60,3 @@ def remaining(name: str, steps: list[str], times: str | os.PathLike | None = Non
     """``steps`` (in order) that the cold rebuild ``name`` has not made yet."""
     made = set(cold_rows(times, name)["step"])
     return [s for s in steps if s not in made]
-
-
-def summary(rows: pd.DataFrame, steps: list[str]) -> tuple[float, list[str]]:
-    """The measured seconds of a cold rebuild's rows, and the ``steps`` it has not made yet."""
-    return float(rows["seconds"].sum()) if len(rows) else 0.0, [s for s in steps if s not in set(rows["step"])]

@@ -30,26 +30,24 @@ def test_the_critical_path_is_the_longest_chain_of_steps_that_read_each_others_o
         order.critical_path(stages, seconds)
 
 
+#: data -> train -> grid, and data -> side.
+CHAIN = {
+    "data": {"outs": ["data.csv"]},
+    "train": {"deps": ["data.csv"], "outs": ["vae"]},
+    "grid": {"deps": ["vae"], "outs": ["grid.csv"]},
+    "side": {"deps": ["data.csv"], "outs": ["side.csv"]},
+}
+
+
 def test_a_step_waits_for_every_step_to_make_that_it_reads_directly_or_through_another():
-    stages = {
-        "data": {"outs": ["data.csv"]},
-        "train": {"deps": ["data.csv"], "outs": ["vae"]},
-        "grid": {"deps": ["vae"], "outs": ["grid.csv"]},
-        "side": {"deps": ["data.csv"], "outs": ["side.csv"]},
-    }
+    stages = CHAIN
     # `train` is current (not to make): `grid` still waits for `data`, through it
     assert order.waits(["data", "grid", "side"], stages) == {"data": set(), "grid": {"data"}, "side": {"data"}}
     assert order.waits(["grid", "side"], stages) == {"grid": set(), "side": set()}
 
 
 def test_the_steps_downstream_of_those_to_make_read_their_outputs_directly_or_through_another():
-    stages = {
-        "data": {"outs": ["data.csv"]},
-        "train": {"deps": ["data.csv"], "outs": ["vae"]},
-        "grid": {"deps": ["vae"], "outs": ["grid.csv"]},
-        "side": {"deps": ["data.csv"], "outs": ["side.csv"]},
-        "alone": {"deps": ["x.py"], "outs": ["alone.csv"]},
-    }
+    stages = {**CHAIN, "alone": {"deps": ["x.py"], "outs": ["alone.csv"]}}
     assert order.downstream(["train"], stages) == ["grid"]
     assert order.downstream(["data"], stages) == ["train", "grid", "side"]  # the graph's order
     assert order.downstream(["data", "grid"], stages) == ["train", "side"]  # not those already to make
