@@ -1,4 +1,4 @@
-"""The CPU code paths the study's numbers are computed on: capped at AVX2, so that two CPU families agree.
+"""The CPU code paths the study's numbers are computed on: capped at AVX2, so that two CPU families differ less.
 
 Four libraries choose their kernels by the CPU's instruction set when they run: XLA (the VAE's compiled
 training step), oneDNN (TensorFlow's and PyTorch's other kernels), OpenBLAS (numpy, scipy, scikit-learn) and
@@ -7,7 +7,8 @@ training of the same seed ends elsewhere (``benchmarks/cpu_family.py``); TensorF
 graph rewrites on by default only on CPUs with AVX-512 VNNI, BF16 or AMX. :func:`pin` caps the four at AVX2
 (OpenBLAS's Haswell kernels) and turns those rewrites off, on x86-64 only (elsewhere the libraries' own
 defaults stand): the widest set every x86-64 server of the last decade has. On an AVX2 machine it changes
-no bit.
+no bit. Capped, an AVX-512 machine still trains other VAEs than an AVX2 one (the same benchmark), so the
+committed study is made on one family and the latent store keys its entries by the family as well.
 
 ``import replicate`` pins before it imports anything else, so a ``replicate`` command and every process it
 starts (notebook kernels, grid and training workers) run capped. In a session that loaded numpy first,

@@ -117,7 +117,7 @@ def study_dir(study: str) -> Path:
 
 
 def committed(folder: str) -> Path:
-    """The committed folder ``folder`` (relative to the repository, e.g. ``results/why``), noting the read."""
+    """The committed folder or file ``folder`` (relative to the repository, e.g. ``results/why``), noting the read."""
     target = os.environ.get(READS_ENV)
     if target:
         with open(target, "a", encoding="utf-8") as f:

@@ -76,6 +76,8 @@ class Counter:
         self.total, self.done, self.before = total, done_before, done_before
         self.stream, self.label, self.unit, self.enabled = stream, label, unit, enabled
         self.start = time.perf_counter()
+        # when the first update came, and the items done then: they also paid for start-up (compiling, loading)
+        self.first: tuple[float, int] | None = None
         self.throttle = Throttle(every_s)
         self.bar = None
         interactive = not os.environ.get(ENV) and getattr(sys.stderr, "isatty", lambda: False)()
@@ -92,13 +94,19 @@ class Counter:
 
     def line(self) -> str:
         """``[label] done/total unit, elapsed hh:mm:ss, ETA hh:mm:ss``."""
-        elapsed = time.perf_counter() - self.start
-        new, left = self.done - self.before, self.total - self.done
-        eta = elapsed / new * left if new else float("nan")
+        now = time.perf_counter()
+        elapsed, new, left = now - self.start, self.done - self.before, self.total - self.done
+        # the pace since the first update, once there is one: its start-up is not repeated
+        if self.first is not None and self.done > self.first[1]:
+            eta = (now - self.first[0]) / (self.done - self.first[1]) * left
+        else:
+            eta = elapsed / new * left if new else float("nan")
         return f"[{self.label}] {self.done}/{self.total} {self.unit}, elapsed {_clock(elapsed)}, ETA {_clock(eta)}"
 
     def update(self, n: int = 1) -> None:
         self.done += n
+        if self.first is None and n:
+            self.first = (time.perf_counter(), self.done)
         if not self.enabled:
             return
         if self.bar is not None:

@@ -3,16 +3,25 @@
 :func:`latents` is the one cached entry point: every study, section and ``rp.tl.vae`` gets its
 VAEs here. An entry is keyed by the z-scored matrix's hash, the configuration's fields, the
 seed, the source of the training code (:data:`TRAINING_CODE`: an edit there trains every VAE
-again, an edit anywhere else reuses them) and, for any engine but TensorFlow on the CPU, the engine
-and device (:func:`replicate.method.vae_backends.engine`: they train other networks from one seed), and written atomically once its training has finished -- the weights first, then the
-latents -- so an interrupted run never leaves an entry a later run would trust. Every result
+again, an edit anywhere else reuses them), the CPU family and the kernels in effect (an AVX-512 machine
+trains other VAEs than an AVX2 one, so a cache folder shared between machines never hands one family's
+training to the other) and, for any engine but TensorFlow on the CPU, the engine and device
+(:func:`replicate.method.vae_backends.engine`: they train other networks from one seed), and written
+atomically once its training has finished -- the weights first, then the latents -- so an interrupted run
+never leaves an entry a later run would trust. Every result
 carries a model; from the cache, its networks are built from the stored weights only when it
 first encodes (an entry stored without weights is trained again then: deterministic, the same
 latents).
+
+Inside a step of the study graph (``REPLICATE_STEP`` set by ``replicate rebuild``), each VAE asked for is noted
+in the cache folder's :data:`LEDGER` -- trained, or served from an earlier training -- so a rebuild can count
+the trainings the store saved, step by step (:func:`ledger`).
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import hashlib
 import itertools
 import multiprocessing
@@ -23,14 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from ..io import numerics, progress, store
+from ..io import numerics, progress, provenance, store
 from ..io.errors import ParameterError, TrainingError
 from . import vae_backends
 from .vae_config import VAEConfig
 from .vae_model import VAEModel
 from .vae_train import VAEResult, train
 
-__all__ = ["latents", "divergence", "entry_paths", "TRAINING_CODE", "training_code_hash"]
+__all__ = ["latents", "divergence", "entry_paths", "ledger", "LEDGER", "STEP_VARIABLE", "TRAINING_CODE",
+           "training_code_hash"]
 
 #: The format of a cache entry's key (its fields: :meth:`VAEConfig.cache_fields`).
 KEY_VERSION = "vae-v1"
@@ -38,6 +48,17 @@ KEY_VERSION = "vae-v1"
 TRAINING_CODE = ("vae_config.py", "vae_model.py", "vae_train.py", "vae_backends.py")
 #: The engine whose trainings are keyed without naming it (the committed study's).
 DEFAULT_ENGINE = {"backend": "tensorflow", "device": "cpu"}
+#: The file in the cache folder noting each VAE a study step asked for: step, outcome, entry, seconds.
+LEDGER = "vae-ledger.tsv"
+#: The variable naming the study step a process works for (set by ``replicate rebuild``; unset: nothing noted).
+STEP_VARIABLE = "REPLICATE_STEP"
+#: The ledger's columns; ``outcome`` is "trained" (or "diverged") or "cached" (served from an earlier training).
+LEDGER_COLUMNS = ("step", "outcome", "entry", "seconds")
+
+
+@functools.cache
+def _family() -> str:
+    return provenance.machine()["family"]
 
 
 def training_code_hash() -> str:
@@ -54,14 +75,38 @@ def entry_paths(X: np.ndarray, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
 
 
 def _entry(data_key: str, cfg: VAEConfig, seed: int) -> tuple[Path, Path]:
-    parts: list[Any] = [KEY_VERSION, training_code_hash(), numerics.effective(), data_key, cfg.cache_fields(),
-                       int(seed)]
+    parts: list[Any] = [KEY_VERSION, training_code_hash(), numerics.effective(), _family(), data_key,
+                       cfg.cache_fields(), int(seed)]
     where = vae_backends.engine()
     if where != DEFAULT_ENGINE:  # another engine or device trains another network from the same seed
         parts.append(where)
     key = store.content_key(*parts)
     folder = store.cache_dir() / "vae"
     return folder / f"{key}.npz", folder / f"{key}.weights.npz"
+
+
+def _note(outcome: str, path: Path, seconds: float = float("nan")) -> None:
+    """One line of the :data:`LEDGER` for the step this process works for (none outside a step)."""
+    step = os.environ.get(STEP_VARIABLE, "")
+    if not step:
+        return
+    folder = store.cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    # one short line per write, opened for appending: lines of processes writing at once do not interleave
+    with open(folder / LEDGER, "a", encoding="utf-8") as f:
+        f.write(f"{step}\t{outcome}\t{path.name.split('.')[0]}\t{seconds:.1f}\n")
+
+
+def ledger(since: int = 0, step: str | None = None) -> list[dict[str, str]]:
+    """The :data:`LEDGER`'s lines from byte ``since`` on (of ``step`` only, when given), as dicts of
+    :data:`LEDGER_COLUMNS`; empty when there is none."""
+    path = store.cache_dir() / LEDGER
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as f:
+        f.seek(since)
+        rows = [dict(zip(LEDGER_COLUMNS, line)) for line in csv.reader(f, delimiter="\t") if len(line) == 4]
+    return [r for r in rows if step is None or r["step"] == step]
 
 
 def _worker_init(threads: int) -> None:
@@ -92,8 +137,10 @@ def _weights_loader(X: np.ndarray, cfg: VAEConfig, seed: int, weights_path: Path
     def load() -> dict[str, np.ndarray]:
         weights = store.load_npz(weights_path)
         if weights is None:
-            weights = train(X, cfg, seed=int(seed), verbose=False).model.weights()
+            res = train(X, cfg, seed=int(seed), verbose=False)
+            weights = res.model.weights()
             store.save_npz(weights_path, **weights)
+            _note("trained", weights_path, res.seconds)
         return weights
 
     return load
@@ -198,8 +245,10 @@ def latents(
         hit = _from_cache(X, cfg, seed, data_key) if cache else None
         if isinstance(hit, TrainingError):
             known.append((int(seed), hit))
+            _note("cached", _entry(data_key, cfg, seed)[0])
         elif hit is not None:
             results[int(seed)] = hit
+            _note("cached", _entry(data_key, cfg, seed)[0])
             if verbose:
                 progress.report(f"VAE seed {seed}: latents from the cache")
     missing = [int(s) for s in seeds if int(s) not in results and int(s) not in dict(known)]
@@ -212,6 +261,8 @@ def latents(
                                              ((s, r, False) for s, r in trained)):
         if isinstance(res, TrainingError):
             _diverged(res, seed, data_key, cfg, cache=cache and not before, from_cache=before)
+            if cache and not before:
+                _note("diverged", _entry(data_key, cfg, seed)[0])
             if not skip_diverged:
                 raise res
             results[seed] = None
@@ -222,5 +273,6 @@ def latents(
                 store.save_npz(weights_path, **res.model.weights())
             store.save_npz(path, mu=res.mu, logvar=res.logvar, seconds=np.array(res.seconds),
                            **{f"hist_{k}": np.asarray(v) for k, v in res.history.items()})
+            _note("trained", path, res.seconds)
         results[seed] = res
     return [results[int(s)] for s in seeds]

@@ -2,21 +2,19 @@
 current, and each step that reads what those make unless it is still current when its turn comes (their outputs
 came out the same), in the graph's order, one ``dvc repro --single-item`` at a time, and time each one.
 
-``dvc repro`` alone would do the same work but says nothing of how long each step took; the
-reproducibility page needs that (the cost of a cold rebuild, step by step). Each finished step adds
-a row to ``results/rebuild/times.csv`` (written atomically, so a kill loses at most the step that
-was running, and ``dvc.lock`` already holds every step that finished: run the command again and it
-goes on). A row says how warm the caches were when the step started (VAE entries in the cache
-folder: 0 means a cold start) and the machine's load, so a reader can tell a cold measurement on
-idle cores from one on a busy machine. ``--cold`` measures a rebuild from nothing: every step, one at a time,
-from an empty cache folder, over as many sittings as it takes (:mod:`replicate.publish.cold`); its budget
-reads the recorded times, mostly taken with warm caches, so a cold step may run past it.
+``dvc repro`` alone would do the same work but says nothing of how long each step took, which the
+reproducibility page needs. Each finished step adds a row to ``results/rebuild/times.csv`` (written atomically:
+a kill loses at most the running step, and ``dvc.lock`` holds every step that finished, so the same command goes
+on): how warm the caches were at its start, the machine's load, and the VAEs it trained or got from the cache
+(each step runs with ``REPLICATE_STEP`` naming it, which the latent store's ledger notes). ``--cold`` measures a
+rebuild from nothing: every step, one at a time, from an empty cache folder, over as many sittings as it takes
+(:mod:`replicate.publish.cold`); its budget reads the recorded times, so a cold step may run past it.
 
 **In landings**: ``--budget 90m`` starts a step only while its recorded time fits what is left (a never-timed
 step: the longest timed step of its kind, e.g. the pages for a page) and stops cleanly before the first that
 does not; ``--commit`` commits each finished step (outputs, ``dvc.lock`` entry, measured time), so a rebuild
-of many hours is a series of ordinary landings. Trained VAEs and finished grid cells are kept in the caches
-as they finish, so a step killed part-way goes on from them. One rebuild at a time in a checkout.
+of many hours is a series of ordinary landings. Trained VAEs and finished grid cells are cached as they finish,
+so a step killed part-way goes on from them. One rebuild at a time in a checkout.
 
 **Side by side**: ``--jobs N`` runs up to N steps at once, each as soon as the steps whose outputs it reads
 (directly or through others) are made, on a Dask ``LocalCluster``; ``--scheduler ADDRESS`` sends them to a
@@ -59,7 +57,8 @@ from .order import downstream, waits
 from .sections import HEARTBEAT, HEARTBEAT_S
 from .cold import begin, remaining
 from .status import dvc_status, status
-from .times import TIMES, latest, timed_row, vae_entries
+from ..method.latents import STEP_VARIABLE
+from .times import TIMES, latest, snapshot, timed_row, written
 
 __all__ = ["pending", "run_family", "section_families", "parse_budget", "rebuild"]
 
@@ -161,7 +160,7 @@ def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
                   if (root / o).is_file() and len(Path(o).parents) > 1 and (root / o).parents[1].joinpath(
                       "manifest.json").is_file()]
     paths = ([o for o in outs if (root / o).exists()] + list(dict.fromkeys(manifests))
-             + ["dvc.lock", str(times.relative_to(root))])
+             + ["dvc.lock"] + [str(p.relative_to(root)) for p in written(times)])
     message = f"Rebuild {step} ({seconds:.0f} s, replicate rebuild)"
     # a section's kernel log and any dot-file a run leaves in a folder it made (never a result)
     debris = [f":(glob){o}/**/.*" for o in outs if (root / o).is_dir()] or [":(glob).nothing-to-remove"]
@@ -224,18 +223,18 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     todo = pending(steps, machine_specific=machine_specific, every=cold)
     todo, then = (todo, frozenset()) if steps or cold else _with_downstream(todo, machine_specific)
     path = Path(times) if times else project_root() / TIMES
-    name = begin(create=not dry_run) if cold else ""
+    name, part = begin(create=not dry_run, steps=todo, times=path) if cold else ("", 0)
     if name:
         todo = remaining(name, todo, path)
     info, made, start = machine(), [], time.perf_counter()
     if not other_family:
         _same_family(todo, info["family"])
-    recorded = latest(times)
+    recorded = latest(times, longest=cold)  # a cold step takes what it took with nothing cached
     # DVC runs each step's command through the shell: this environment's `python` and `replicate` first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     with contextlib.nullcontext() if dry_run else _only_one():
         if (jobs > 1 or scheduler) and not dry_run:
-            return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded, name, then)
+            return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded, then)
         for i, step in enumerate(todo, 1):
             if step in then and not dry_run and _still_current(step):
                 continue
@@ -247,7 +246,7 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
             print(f"[{i}/{len(todo)}] {step}", flush=True)
             if dry_run:
                 continue
-            seconds = _make(step, env, info, path, name)
+            seconds = _make(step, env, info, path, (name, part))
             made.append(step)
             if commit:
                 _commit(step, seconds, _outs(step), path)
@@ -284,18 +283,19 @@ def _outs(step: str) -> list[str]:
     return [next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", [])]
 
 
-def _make(step: str, env: dict, info: dict, path: Path, cold: str = "") -> float:
+def _make(step: str, env: dict, info: dict, path: Path, cold: tuple[str, int] = ("", 0)) -> float:
     """``dvc repro --force --single-item step``, timed and recorded; its seconds."""
-    entries, load = vae_entries(), os.getloadavg()[0]
+    snap, load = snapshot(), os.getloadavg()[0]
     t0 = time.perf_counter()
     # --force: a step named on the command line is made even when current (DVC would skip it and the time
     # recorded would be that of the skip)
-    code, _ = _stream([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", step], step, project_root(), env)
+    code, _ = _stream([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", step], step, project_root(),
+                      {**env, STEP_VARIABLE: step})
     seconds = time.perf_counter() - t0
     if code:
         raise ReplicateError(f"`dvc repro --single-item {step}` failed (exit {code}); the steps "
                              "before it are made and recorded: fix it and run the same command again.")
-    timed_row(step, seconds, entries, load, info, path, cold)
+    timed_row(step, seconds, snap, load, info, path, cold)
     return seconds
 
 
@@ -314,8 +314,7 @@ def _stream(cmd: str | list[str], step: str, root: str | Path, env: dict) -> tup
 
 
 def _run_step(step: str, cmd: str, outs: list[str], root: str, env: dict) -> tuple[int, float, str]:
-    """One step's command, run as ``dvc repro`` runs it (its outputs removed first), its lines passed on with the
-    step's name: (exit status, seconds, its last lines). Runs on a Dask worker."""
+    """A step's command as ``dvc repro`` runs it (outputs removed first), on a Dask worker: (exit, seconds, tail)."""
     for out in outs:
         target = Path(root) / out
         if target.is_dir():
@@ -337,8 +336,8 @@ def _finish(step: str, result: tuple[int, float, str], env: dict, timing: tuple,
                           env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         return step, done.returncode, (done.stdout + done.stderr).strip()[-1500:]
-    entries, load, info, path, cold = timing
-    timed_row(step, seconds, entries, load, info, path, cold)
+    snap, load, info, path = timing
+    timed_row(step, seconds, snap, load, info, path)
     if commit:
         _commit(step, seconds, _outs(step), path)
     print(f"    {step}: {seconds:.0f} s" + (" (committed)" if commit else ""), flush=True)
@@ -346,7 +345,7 @@ def _finish(step: str, result: tuple[int, float, str], env: dict, timing: tuple,
 
 
 def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: dict, path: Path,
-                  budget: float | None, commit: bool, recorded: pd.DataFrame, cold: str = "",
+                  budget: float | None, commit: bool, recorded: pd.DataFrame,
                   then: frozenset[str] = frozenset()) -> list[str]:
     """:func:`rebuild` with up to ``jobs`` steps at once (see the module); the steps made, in the order they finished.
     A step of ``then`` is left out when it is still current once the steps it waits for are made."""
@@ -379,14 +378,15 @@ def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: d
                 queue.remove(step)
                 print(f"[{len(todo) - len(queue)}/{len(todo)}] {step} (with {len(running)} other"
                       f"{'' if len(running) == 1 else 's'} running)", flush=True)
-                future = client.submit(_run_step, step, stages[step]["cmd"], _outs(step), str(root), env, pure=False)
-                running[future] = (step, vae_entries(), os.getloadavg()[0])
+                future = client.submit(_run_step, step, stages[step]["cmd"], _outs(step), str(root),
+                                       {**env, STEP_VARIABLE: step}, pure=False)
+                running[future] = (step, snapshot(), os.getloadavg()[0])
                 finished.add(future)
             if not running:
                 break
             future = next(finished)
-            step, entries, load = running.pop(future)
-            trouble = _finish(step, future.result(), env, (entries, load, info, path, cold), commit)
+            step, snap, load = running.pop(future)
+            trouble = _finish(step, future.result(), env, (snap, load, info, path), commit)
             failed += [trouble] if trouble else []
             made += [] if trouble else [step]
     finally:

@@ -152,7 +152,7 @@ def readings_summary(rows: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"deviations": g["deviations"].first(), "seeds": g.size(),
                         "trained": g["status"].agg(lambda s: int((s == "trained").sum())),
                         "outcomes": g["status"].agg(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items())),
-                        "kl_spikes": g["kl_spike"].agg(lambda s: int(s.fillna(False).astype(bool).sum()))})
+                        "kl_spikes": g["kl_spike"].agg(lambda s: int((s == True).sum()))})  # noqa: E712 (NaN: none)
     numeric = [c for c in rows.columns if c.startswith(("ap_clusters", "birch_", "gmm_failures", "median_sq",
                                                         "nn_", "dim_", "active_", "sigma_", "kl_per", "penalty_"))]
     for c in numeric + ["distance"] + [f"{p}_{m}" for p in ("kmeans", "ap") for m in ("CA", "NMI", "ARI")]:

@@ -48,3 +48,14 @@ def test_follow_keeps_reading_a_relative_path_after_the_working_directory_change
             f.write("VAE seed 0: epoch 1/30\n")
         time.sleep(0.3)
     assert seen == ["VAE seed 0: epoch 1/30"]
+
+
+def test_the_eta_follows_the_pace_after_the_first_update_which_also_paid_for_start_up(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
+    counter = progress.Counter(10, enabled=False)
+    for at in (100.0, 110.0, 120.0):  # the first item took 100 s (start-up included), the next ones 10 s each
+        now[0] = at
+        counter.update()
+    # 7 left at 10 s each; from the mean pace (40 s an item) it would say 280 s
+    assert counter.line() == "[clustering] 3/10 cells, elapsed 00:02:00, ETA 00:01:10"

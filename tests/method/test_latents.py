@@ -100,6 +100,37 @@ def test_a_cache_entry_is_keyed_by_the_training_codes_source(monkeypatch):
     assert store_module.entry_paths(X, VAEConfig(), 0)[0] != before[0]
 
 
+def test_a_cache_entry_is_keyed_by_the_cpu_family(monkeypatch):
+    from replicate.method import latents as store_module
+
+    X = np.zeros((4, 3), dtype=np.float32)
+    monkeypatch.setattr(store_module, "_family", lambda: "GenuineIntel x86_64 avx2 fma")
+    avx2 = store_module.entry_paths(X, VAEConfig(), 0)
+    assert store_module.entry_paths(X, VAEConfig(), 0) == avx2
+    monkeypatch.setattr(store_module, "_family", lambda: "GenuineIntel x86_64 avx2 fma avx512f")
+    assert store_module.entry_paths(X, VAEConfig(), 0)[0] != avx2[0]  # another family: its own training
+
+
+def test_the_ledger_notes_each_vae_a_step_asked_for_and_nothing_outside_a_step(tiny_adata, tmp_path, monkeypatch):
+    from replicate.method import latents as store_module
+
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path))
+    cfg = VAEConfig(**{**TINY, "epochs": 1})
+    latents(tiny_adata.X, cfg, seeds=[0], verbose=False)  # not in a step: nothing noted
+    assert store_module.ledger() == []
+    monkeypatch.setenv(store_module.STEP_VARIABLE, "why-readings")
+    latents(tiny_adata.X, cfg, seeds=[0, 1], verbose=False)
+    monkeypatch.setenv(store_module.STEP_VARIABLE, "paper-05")
+    latents(tiny_adata.X, cfg, seeds=[1], verbose=False)
+    rows = store_module.ledger()
+    assert [(r["step"], r["outcome"]) for r in rows] == [("why-readings", "cached"), ("why-readings", "trained"),
+                                                         ("paper-05", "cached")]
+    assert rows[1]["entry"] == rows[2]["entry"] == store_module.entry_paths(tiny_adata.X, cfg, 1)[0].stem
+    assert float(rows[1]["seconds"]) > 0
+    size = (tmp_path / store_module.LEDGER).stat().st_size
+    assert store_module.ledger(since=size) == [] and len(store_module.ledger(step="paper-05")) == 1
+
+
 def test_a_diverged_training_is_said_cached_as_diverged_and_not_trained_again(monkeypatch, capsys):
     from replicate.io.errors import TrainingError
     from replicate.method import latents as store_module

@@ -49,8 +49,9 @@ def test_a_cold_rebuild_refuses_a_cache_that_already_holds_trainings(here, tmp_p
         with pytest.raises(ReplicateError, match=r"already holds 1 files.*REPLICATE_CACHE_DIR"):
             cold.begin(warm, create=create)
     assert not (warm / cold.MARKER).exists()
-    assert cold.begin(tmp_path / "new", create=False) == "" and not (tmp_path / "new").exists()
-    assert cold.begin(tmp_path / "new").startswith("cold-")  # a folder not there yet is made empty
+    assert cold.begin(tmp_path / "new", create=False) == ("", 0) and not (tmp_path / "new").exists()
+    name, part = cold.begin(tmp_path / "new")  # a folder not there yet is made empty
+    assert name.startswith("cold-") and part == 1
     # the default cache folder is everyone's: refused, whatever it holds
     monkeypatch.delenv("REPLICATE_CACHE_DIR")
     with pytest.raises(ReplicateError, match="REPLICATE_CACHE_DIR is not set"):
@@ -67,3 +68,22 @@ def test_the_page_says_how_to_measure_a_cold_rebuild_before_one_was_made(here):
                   here / timing.TIMES)
     page = rebuild_times.markdown()
     assert "No cold rebuild" in page and "replicate rebuild --cold" in page
+
+
+def test_a_machine_that_did_not_keep_the_cache_goes_on_as_the_next_part_and_the_page_counts_its_trainings(
+        here, tmp_path, monkeypatch):
+    rebuild.rebuild(["made"], cold=True)  # the first sitting: its machine's cache folder is then lost
+    name = timing.cold_rows()["cold_rebuild"].iloc[0]
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "next-machine"))
+    assert cold.begin(create=False, steps=["made", "never"]) == (name, 2)  # a dry run: what it would go on with
+    assert rebuild.rebuild(cold=True) == ["never"]
+    assert list(timing.cold_rows()["cold_part"]) == [1, 2]
+    uses = pd.DataFrame({"cold_rebuild": name, "cold_part": [1, 1, 2, 2], "step": ["made", "made", "never", "never"],
+                         "outcome": ["trained", "cached", "trained", "trained"], "entry": ["k1", "k1", "k1", "k2"],
+                         "seconds": [120.0, None, 120.0, 60.0]})
+    sentence = rebuild_times.trainings_sentence(timing.cold_rows(), uses)
+    assert "4 VAEs: 3 were trained, and **1 trainings were saved**" in sentence
+    assert "in 2 parts" in sentence and "1 trainings (2 min) were made again" in sentence
+    # a finished cold rebuild is not gone on with: an empty folder begins a new one
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "third"))
+    assert cold.begin(create=False, steps=["made", "never"]) == ("", 0)

@@ -11,9 +11,9 @@ import yaml
 
 from ...io.paths import project_root
 from ..order import critical_path
-from ..times import cold_rows, latest
+from ..times import cold_rows, cold_trainings, latest
 
-__all__ = ["markdown", "projection", "cold_sentence"]
+__all__ = ["markdown", "projection", "cold_sentence", "trainings_sentence"]
 
 
 def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) -> str:
@@ -36,7 +36,8 @@ def cold_sentence(cold: pd.DataFrame, names: list[str]) -> str:
     if cold.empty:
         return ("No cold rebuild has been measured yet, so these times depend on what the caches held (the VAE "
                 "cache column). `REPLICATE_CACHE_DIR=<an empty folder> replicate rebuild --cold --budget 2h --commit` "
-                "makes every step from empty caches and records each one; run it again with the same folder to go on.")
+                "makes every step from empty caches and records each one; run it again to go on (with the same folder, or an empty one where the "
+                "machine did not keep it).")
     missing = [n for n in names if n not in set(cold["step"])]
     made = f"all {len(names)} steps" if not missing else f"{len(names) - len(missing)} of the {len(names)} steps"
     dates = sorted(set(cold["date"].astype(str)))
@@ -46,6 +47,25 @@ def cold_sentence(cold: pd.DataFrame, names: list[str]) -> str:
     return text + (f"; not made by it yet: {', '.join(f'`{n}`' for n in missing)}." if missing else ".")
 
 
+def trainings_sentence(cold: pd.DataFrame, uses: pd.DataFrame) -> str:
+    """What the latent store saved in the cold rebuild (``uses``: :func:`~replicate.publish.times.cold_trainings`),
+    and, where it ran in parts that each began with an empty cache, what the later parts trained again."""
+    if cold.empty or uses.empty:
+        return ""
+    trained = uses[uses["outcome"] != "cached"]
+    text = (f"Its steps asked the latent store for {len(uses):,} VAEs: {len(trained):,} were trained, and "
+            f"**{len(uses) - len(trained):,} trainings were saved** (served from a training an earlier step, or "
+            "the same step, had stored).")
+    parts = int(cold["cold_part"].fillna(1).max())
+    if parts > 1:
+        again = trained[trained.duplicated("entry", keep="first")]
+        minutes = pd.to_numeric(again["seconds"], errors="coerce").sum() / 60
+        text += (f" It ran in {parts} parts, each on a machine that began with an empty cache folder, so "
+                 f"{len(again):,} trainings ({minutes:.0f} min) were made again in a later part: one uninterrupted "
+                 f"cold rebuild would take about {(cold['seconds'].sum() / 60 - minutes) / 60:.2f} h.")
+    return text
+
+
 def markdown(times: str | os.PathLike | None = None) -> str:
     """The measured time of each re-made step (the reproducibility page), with their sum."""
     table = latest(times)
@@ -53,13 +73,14 @@ def markdown(times: str | os.PathLike | None = None) -> str:
         return "*No step of the study graph has been timed yet: `replicate rebuild` records each step it makes.*"
     cold = cold_rows(times)
     cold_minutes = dict(zip(cold["step"], cold["seconds"] / 60))
-    lines = ["| step | minutes | VAE cache entries at start | load average at start | cold rebuild, minutes |",
-             "|---|---:|---:|---:|---:|"]
+    lines = ["| step | minutes | VAE cache entries at start | VAEs trained (from cache) | load average at start "
+             "| cold rebuild, minutes |", "|---|---:|---:|---:|---:|---:|"]
     for row in table.itertuples():
         entries = "–" if pd.isna(row.vae_cache_entries) else f"{int(row.vae_cache_entries)}"
         load = "–" if pd.isna(row.load_average) else f"{row.load_average:.1f}"
         was = f"{cold_minutes[row.step]:.1f}" if row.step in cold_minutes else "–"
-        lines.append(f"| {row.step} | {row.seconds / 60:.1f} | {entries} | {load} | {was} |")
+        vaes = "–" if pd.isna(row.vae_trained) else f"{int(row.vae_trained)} ({int(row.vae_from_cache)})"
+        lines.append(f"| {row.step} | {row.seconds / 60:.1f} | {entries} | {vaes} | {load} | {was} |")
     machines = ", ".join(sorted({f"{r.cpu}, {r.cores} cores" for r in table.itertuples()}))
     dates, commits = sorted(set(table["date"])), list(dict.fromkeys(table["commit"]))
     when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
@@ -78,4 +99,6 @@ def markdown(times: str | os.PathLike | None = None) -> str:
         head += (f" The sum leaves out the {len(untimed)} step{'s' if many else ''} never timed "
                  f"({', '.join(f'`{n}`' for n in untimed)}), so a whole rebuild takes longer.")
     path_note = ("\n\n" + projection(table, stages)) if graph.is_file() else ""
-    return head + path_note + "\n\n" + cold_sentence(cold, cold_names) + "\n\n" + "\n".join(lines)
+    saved = trainings_sentence(cold, cold_trainings(times))
+    return (head + path_note + "\n\n" + cold_sentence(cold, cold_names) + (" " + saved if saved else "") + "\n\n"
+            + "\n".join(lines))

@@ -28,8 +28,9 @@ def test_the_page_names_the_steps_never_timed(tmp_path, monkeypatch):
     (tmp_path / "dvc.yaml").write_text("stages:\n  data: {cmd: x, outs: [data.csv]}\n  train: {cmd: y, deps: [data.csv]}\n")
     path = tmp_path / timing.TIMES
     timing.record({"step": "data", "seconds": 90.0, "date": "2026-12-06", "commit": "abc1234", "cpu": "CPU",
-                    "cores": 2, "vae_cache_entries": 0, "load_average": 0.5}, path)
+                    "cores": 2, "vae_cache_entries": 0, "load_average": 0.5, "vae_trained": 3, "vae_from_cache": 1},
+                  path)
     page = rebuild_times.markdown(path)
     assert page.startswith("**1** of the 2 steps timed, **0.03 h** in all, on CPU, 2 cores, 2026-12-06")
-    assert "leaves out the 1 step never timed (`train`)" in page and "| data | 1.5 | 0 | 0.5 |" in page
+    assert "leaves out the 1 step never timed (`train`)" in page and "| data | 1.5 | 0 | 3 (1) | 0.5 | – |" in page
     assert "critical path" in page and str(tmp_path) not in page
