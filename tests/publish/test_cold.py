@@ -82,8 +82,8 @@ def test_a_machine_that_did_not_keep_the_cache_goes_on_as_the_next_part_and_the_
                          "outcome": ["trained", "cached", "trained", "trained"], "entry": ["k1", "k1", "k1", "k2"],
                          "seconds": [120.0, None, 120.0, 60.0]})
     sentence = rebuild_times.trainings_sentence(timing.cold_rows(), uses)
-    assert "4 VAEs: 3 were trained, and **1 trainings were saved**" in sentence
-    assert "in 2 parts" in sentence and "1 trainings (2 min) were made again" in sentence
+    assert "4 VAEs: 3 were trained, and **1 training was saved**" in sentence
+    assert "in 2 parts" in sentence and "1 training (2 min) was made again" in sentence
     # a finished cold rebuild is not gone on with: an empty folder begins a new one
     monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "third"))
     assert cold.begin(create=False, steps=["made", "never"]) == ("", 0)

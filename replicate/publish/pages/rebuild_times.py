@@ -53,15 +53,17 @@ def trainings_sentence(cold: pd.DataFrame, uses: pd.DataFrame) -> str:
     if cold.empty or uses.empty:
         return ""
     trained = uses[uses["outcome"] != "cached"]
+    saved = len(uses) - len(trained)
     text = (f"Its steps asked the latent store for {len(uses):,} VAEs: {len(trained):,} were trained, and "
-            f"**{len(uses) - len(trained):,} trainings were saved** (served from a training an earlier step, or "
-            "the same step, had stored).")
+            f"**{saved:,} training{'s were' if saved != 1 else ' was'} saved** (served from a training an earlier "
+            "step, or the same step, had stored).")
     parts = int(cold["cold_part"].fillna(1).max())
     if parts > 1:
         again = trained[trained.duplicated("entry", keep="first")]
         minutes = pd.to_numeric(again["seconds"], errors="coerce").sum() / 60
         text += (f" It ran in {parts} parts, each on a machine that began with an empty cache folder, so "
-                 f"{len(again):,} trainings ({minutes:.0f} min) were made again in a later part: one uninterrupted "
+                 f"{len(again):,} training{'s' if len(again) != 1 else ''} ({minutes:.0f} min) "
+                 f"{'were' if len(again) != 1 else 'was'} made again in a later part: one uninterrupted "
                  f"cold rebuild would take about {(cold['seconds'].sum() / 60 - minutes) / 60:.2f} h.")
     return text
 
