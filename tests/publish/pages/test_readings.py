@@ -62,12 +62,14 @@ def test_readable_mean_without_a_spread():
 
 
 def test_page_summary_with_and_without_a_kl_spike(summary):
-    default = choose_default(summary)
+    default = default_reading()
     text = pages.page_summary(summary, {0: _calm(loss_end=900.0), 3: _spiky(loss_end=800.0)})
     assert text.startswith(f"Taken literally, the paper's VAE does not train ({summary.iloc[0]['outcomes']} in the "
                            f"stability study); of its {len(summary)} readings")
     trained = summary.loc[default]
-    assert f"({default}: {trained['trained']}/{trained['seeds']} seeds trained there)" in text
+    assert f"is {default} ({trained['trained']}/{trained['seeds']} seeds trained there)" in text
+    # the reading the run uses, also where this run of the study would pick another
+    assert ("this run of the study would pick" in text) == (choose_default(summary) != default)
     assert "In this run, 2 VAE seed(s) trained to a final loss of 850.0 per cell" in text
     assert text.endswith(f"; 1 of them (seed 3) show a KL spike, an epoch whose mean KL jumps above {FACTOR:g} "
                          "times its usual level.")
@@ -156,3 +158,16 @@ def test_spikes_display_when_no_seed_spikes_or_a_seed_has_no_cells():
     assert styler.caption == "0 of 2 seeds spike."
     assert np.isnan(styler.data.set_index("seed").loc[7, "K-means CA (%)"])
     assert "nan" not in styler.to_html() and "no cells" in styler.to_html()
+
+
+def test_the_rule_sentence_names_the_default_and_when_it_was_fixed_where_the_rule_now_picks_another(summary):
+    name = default_reading()
+    same = summary.copy()
+    same.loc[name, "trained"] = same.loc[name, "seeds"]  # every seed of the default trained: the rule picks it
+    same.loc[same.index != name, "deviations"] += same.loc[name, "deviations"] + 1
+    assert pages.rule_sentence(same) == f"{len(same)} readings; chosen by the rule: **{name}**."
+    other = same.copy()
+    other.loc[name, ["trained", "outcomes"]] = [2, "trained 2, blew up 1"]  # one seed blew up on this machine
+    text = pages.rule_sentence(other)
+    assert f"the rule picks **{choose_default(other)}**, because the default, **{name}**, trained 2 of" in text
+    assert "(trained 2, blew up 1). The default was fixed on 2026-11-25 (commit 9bea22e)" in text
