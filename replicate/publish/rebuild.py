@@ -27,7 +27,8 @@ step computes the same thing from the same inputs; only the order of independent
 **One CPU family per run**: a section of the paper run is re-made only on the CPU family that made the
 run's other sections (its ``manifest.json`` records each one's), since the same seed trains another VAE on
 another family (``benchmarks/results/cpu_family-*.json``) and a run whose sections saw different latents
-contradicts itself; ``--other-family`` re-makes it anyway (to re-make the whole run there).
+contradicts itself, and only on a machine that trains its seed 0 alike (:mod:`.trains_alike`: one family does
+not settle it); ``--other-family`` re-makes it anyway (to re-make the whole run there).
 """
 
 from __future__ import annotations
@@ -53,11 +54,12 @@ from ..io.errors import ReplicateError
 from ..io.paths import project_root
 from ..io.progress import follow
 from ..io.provenance import machine
+from ..method.latents import STEP_VARIABLE
+from . import trains_alike
+from .cold import begin, remaining
 from .order import downstream, waits
 from .sections import HEARTBEAT, HEARTBEAT_S
-from .cold import begin, remaining
 from .status import dvc_status, status
-from ..method.latents import STEP_VARIABLE
 from .times import TIMES, latest, snapshot, timed_row, written
 
 __all__ = ["pending", "run_family", "section_families", "parse_budget", "rebuild"]
@@ -206,14 +208,12 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
             other_family: bool = False, jobs: int = 1, scheduler: str = "", cold: bool = False) -> list[str]:
     """Re-make the :func:`pending` steps in order with DVC, recording each one's wall time; return those made.
 
-    With ``budget`` (seconds), a step starts only while its recorded time fits what is left (a step never
-    timed: the longest timed step of its kind), so a long rebuild is a series of sittings; with ``commit``, each
-    finished step is committed (its outputs, ``dvc.lock``, its time). Stops at the first step that fails (its error is
-    DVC's; the steps before it are recorded). A section of a run made on another CPU family is refused unless
-    ``other_family``. ``jobs`` > 1 or a Dask ``scheduler`` address: independent steps side by side (see the
-    module). One rebuild at a time in a checkout (:data:`LOCK`): a second would make the same steps at once.
-    ``cold``: every step (current or not) that the cold rebuild of this cache folder has not made yet
-    (:mod:`replicate.publish.cold`), each recorded under its name.
+    ``budget`` (seconds): a step starts only while its recorded time fits what is left (never timed: the longest
+    timed step of its kind); ``commit``: each finished step is committed (outputs, ``dvc.lock``, its time). Stops at
+    the first step that fails (the steps before it are recorded). A section of a run made on another CPU family, or
+    on a machine that trains other VAEs, is refused unless ``other_family``. ``jobs`` > 1 or a Dask ``scheduler``:
+    independent steps side by side (see the module). One rebuild at a time in a checkout (:data:`LOCK`).
+    ``cold``: every step that the cold rebuild of this cache folder has not made yet (:mod:`.cold`).
     """
     if jobs < 1:
         raise ReplicateError(f"--jobs {jobs}: give 1 or more steps at a time.")
@@ -227,8 +227,8 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     if name:
         todo = remaining(name, todo, path)
     info, made, start = machine(), [], time.perf_counter()
-    if not other_family:
-        _same_family(todo, info["family"])
+    if not other_family:  # the CPU's name first, then (where that passes) a measured training
+        _same_family(todo, info["family"]) or trains_alike.check([] if dry_run else todo)
     recorded = latest(times, longest=cold)  # a cold step takes what it took with nothing cached
     # DVC runs each step's command through the shell: this environment's `python` and `replicate` first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -272,9 +272,9 @@ def _still_current(step: str) -> bool:
 
 
 def _need(step: str, recorded: pd.DataFrame) -> str:
-    guess = _estimate(step, recorded)
     if step in set(recorded["step"]):
-        return f"{guess / 60:.0f} min last time"
+        return f"{_estimate(step, recorded) / 60:.0f} min last time"
+    guess = _estimate(step, recorded)
     return "never timed" if guess is None else f"never timed, {guess / 60:.0f} min as the longest of its kind"
 
 
