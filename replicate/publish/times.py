@@ -23,7 +23,7 @@ from ..io.paths import project_root
 from ..method.latents import LEDGER, ledger
 
 __all__ = ["TIMES", "COLD_TRAININGS", "COLUMNS", "record", "timed_row", "latest", "cold_rows", "cold_trainings",
-           "snapshot", "vae_entries", "written"]
+           "counts", "snapshot", "vae_entries", "written"]
 
 #: The committed table of measured step times (one row per step made, newest last).
 TIMES = "results/rebuild/times.csv"
@@ -78,17 +78,24 @@ def timed_row(step: str, seconds: float, snap: tuple[int, int], load: float, inf
     from the cache, and the cold rebuild and part it belongs to (``cold``: (name, part))."""
     name, part = (cold, 1) if isinstance(cold, str) else cold
     uses = ledger(since=snap[1], step=step)
-    trained = sum(u["outcome"] != "cached" for u in uses)
+    trained, from_cache = counts(pd.DataFrame(uses, columns=["outcome", "entry"]))
     record({"step": step, "seconds": round(seconds, 1), "date": dt.date.today().isoformat(), "commit": _head(),
             "cpu": info["cpu"], "cores": info["cores"], "vae_cache_entries": snap[0],
             "load_average": round(load, 2), "family": info["family"], "cold_rebuild": name,
-            "cold_part": part if name else pd.NA, "vae_trained": trained, "vae_from_cache": len(uses) - trained}, path)
+            "cold_part": part if name else pd.NA, "vae_trained": trained, "vae_from_cache": from_cache}, path)
     if name and uses:
         rows = pd.DataFrame([{"cold_rebuild": name, "cold_part": part, **u} for u in uses])
         listed = path.with_name(COLD_TRAININGS)
         if listed.is_file():
             rows = pd.concat([pd.read_csv(listed), rows], ignore_index=True)
         store.atomic_write(listed, lambda p: rows.to_csv(p, index=False))
+
+
+def counts(uses: pd.DataFrame) -> tuple[int, int]:
+    """(VAEs trained, VAEs got from an earlier step's training) of one step's ``uses`` (ledger rows): distinct
+    entries, since a step may ask for one VAE twice, and the second time it is its own training it gets back."""
+    trained = set(uses.loc[uses["outcome"] != "cached", "entry"])
+    return len(trained), len(set(uses.loc[uses["outcome"] == "cached", "entry"]) - trained)
 
 
 def cold_trainings(times: str | os.PathLike | None = None, cold: str | None = None) -> pd.DataFrame:

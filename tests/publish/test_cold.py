@@ -78,11 +78,14 @@ def test_a_machine_that_did_not_keep_the_cache_goes_on_as_the_next_part_and_the_
     assert cold.begin(create=False, steps=["made", "never"]) == (name, 2)  # a dry run: what it would go on with
     assert rebuild.rebuild(cold=True) == ["never"]
     assert list(timing.cold_rows()["cold_part"]) == [1, 2]
-    uses = pd.DataFrame({"cold_rebuild": name, "cold_part": [1, 1, 2, 2], "step": ["made", "made", "never", "never"],
-                         "outcome": ["trained", "cached", "trained", "trained"], "entry": ["k1", "k1", "k1", "k2"],
-                         "seconds": [120.0, None, 120.0, 60.0]})
+    uses = pd.DataFrame({"cold_rebuild": name, "cold_part": [1, 1, 1, 2, 2, 2, 2],
+                         "step": ["made", "made", "made", "never", "never", "never", "never"],
+                         "outcome": ["trained", "cached", "trained", "trained", "trained", "cached", "cached"],
+                         "entry": ["k1", "k1", "k3", "k1", "k2", "k3", "k3"],
+                         "seconds": [120.0, None, 30.0, 120.0, 60.0, None, None]})
+    # `never` got k3 (twice) from `made`'s training: one saved; `made` asking for its own k1 again saves none
     sentence = rebuild_times.trainings_sentence(timing.cold_rows(), uses)
-    assert "4 VAEs: 3 were trained, and **1 training was saved**" in sentence
+    assert "Its steps trained 3 VAEs, and **1 training was saved**" in sentence
     assert "in 2 parts" in sentence and "1 training (2 min) was made again" in sentence
     # a finished cold rebuild is not gone on with: an empty folder begins a new one
     monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "third"))

@@ -38,14 +38,15 @@ def test_a_row_counts_the_vaes_its_step_trained_and_got_from_the_cache(tmp_path,
     ledger.write_text("before\ttrained\tk0\t9.0\n")  # an earlier step's line: not counted
     snap = times.snapshot()
     with open(ledger, "a") as f:
-        f.write("s\ttrained\tk1\t12.5\ns\tcached\tk1\tnan\nother\ttrained\tk2\t3.0\ns\tdiverged\tk3\tnan\n")
+        f.write("s\ttrained\tk1\t12.5\ns\tcached\tk1\tnan\nother\ttrained\tk2\t3.0\ns\tdiverged\tk3\tnan\n"
+                "s\tcached\tk2\tnan\ns\tcached\tk2\tnan\n")  # k2: another step's training, asked for twice
     info = {"cpu": "c", "cores": 2, "family": "f"}
     path = tmp_path / "times.csv"
     times.timed_row("s", 30.0, snap, 0.5, info, path)
     row = pd.read_csv(path).iloc[-1]
-    assert (row["vae_trained"], row["vae_from_cache"]) == (2, 1) and pd.isna(row["cold_rebuild"])
+    assert (row["vae_trained"], row["vae_from_cache"]) == (2, 1) and pd.isna(row["cold_rebuild"])  # distinct
     assert times.written(path) == [path]  # no cold rebuild: nothing listed entry by entry
     times.timed_row("s", 30.0, snap, 0.5, info, path, ("cold-x", 2))
     listed = times.cold_trainings(path)
-    assert list(listed["entry"]) == ["k1", "k1", "k3"] and set(listed["cold_part"]) == {2}
+    assert list(listed["entry"]) == ["k1", "k1", "k3", "k2", "k2"] and set(listed["cold_part"]) == {2}
     assert times.written(path) == [path, path.with_name(times.COLD_TRAININGS)]

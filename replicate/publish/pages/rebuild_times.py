@@ -11,7 +11,7 @@ import yaml
 
 from ...io.paths import project_root
 from ..order import critical_path
-from ..times import cold_rows, cold_trainings, latest
+from ..times import cold_rows, cold_trainings, counts, latest
 
 __all__ = ["markdown", "projection", "cold_sentence", "trainings_sentence"]
 
@@ -53,10 +53,10 @@ def trainings_sentence(cold: pd.DataFrame, uses: pd.DataFrame) -> str:
     if cold.empty or uses.empty:
         return ""
     trained = uses[uses["outcome"] != "cached"]
-    saved = len(uses) - len(trained)
-    text = (f"Its steps asked the latent store for {len(uses):,} VAEs: {len(trained):,} were trained, and "
-            f"**{saved:,} training{'s were' if saved != 1 else ' was'} saved** (served from a training an earlier "
-            "step, or the same step, had stored).")
+    saved = sum(counts(group)[1] for _, group in uses.groupby("step", sort=False))
+    text = (f"Its steps trained {trained['entry'].nunique():,} VAEs, and "
+            f"**{saved:,} training{'s were' if saved != 1 else ' was'} saved**: a step got that many VAEs from "
+            "a training an earlier step had stored (each VAE counted once per step).")
     parts = int(cold["cold_part"].fillna(1).max())
     if parts > 1:
         again = trained[trained.duplicated("entry", keep="first")]
