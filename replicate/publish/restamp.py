@@ -74,18 +74,6 @@ class Refused(Exception):
     """Why a step cannot be restamped (it stays stale)."""
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 def code_changes(changed: Sequence[str]) -> list[str]:
     """The changed inputs of a stale step (``replicate status``'s ``changed_all``) that a re-computation can vouch
     for: code, facts, data, upstream results. :class:`Refused` for a notebook (its executed copy is the step's page,
@@ -100,16 +88,6 @@ def code_changes(changed: Sequence[str]) -> list[str]:
             raise Refused(f"stale through {entry}, which only re-making it renews: `replicate rebuild`")
         files.append(path)
     return files
-
-
-
-
-
-
-
-
-
-
 
 
 def _flat(value: object, prefix: str = "") -> dict[str, str]:

@@ -61,11 +61,22 @@ def _program(text: str) -> str:
     return ast.dump(tree, include_attributes=False)
 
 
+def _text_when_made(step: str, path: str) -> str | None:
+    """``path`` as committed with ``step``'s outputs (the commit that last changed them) and just before: a code
+    file the step loaded but did not declare then has the version it was made with, where the two agree."""
+    stage = yaml.safe_load((project_root() / "dvc.yaml").read_text())["stages"].get(step, {})
+    outs = [o if isinstance(o, str) else next(iter(o)) for o in stage.get("outs", [])]
+    made = _git("log", "-1", "--format=%H", "--", *outs).stdout.decode().strip() if outs else ""
+    texts = {_git("show", f"{commit}:{path}").stdout for commit in (made, f"{made}~1")} if made else set()
+    return texts.pop().decode("utf-8") if len(texts) == 1 and b"" not in texts else None
+
+
 def same_program(step: str, files: Sequence[str]) -> bool:
-    """Whether each changed code file of ``step`` is, comments and docstrings aside, the program it was made from."""
+    """Whether each changed code file of ``step`` is, comments and docstrings aside, the program it was made from
+    (for a file it loaded but did not declare then, :func:`_text_when_made`)."""
     locked = _locked(step)
     for path in files:
-        old = _text_with_md5(path, locked[path]) if path in locked else None
+        old = _text_with_md5(path, locked[path]) if path in locked else _text_when_made(step, path)
         if old is None or _program(old) != _program((project_root() / path).read_text(encoding="utf-8")):
             return False
     return True

@@ -36,3 +36,27 @@ def test_only_a_tables_step_sets_its_notebook_aside():
     changed = ["notebooks/03_clustering.ipynb (modified)", "replicate/pl.py (modified)"]
     graph = {"page-x": {"cmd": "replicate run --sections 03_clustering"}}
     assert unchanged.parameters_only("page-x", changed, graph) == (changed, [])
+
+
+def test_code_the_step_loaded_without_declaring_it_is_compared_with_the_version_it_was_made_with(tmp_path, monkeypatch):
+    run = lambda *a: subprocess.run(a, cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run("git", "init", "-q")
+    run("git", "config", "user.email", "t@t")
+    run("git", "config", "user.name", "t")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  s:\n    cmd: python a.py\n    deps: [a.py]\n    outs:\n"
+                                       "    - out.csv:\n        cache: false\n")
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages:\n  s:\n    deps:\n    - path: a.py\n      md5: x\n")
+    (tmp_path / "a.py").write_text("import b\n")
+    (tmp_path / "b.py").write_text("X = 1\n")
+    run("git", "add", ".")
+    run("git", "commit", "-q", "-m", "code")
+    (tmp_path / "out.csv").write_text("CA\n0.5\n")
+    run("git", "add", "out.csv")
+    run("git", "commit", "-q", "-m", "made s")
+    monkeypatch.setattr(unchanged, "project_root", lambda: tmp_path)
+    (tmp_path / "b.py").write_text('"""Now declared."""\nX = 1  # the same program\n')
+    assert unchanged.same_program("s", ["b.py"])
+    (tmp_path / "b.py").write_text("X = 2\n")
+    assert not unchanged.same_program("s", ["b.py"])
+    (tmp_path / "c.py").write_text("Y = 1\n")  # not in the commit that made the step: nothing to compare with
+    assert not unchanged.same_program("s", ["c.py"])

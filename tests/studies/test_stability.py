@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from replicate.studies import stability
 from replicate.studies.readings import readings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows(spec):
@@ -61,5 +65,11 @@ def test_study_records_outcomes_and_resumes(tiny_h5_session, tmp_path, monkeypat
 
 def test_the_committed_summary_is_read_from_the_repository():
     summary = stability.committed_summary()
-    assert stability.choose_default(summary) == "batch normalisation"
+    on_disk = pd.read_csv(ROOT / "results" / "stability" / "pbmc2100-top2000-summary.csv", index_col="reading")
+    pd.testing.assert_frame_equal(summary, on_disk)
     assert {"trained", "seeds", "deviations", "outcomes"} <= set(summary.columns)
+    # the rule's pick on the committed study: every seed trained, and no reading with fewer deviations did
+    pick = stability.choose_default(summary)
+    assert summary.loc[pick, "trained"] == summary.loc[pick, "seeds"]
+    fewer = summary[summary["deviations"] < summary.loc[pick, "deviations"]]
+    assert (fewer["trained"] < fewer["seeds"]).all()
