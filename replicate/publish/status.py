@@ -42,9 +42,10 @@ def dvc_status(*steps: str) -> dict[str, Any]:
     return json.loads(lines[-1]) if lines else {}
 
 
-def last_commit(paths: list[str]) -> str:
-    """``<short hash> <date>`` of the last commit that changed any of ``paths`` ('' when none did)."""
-    done = subprocess.run(["git", "log", "-1", "--format=%h %ad", "--date=short", "--", *paths],
+def last_commit(paths: list[str], *, fmt: str = "%h %ad") -> str:
+    """The last commit that changed any of ``paths`` ('' when none did), as ``git log --format=<fmt>`` writes it:
+    ``<short hash> <date>`` by default, the full hash with ``fmt="%H"``."""
+    done = subprocess.run(["git", "log", "-1", f"--format={fmt}", "--date=short", "--", *paths],
                           capture_output=True, text=True, cwd=project_root(), check=False)
     return done.stdout.strip()
 

@@ -25,6 +25,7 @@ import yaml
 
 from ..io.paths import project_root
 from .graph import KEYED
+from .status import last_commit
 
 __all__ = ["same_program", "same_inputs", "same_parameters", "folder_md5", "parameters_only", "narrowed"]
 
@@ -66,7 +67,7 @@ def _text_when_made(step: str, path: str) -> str | None:
     file the step loaded but did not declare then has the version it was made with, where the two agree."""
     stage = yaml.safe_load((project_root() / "dvc.yaml").read_text())["stages"].get(step, {})
     outs = [o if isinstance(o, str) else next(iter(o)) for o in stage.get("outs", [])]
-    made = _git("log", "-1", "--format=%H", "--", *outs).stdout.decode().strip() if outs else ""
+    made = last_commit(outs, fmt="%H") if outs else ""
     texts = {_git("show", f"{commit}:{path}").stdout for commit in (made, f"{made}~1")} if made else set()
     return texts.pop().decode("utf-8") if len(texts) == 1 and b"" not in texts else None
 
