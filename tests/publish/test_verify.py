@@ -84,3 +84,19 @@ def test_each_section_is_judged_by_the_machine_that_made_it(tmp_path, monkeypatc
     (run / "manifest.json").write_text(json.dumps({"machine": here, "sections": sections}))
     assert verify.same_machine(str(run))
     assert verify._section_machine({"sections": sections}, "09_generalisation") == here
+
+
+def test_a_machine_whose_seed_0_trains_apart_is_compared_as_another_machine(tmp_path, capsys):
+    """One family and one BLAS do not settle it: the re-made seed 0's final loss must be the committed one."""
+    def run(name: str, last_loss: float):
+        (tmp_path / name / "02_vae").mkdir(parents=True)
+        pd.DataFrame({"seed": [0, 0, 1], "epoch": [1, 2, 2], "loss": [900.0, last_loss, 1.0]}).to_csv(
+            tmp_path / name / "02_vae" / "vae_history.csv", index=False)
+        return tmp_path / name
+
+    committed = run("committed", 894.8855)
+    assert verify._trains_alike(run("alike", 894.8855), committed)
+    assert not verify._trains_alike(run("apart", 893.6084), committed)
+    said = capsys.readouterr()
+    assert "893.6084" in said.err + said.out
+    assert verify._trains_alike(tmp_path / "no-vae-section", committed)  # nothing to measure: the family decides
