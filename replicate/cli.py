@@ -11,7 +11,7 @@ from . import sections as tables
 from .io import datasets
 from .io.errors import ReplicateError
 from .io.facts import registry
-from .publish import book, pipeline, rebuild, recipe_book, restamp, status, times, verify
+from .publish import book, budget, pipeline, rebuild, recipe_book, restamp, status, times, verify
 from .publish.params import parse_value
 from .studies import generalisation, recipe, stability, why
 
@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return STUDIES[args.name](args.args)
         elif args.command == "rebuild":
             made = rebuild.rebuild(args.steps, machine_specific=args.machine_specific, dry_run=args.dry_run,
-                                   budget=rebuild.parse_budget(args.budget), commit=args.commit,
+                                   budget=budget.parse_budget(args.budget), commit=args.commit,
                                    other_family=args.other_family, jobs=args.jobs, scheduler=args.scheduler,
                                    cold=args.cold)
             print(f"{len(made)} steps {'to make' if args.dry_run else 'made'}; their times: {times.TIMES}")

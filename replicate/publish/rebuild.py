@@ -56,13 +56,14 @@ from ..io.progress import follow
 from ..io.provenance import machine
 from ..method.latents import STEP_VARIABLE
 from . import trains_alike
+from .budget import estimate, fits, need
 from .cold import begin, remaining
 from .order import downstream, waits
 from .sections import HEARTBEAT, HEARTBEAT_S
 from .status import dvc_status, status
 from .times import TIMES, latest, snapshot, timed_row, written
 
-__all__ = ["pending", "run_family", "section_families", "parse_budget", "rebuild"]
+__all__ = ["pending", "run_family", "section_families", "rebuild"]
 
 def pending(steps: Sequence[str] = (), *, machine_specific: bool = False, every: bool = False) -> list[str]:
     """The steps to re-make, in the graph's order: ``steps`` when named (each must exist), else every
@@ -115,39 +116,6 @@ def _same_family(todo: list[str], family: str) -> None:
                 f"{step} is a section of a run made on {made}; this machine is {family}. The same seed trains "
                 "another VAE here (benchmarks/results/cpu_family-*.json), so the run would mix latents of two "
                 "families. Re-make it on that family, or re-make the whole run here with --other-family.")
-
-
-def parse_budget(text: str | None) -> float | None:
-    """Seconds of a budget written ``90m``, ``1.5h``, ``600s`` or ``600`` (None: no budget)."""
-    if text is None:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600}
-    value, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
-    try:
-        seconds = float(value) * units[unit]
-    except ValueError:
-        raise ReplicateError(f"--budget {text!r} is not a duration: write e.g. 90m, 1.5h or 600s.") from None
-    if seconds <= 0:
-        raise ReplicateError(f"--budget {text!r} must be positive.")
-    return seconds
-
-
-def _estimate(step: str, times: pd.DataFrame) -> float | None:
-    """A step's recorded seconds; for a never-timed one the longest timed step of its kind (the name up to its
-    first '-': ``page-02_vae`` is estimated by the pages timed), None when none of its kind was timed."""
-    known = times.set_index("step")["seconds"] if len(times) else pd.Series(dtype=float)
-    if step in known.index:
-        return float(known[step])
-    kind = step.split("-", 1)[0]
-    same = known[[n.split("-", 1)[0] == kind for n in known.index]]
-    return float(same.max()) if len(same) else None
-
-
-def _fits(step: str, left: float, first: bool, times: pd.DataFrame) -> bool:
-    """Whether ``step``'s recorded (or estimated, :func:`_estimate`) time fits the ``left`` seconds of a budget;
-    a step with no estimate only as the first."""
-    guess = _estimate(step, times)
-    return first if guess is None else guess <= left
 
 
 def _commit(step: str, seconds: float, outs: list[str], times: Path) -> None:
@@ -235,23 +203,26 @@ def rebuild(steps: Sequence[str] = (), *, machine_specific: bool = False, times:
     with contextlib.nullcontext() if dry_run else _only_one():
         if (jobs > 1 or scheduler) and not dry_run:
             return _side_by_side(todo, jobs, scheduler, env, info, path, budget, commit, recorded, then)
+        spent = 0.0  # a dry run spends the recorded times instead of waiting them out
         for i, step in enumerate(todo, 1):
             if step in then and not dry_run and _still_current(step):
                 continue
-            left = None if budget is None else budget - (time.perf_counter() - start)
-            if left is not None and not _fits(step, left, not made, recorded):
-                print(f"budget: {step} is next ({_need(step, recorded)}), {left / 60:.0f} min of the budget left: "
+            left = None if budget is None else budget - (time.perf_counter() - start) - spent
+            if left is not None and not fits(step, left, not made, recorded):
+                print(f"budget: {step} is next ({need(step, recorded)}), {left / 60:.0f} min of the budget left: "
                       f"stopping here; the same command goes on from it", flush=True)
                 break
             print(f"[{i}/{len(todo)}] {step}", flush=True)
             if dry_run:
+                made.append(step)
+                spent += estimate(step, recorded) or 0.0
                 continue
             seconds = _make(step, env, info, path, (name, part))
             made.append(step)
             if commit:
                 _commit(step, seconds, _outs(step), path)
             print(f"    {step}: {seconds:.0f} s" + (" (committed)" if commit else ""), flush=True)
-    return todo if dry_run else made
+    return made
 
 
 def _with_downstream(todo: list[str], machine_specific: bool) -> tuple[list[str], frozenset[str]]:
@@ -269,13 +240,6 @@ def _still_current(step: str) -> bool:
     if current := step not in dvc_status(step):
         print(f"    {step}: still current after the steps it reads were re-made: left as it is", flush=True)
     return current
-
-
-def _need(step: str, recorded: pd.DataFrame) -> str:
-    if step in set(recorded["step"]):
-        return f"{_estimate(step, recorded) / 60:.0f} min last time"
-    guess = _estimate(step, recorded)
-    return "never timed" if guess is None else f"never timed, {guess / 60:.0f} min as the longest of its kind"
 
 
 def _outs(step: str) -> list[str]:
@@ -370,8 +334,8 @@ def _side_by_side(todo: list[str], jobs: int, scheduler: str, env: dict, info: d
                     skipped.add(step)
                     continue
                 left = None if budget is None else budget - (time.perf_counter() - start)
-                if left is not None and not _fits(step, left, not made and not running, recorded):
-                    print(f"budget: {step} is next ({_need(step, recorded)}), {left / 60:.0f} min of the budget "
+                if left is not None and not fits(step, left, not made and not running, recorded):
+                    print(f"budget: {step} is next ({need(step, recorded)}), {left / 60:.0f} min of the budget "
                           "left: starting nothing more; the same command goes on from it", flush=True)
                     stopped = True
                     break

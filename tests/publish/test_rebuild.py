@@ -10,6 +10,7 @@ from replicate import cli
 from replicate.io.errors import ReplicateError
 from replicate.publish import order, rebuild, status
 from replicate.publish import times as timing
+from replicate.publish.budget import parse_budget
 from replicate.publish.pages import rebuild_times
 
 from .test_status import GRAPH, project  # noqa: F401  (the fixture)
@@ -75,7 +76,10 @@ def test_a_budget_stops_before_the_first_step_that_does_not_fit_and_each_step_is
     timing.record({"step": "never", "seconds": 3600.0}, here / timing.TIMES)
     subprocess.run(["git", "add", "-A"], cwd=here, check=True)
     subprocess.run(["git", "commit", "-qm", "times"], cwd=here, check=True)
-    assert rebuild.rebuild(budget=rebuild.parse_budget("10m"), commit=True) == ["made"]
+    # a dry run spends the recorded times: after `made` (1 s), 3599.5 s are left for `never` (3600 s)
+    assert rebuild.rebuild(budget=parse_budget("3600.5s"), dry_run=True) == ["made"]
+    assert rebuild.rebuild(budget=parse_budget("3601.5s"), dry_run=True) == ["made", "never"]
+    assert rebuild.rebuild(budget=parse_budget("10m"), commit=True) == ["made"]
     out = capsys.readouterr().out
     assert "budget: never is next (60 min last time), 10 min of the budget left: stopping here" in out
     log = subprocess.run(["git", "log", "--format=%s", "-1", "--name-only"], cwd=here, capture_output=True,
@@ -83,17 +87,7 @@ def test_a_budget_stops_before_the_first_step_that_does_not_fit_and_each_step_is
     assert log.startswith("Rebuild made (") and "out.txt" in log and "dvc.lock" in log and timing.TIMES in log
     assert status.status().set_index("step").loc["made", "state"] == "current"
     # the same command goes on; a larger budget takes the next step
-    assert rebuild.rebuild(budget=rebuild.parse_budget("2h")) == ["never"]
-
-
-def test_a_never_timed_step_is_budgeted_as_the_longest_timed_step_of_its_kind():
-    times = pd.DataFrame({"step": ["page-01_data", "page-09", "paper-02_vae"], "seconds": [9.0, 30.0, 600.0]})
-    assert rebuild._fits("page-02_vae", 60, False, times)  # pages take 30 s at most: it fits a minute
-    assert not rebuild._fits("page-02_vae", 20, False, times)
-    assert not rebuild._fits("paper-03_grid", 300, False, times) and rebuild._fits("paper-03_grid", 900, False, times)
-    assert not rebuild._fits("why-new", 10_000, False, times) and rebuild._fits("why-new", 0, True, times)
-    assert rebuild._need("page-02_vae", times) == "never timed, 0 min as the longest of its kind"
-    assert rebuild._need("why-new", times) == "never timed"
+    assert rebuild.rebuild(budget=parse_budget("2h")) == ["never"]
 
 
 def test_a_step_silent_for_a_while_still_shows_it_runs(monkeypatch, tmp_path, capsys):
@@ -121,13 +115,6 @@ def test_one_rebuild_at_a_time_in_a_checkout(here):
         other.kill()
     assert rebuild.rebuild(dry_run=True) == ["never"] and lock.read_text() == str(other.pid)  # a dry run takes none
     assert rebuild.rebuild() == ["never"] and not lock.exists()  # a dead rebuild's lock is taken, then let go
-
-
-def test_a_budget_is_a_duration():
-    assert rebuild.parse_budget("90m") == 5400 and rebuild.parse_budget("1.5h") == 5400
-    assert rebuild.parse_budget("600") == 600 and rebuild.parse_budget(None) is None
-    with pytest.raises(ReplicateError, match="--budget 'soon' is not a duration"):
-        rebuild.parse_budget("soon")
 
 
 def test_a_committed_folder_keeps_its_results_and_leaves_the_runs_own_logs_out(here):
