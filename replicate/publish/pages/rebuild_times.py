@@ -90,8 +90,10 @@ def markdown(times: str | os.PathLike | None = None) -> str:
     graph = project_root() / "dvc.yaml"
     stages = yaml.safe_load(graph.read_text())["stages"] if graph.is_file() else {n: {} for n in table["step"]}
     names = list(stages)
-    # a cold rebuild makes the machine-specific benchmarks only when asked (--machine-specific)
-    cold_names = [n for n in names if not stages[n].get("meta", {}).get("machine_specific") or n in set(cold["step"])]
+    # a cold rebuild makes the machine-specific benchmarks only when asked (--machine-specific): once it made one,
+    # it makes them all
+    specific = {n for n in names if stages[n].get("meta", {}).get("machine_specific")}
+    cold_names = names if specific & set(cold["step"]) else [n for n in names if n not in specific]
     untimed = [n for n in names if n not in set(table["step"])]
     head = (f"**{len(table)}** of the {len(names)} steps timed, **{table['seconds'].sum() / 3600:.2f} h** in all, on "
             f"{machines}, {when} (checkouts {made}; wall time of `dvc repro --single-item <step>`, kernel start-ups "

@@ -34,3 +34,19 @@ def test_the_page_names_the_steps_never_timed(tmp_path, monkeypatch):
     assert page.startswith("**1** of the 2 steps timed, **0.03 h** in all, on CPU, 2 cores, 2026-12-06")
     assert "leaves out the 1 step never timed (`train`)" in page and "| data | 1.5 | 0 | 3 (1) | 0.5 | – |" in page
     assert "critical path" in page and str(tmp_path) not in page
+
+
+def test_a_cold_rebuild_counts_the_benchmarks_once_it_made_one(tmp_path, monkeypatch):
+    """Without --machine-specific a cold rebuild makes the other steps only; with it, every step of the graph."""
+    monkeypatch.setattr(rebuild_times, "project_root", lambda: tmp_path)
+    (tmp_path / "dvc.yaml").write_text("stages:\n  data: {cmd: x}\n  train: {cmd: y}\n"
+                                       "  bench: {cmd: z, meta: {machine_specific: true}}\n"
+                                       "  bench2: {cmd: w, meta: {machine_specific: true}}\n")
+    path = tmp_path / timing.TIMES
+    row = {"seconds": 60.0, "date": "2026-12-07", "commit": "abc1234", "cpu": "CPU", "cores": 2,
+           "cold_rebuild": "cold-1", "cold_part": 1}
+    timing.record({"step": "data", **row}, path)
+    assert "has made 1 of the 2 steps" in rebuild_times.markdown(path)  # the benchmarks are not its to make
+    timing.record({"step": "bench", **row}, path)
+    page = rebuild_times.markdown(path)
+    assert "has made 2 of the 4 steps" in page and "not made by it yet: `train`, `bench2`" in page
