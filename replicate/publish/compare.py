@@ -8,6 +8,9 @@ The rule (stated on the reproducibility page and in ``replicate verify --help``)
   a family are not enough: OpenBLAS picks its kernels by CPU model, and two AMD EPYC machines of
   one family re-made the paper run with the same VAEs (every loss identical) but 1 GMM, 12 OPTICS
   and 11 spectral cells of the 1,390 grid cells with other scores (near-ties and near-singular fits).
+  Nor are the family and BLAS together: two such machines trained seed 0 to final losses of 894.886 and
+  893.608, so ``replicate verify`` also compares the re-made seed 0's final loss with the committed one and
+  treats a machine that trains apart as another machine (:mod:`replicate.publish.trains_alike`).
 - **Another CPU family or BLAS, or a committed run that does not name them**: TensorFlow chooses
   other kernels, the floating-point sums run in another order and training, which is chaotic,
   ends in another VAE from the same seed (measured: VAE+K-means CA 73.0 and 75.7 on seeds 0 and 1
