@@ -72,6 +72,9 @@ RECORDS = {"results/pbmc2100-top2000/paper/manifest.json": "the paper run's book
            "results/rebuild": "the measured time of each step `replicate rebuild` made",
            "benchmarks/results/first_run.json": "a newcomer's `make quick` from a fresh clone, timed line by line "
                                                 "(benchmarks/first_run.py): a measurement of the whole repository",
+           "benchmarks/results/rebuild_jobs.json": "`replicate rebuild --jobs 2` against one step at a time, each "
+                                                   "from an empty cache in a scratch clone (benchmarks/rebuild_jobs.py): "
+                                                   "it runs the rebuild itself, so it cannot be one of its steps",
            "benchmarks/results/cpu_family-avx512.json": "the same trainings on an AVX-512 machine, and one with "
                                                         "numpy's AVX-512 loops off too (benchmarks/cpu_family.py)",
            "benchmarks/results/cpu_family-avx2.json": "one training of the paper's VAE on an AVX2 machine, with and "

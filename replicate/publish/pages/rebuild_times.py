@@ -4,6 +4,7 @@ projects for a rebuild side by side on more cores."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
@@ -13,7 +14,10 @@ from ...io.paths import project_root
 from ..order import critical_path
 from ..times import cold_rows, cold_trainings, counts, latest
 
-__all__ = ["markdown", "projection", "cold_sentence", "trainings_sentence"]
+__all__ = ["JOBS", "markdown", "projection", "side_by_side_sentence", "cold_sentence", "trainings_sentence"]
+
+#: The measured side-by-side rebuild (``benchmarks/rebuild_jobs.py``), relative to the project's root.
+JOBS = "benchmarks/results/rebuild_jobs.json"
 
 
 def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) -> str:
@@ -28,6 +32,23 @@ def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) ->
             f"with any number of workers. On {cores} cores a rebuild would take at least **{floor / 3600:.2f} h** "
             f"(the larger of that path and the {table['seconds'].sum() / 3600:.2f} h of {measured_on}-core work "
             f"spread over {cores} cores): a projection from these times, not a measurement.")
+
+
+def side_by_side_sentence(figures: dict) -> str:
+    """What ``replicate rebuild --jobs N`` measured against one step at a time (:data:`JOBS`'s figures)."""
+    if not figures:
+        return ""
+    one, many = figures["one_at_a_time"], figures["side_by_side"]
+    same = ("their outputs came out byte for byte the same both ways"
+            + (" and as committed" if one["outputs_as_committed"] and many["outputs_as_committed"] else "")
+            if figures["identical"] else "**their outputs differed** between the two runs")
+    return (f"Measured side by side on {figures['machine']['cpu']}, {figures['machine']['cores']} cores "
+            f"(`benchmarks/rebuild_jobs.py` at commit {figures['commit']}, {figures['date']}): the "
+            f"{len(figures['steps'])} steps {', '.join(f'`{s}`' for s in figures['steps'])}, each run from an empty "
+            f"cache in a scratch clone, took **{one['wall_s'] / 60:.1f} min** one at a time and "
+            f"**{many['wall_s'] / 60:.1f} min** with `replicate rebuild --jobs {many['jobs']}`: "
+            f"**{figures['speed_up']:.2f}×**, where the longest of them alone takes "
+            f"{figures['longest_step_s'] / 60:.1f} min; {same}.")
 
 
 def cold_sentence(cold: pd.DataFrame, names: list[str]) -> str:
@@ -103,6 +124,9 @@ def markdown(times: str | os.PathLike | None = None) -> str:
         head += (f" The sum leaves out the {len(untimed)} step{'s' if many else ''} never timed "
                  f"({', '.join(f'`{n}`' for n in untimed)}), so a whole rebuild takes longer.")
     path_note = ("\n\n" + projection(table, stages)) if graph.is_file() else ""
+    jobs = project_root() / JOBS
+    measured = side_by_side_sentence(json.loads(jobs.read_text()) if jobs.is_file() else {})
+    path_note += (" " + measured) if measured else ""
     saved = trainings_sentence(cold, cold_trainings(times))
     return (head + path_note + "\n\n" + cold_sentence(cold, cold_names) + (" " + saved if saved else "") + "\n\n"
             + "\n".join(lines))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from replicate.publish import times as timing
@@ -50,3 +52,31 @@ def test_a_cold_rebuild_counts_the_benchmarks_once_it_made_one(tmp_path, monkeyp
     timing.record({"step": "bench", **row}, path)
     page = rebuild_times.markdown(path)
     assert "has made 2 of the 4 steps" in page and "not made by it yet: `train`, `bench2`" in page
+
+
+FIGURES = {"commit": "abc1234", "date": "2026-12-07", "steps": ["controls-a", "controls-b"],
+           "machine": {"cpu": "AMD EPYC", "cores": 2}, "speed_up": 1.5, "longest_step_s": 300.0, "identical": True,
+           "one_at_a_time": {"wall_s": 900.0, "outputs_as_committed": True},
+           "side_by_side": {"jobs": 2, "wall_s": 600.0, "outputs_as_committed": True}}
+
+
+def test_the_side_by_side_measurement_is_stated_with_the_commit_that_made_it_and_whether_outputs_matched():
+    text = rebuild_times.side_by_side_sentence(FIGURES)
+    assert "`benchmarks/rebuild_jobs.py` at commit abc1234, 2026-12-07" in text
+    assert "**15.0 min** one at a time and **10.0 min** with `replicate rebuild --jobs 2`: **1.50×**" in text
+    assert "byte for byte the same both ways and as committed" in text
+    moved = rebuild_times.side_by_side_sentence({**FIGURES, "identical": False})
+    assert "**their outputs differed**" in moved and "byte for byte" not in moved
+    assert rebuild_times.side_by_side_sentence({}) == ""
+
+
+def test_the_page_shows_the_side_by_side_measurement_when_it_was_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(rebuild_times, "project_root", lambda: tmp_path)
+    (tmp_path / "dvc.yaml").write_text("stages:\n  data: {cmd: x, outs: [data.csv]}\n")
+    path = tmp_path / timing.TIMES
+    timing.record({"step": "data", "seconds": 90.0, "date": "2026-12-06", "commit": "abc1234", "cpu": "CPU",
+                   "cores": 2}, path)
+    assert "Measured side by side" not in rebuild_times.markdown(path)
+    (tmp_path / rebuild_times.JOBS).parent.mkdir(parents=True)
+    (tmp_path / rebuild_times.JOBS).write_text(json.dumps(FIGURES))
+    assert "Measured side by side on AMD EPYC, 2 cores" in rebuild_times.markdown(path)
