@@ -4,8 +4,8 @@ Clones this repository (its committed state) into a scratch folder and makes the
 there, each time from an empty VAE cache: one at a time (``replicate rebuild STEPS``), then up to ``--jobs`` at
 once (``replicate rebuild STEPS --jobs N``). Prints and writes (``--json``):
 - the wall time of each run and their ratio (the speed-up), with each step's own time in each run;
-- whether the two runs' outputs are byte for byte the same (side by side must not move a number), and whether
-  they are the committed ones.
+- whether the two runs' outputs hold the same numbers (side by side must not move one; timings and memory aside,
+  as ``replicate verify`` compares), and whether they are the committed ones.
 The default steps are the control studies (``controls-*``): independent of one another, minutes each, and
 deterministic on one machine. Machine-specific: the figures depend on the cores; the JSON records the machine.
 Not a step of the study graph: it runs ``replicate rebuild`` itself, in its own clone.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import platform
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+
+from replicate.publish.compare import value_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMES = "results/rebuild/times.csv"
@@ -43,16 +46,23 @@ def _outs(clone: Path, steps: list[str]) -> list[str]:
     return [o if isinstance(o, str) else next(iter(o)) for s in steps for o in stages[s].get("outs", [])]
 
 
-def _digest(path: Path) -> str:
-    if path.is_dir():
-        return hashlib.sha256("".join(_digest(p) for p in sorted(path.rglob("*")) if p.is_file()).encode()).hexdigest()
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+def _numbers(text: str) -> str:
+    """A digest of a CSV's result columns (:func:`replicate.publish.compare.value_columns`): its numbers, not its
+    timings."""
+    table = pd.read_csv(io.StringIO(text), float_precision="round_trip")
+    return hashlib.sha256(table[value_columns(table)].to_csv(index=False).encode()).hexdigest()
 
 
 def _run(clone: Path, steps: list[str], jobs: int, cache: Path) -> dict:
     """One rebuild of ``steps`` in ``clone`` from the empty ``cache``; its wall time, step times and outputs."""
-    env = {**os.environ, "REPLICATE_CACHE_DIR": str(cache)}
+    # the clone's own package: the `replicate` script of an editable install would otherwise run (and write into)
+    # the checkout it came from; the check runs outside the clone, as that script does (no cwd on its path)
+    env = {**os.environ, "REPLICATE_CACHE_DIR": str(cache), "PYTHONPATH": str(clone)}
     env.pop("REPLICATE_STEP", None)
+    where = subprocess.run([sys.executable, "-c", "from replicate.io.paths import project_root; print(project_root())"],
+                           cwd=clone.parent, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    if Path(where).resolve() != clone.resolve():
+        raise SystemExit(f"the scratch clone would run the package of {where}, not its own: refusing to rebuild there")
     cmd = [str(Path(sys.executable).parent / "replicate"), "rebuild", *steps]
     cmd += ["--jobs", str(jobs)] if jobs > 1 else []
     before = len(pd.read_csv(clone / TIMES)) if (clone / TIMES).is_file() else 0
@@ -66,12 +76,12 @@ def _run(clone: Path, steps: list[str], jobs: int, cache: Path) -> dict:
         raise SystemExit(f"`{' '.join(cmd[1:])}` failed (exit {proc.returncode}) in the scratch clone {clone}")
     wall = time.monotonic() - t0
     rows = pd.read_csv(clone / TIMES).iloc[before:]
-    outs = {o: _digest(clone / o) for o in _outs(clone, steps)}
-    committed = {o: _git(clone, "diff", "--stat", "HEAD", "--", o) == "" for o in outs}
+    outs = {o: _numbers((clone / o).read_text()) for o in _outs(clone, steps)}
+    committed = {o: _numbers(_git(clone, "show", f"HEAD:{o}") + "\n") == digest for o, digest in outs.items()}
     return {"jobs": jobs, "wall_s": round(wall, 1), "load_average_at_start": round(load, 2),
             "step_s": {r.step: round(float(r.seconds), 1) for r in rows.itertuples()},
             "cpu": str(rows["cpu"].iloc[0]) if len(rows) else "",
-            "outputs_sha256": outs, "outputs_as_committed": all(committed.values())}
+            "numbers_sha256": outs, "numbers_as_committed": all(committed.values())}
 
 
 def side_by_side(steps: list[str], jobs: int) -> dict:
@@ -91,7 +101,7 @@ def side_by_side(steps: list[str], jobs: int) -> dict:
             "one_at_a_time": serial, "side_by_side": parallel,
             "speed_up": round(serial["wall_s"] / parallel["wall_s"], 2),
             "longest_step_s": max(serial["step_s"].values()),
-            "identical": serial["outputs_sha256"] == parallel["outputs_sha256"],
+            "identical": serial["numbers_sha256"] == parallel["numbers_sha256"],
             "machine": {"cores": os.cpu_count(), "cpu": serial["cpu"] or platform.machine()},
             "machine_specific": True,
         }

@@ -39,9 +39,9 @@ def side_by_side_sentence(figures: dict) -> str:
     if not figures:
         return ""
     one, many = figures["one_at_a_time"], figures["side_by_side"]
-    same = ("their outputs came out byte for byte the same both ways"
-            + (" and as committed" if one["outputs_as_committed"] and many["outputs_as_committed"] else "")
-            if figures["identical"] else "**their outputs differed** between the two runs")
+    same = ("their outputs held the same numbers both ways (timings aside)"
+            + (", the committed ones" if one["numbers_as_committed"] and many["numbers_as_committed"] else "")
+            if figures["identical"] else "**their numbers differed** between the two runs")
     return (f"Measured side by side on {figures['machine']['cpu']}, {figures['machine']['cores']} cores "
             f"(`benchmarks/rebuild_jobs.py` at commit {figures['commit']}, {figures['date']}): the "
             f"{len(figures['steps'])} steps {', '.join(f'`{s}`' for s in figures['steps'])}, each run from an empty "
