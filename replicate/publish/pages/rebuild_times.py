@@ -4,7 +4,6 @@ projects for a rebuild side by side on more cores."""
 
 from __future__ import annotations
 
-import json
 import os
 
 import pandas as pd
@@ -12,12 +11,10 @@ import yaml
 
 from ...io.paths import project_root
 from ..order import critical_path
+from .. import performance
 from ..times import cold_rows, cold_trainings, counts, latest
 
-__all__ = ["JOBS", "markdown", "projection", "side_by_side_sentence", "cold_sentence", "trainings_sentence"]
-
-#: The measured side-by-side rebuild (``benchmarks/rebuild_jobs.py``), relative to the project's root.
-JOBS = "benchmarks/results/rebuild_jobs.json"
+__all__ = ["markdown", "projection", "side_by_side_sentence", "cold_sentence", "trainings_sentence"]
 
 
 def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) -> str:
@@ -35,7 +32,7 @@ def projection(table: pd.DataFrame, stages: dict[str, dict], cores: int = 16) ->
 
 
 def side_by_side_sentence(figures: dict) -> str:
-    """What ``replicate rebuild --jobs N`` measured against one step at a time (:data:`JOBS`'s figures)."""
+    """What ``replicate rebuild --jobs N`` measured against one at a time (``benchmarks/results/rebuild_jobs.json``)."""
     if not figures:
         return ""
     one, many = figures["one_at_a_time"], figures["side_by_side"]
@@ -124,8 +121,7 @@ def markdown(times: str | os.PathLike | None = None) -> str:
         head += (f" The sum leaves out the {len(untimed)} step{'s' if many else ''} never timed "
                  f"({', '.join(f'`{n}`' for n in untimed)}), so a whole rebuild takes longer.")
     path_note = ("\n\n" + projection(table, stages)) if graph.is_file() else ""
-    jobs = project_root() / JOBS
-    measured = side_by_side_sentence(json.loads(jobs.read_text()) if jobs.is_file() else {})
+    measured = side_by_side_sentence(performance.load("rebuild_jobs") or {})
     path_note += (" " + measured) if measured else ""
     saved = trainings_sentence(cold, cold_trainings(times))
     return (head + path_note + "\n\n" + cold_sentence(cold, cold_names) + (" " + saved if saved else "") + "\n\n"

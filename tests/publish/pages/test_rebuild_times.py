@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from replicate.publish import performance
 from replicate.publish import times as timing
 from replicate.publish.pages import rebuild_times
 
@@ -72,11 +73,11 @@ def test_the_side_by_side_measurement_is_stated_with_the_commit_that_made_it_and
 
 def test_the_page_shows_the_side_by_side_measurement_when_it_was_made(tmp_path, monkeypatch):
     monkeypatch.setattr(rebuild_times, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(performance, "results_dir", lambda: tmp_path)
     (tmp_path / "dvc.yaml").write_text("stages:\n  data: {cmd: x, outs: [data.csv]}\n")
     path = tmp_path / timing.TIMES
     timing.record({"step": "data", "seconds": 90.0, "date": "2026-12-06", "commit": "abc1234", "cpu": "CPU",
                    "cores": 2}, path)
     assert "Measured side by side" not in rebuild_times.markdown(path)
-    (tmp_path / rebuild_times.JOBS).parent.mkdir(parents=True)
-    (tmp_path / rebuild_times.JOBS).write_text(json.dumps(FIGURES))
+    (tmp_path / "rebuild_jobs.json").write_text(json.dumps(FIGURES))
     assert "Measured side by side on AMD EPYC, 2 cores" in rebuild_times.markdown(path)
